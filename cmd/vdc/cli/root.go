@@ -84,6 +84,9 @@ func newRootCmd(e *env) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newVersionCmd(e),
+		newValidateCmd(e),
+		newNewCmd(e),
+		newSchemaCmd(e),
 	)
 	return root
 }

@@ -1,0 +1,23 @@
+// Package simctl owns what the three cloud simulators share: fault injection
+// (latency, 5xx, 429, timeouts, dropped connections per endpoint pattern),
+// per-endpoint call counters, the control API that drives both over HTTP,
+// and crash-safe persistence of a simulator's state file.
+//
+// # Endpoint keys
+//
+// Every request is classified by a key chosen by the simulator: "GET
+// /v1/servers" style for REST, the XML-RPC method name ("one.vm.allocate")
+// for OpenNebula. Fault patterns are path.Match globs over that key, so
+// "GET /v1/*" or "one.vm.*" select families of calls.
+//
+// # Control API
+//
+// Mounted by each simulator under "/_sim/":
+//
+//	GET    /_sim/counters          {"GET /v1/servers": 12, ...}
+//	DELETE /_sim/counters          reset counters
+//	GET    /_sim/faults            the active fault rules
+//	POST   /_sim/faults            add a rule (JSON Fault), returns it with its id
+//	DELETE /_sim/faults            remove all rules
+//	DELETE /_sim/faults/{id}       remove one rule
+package simctl
