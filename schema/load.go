@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -398,12 +399,12 @@ func (l *Loader) checkRules(file string, root *yaml.Node) []Diagnostic {
 		}
 		d, err := time.ParseDuration(s)
 		if floor := l.floors[field]; err == nil && d < floor {
-			add("agents."+field, fmt.Sprintf("schedule %s is more often than the floor of %s", d, floor), fmt.Sprintf("use %s or longer", floor))
+			add("agents."+field, fmt.Sprintf("schedule %s is more often than the floor of %s", Duration{d}, Duration{floor}), fmt.Sprintf("use %s or longer", Duration{floor}))
 		}
 	}
 	if s, ok := scalarAt(root, "compute.autoscale.cooldown"); ok {
 		if d, err := time.ParseDuration(s); err == nil && d < time.Minute {
-			add("compute.autoscale.cooldown", fmt.Sprintf("cooldown %s is shorter than 1m0s", d), "scaling needs at least a minute to show its effect")
+			add("compute.autoscale.cooldown", fmt.Sprintf("cooldown %s is shorter than 1m", Duration{d}), "scaling needs at least a minute to show its effect")
 		}
 	}
 	emb, _ := scalarAt(root, "agents.embedder")
@@ -418,22 +419,31 @@ func (l *Loader) checkRules(file string, root *yaml.Node) []Diagnostic {
 	return diags
 }
 
-// scalarAt returns the scalar value at a dotted path of the YAML tree.
-func scalarAt(root *yaml.Node, field string) (string, bool) {
-	n := root
+// nodeAt returns the value node at a dotted path of the YAML tree, and its key's position.
+func nodeAt(root *yaml.Node, field string) (*yaml.Node, *yaml.Node, bool) {
+	n, key := root, root
 	for _, part := range strings.Split(field, ".") {
 		if n == nil || n.Kind != yaml.MappingNode {
-			return "", false
+			return nil, nil, false
 		}
 		var next *yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == part {
-				next = n.Content[i+1]
+				key, next = n.Content[i], n.Content[i+1]
 			}
+		}
+		if next == nil {
+			return nil, nil, false
 		}
 		n = next
 	}
-	if n == nil || n.Kind != yaml.ScalarNode {
+	return n, key, true
+}
+
+// scalarAt returns the scalar value at a dotted path of the YAML tree.
+func scalarAt(root *yaml.Node, field string) (string, bool) {
+	n, _, ok := nodeAt(root, field)
+	if !ok || n.Kind != yaml.ScalarNode {
 		return "", false
 	}
 	return n.Value, true
@@ -481,10 +491,15 @@ func yamlErrorDiag(file string, err error) Diagnostic {
 // nothing a customer file needs) and duplicate keys.
 func checkNodes(file string, n *yaml.Node) []Diagnostic {
 	var diags []Diagnostic
+	sawAlias := false
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			diags = append(diags, Diagnostic{File: file, Line: n.Line, Column: n.Column, Message: "YAML anchors and aliases are not allowed", Hint: "write the value out in full"})
+			// One report is enough: an alias bomb has thousands.
+			if !sawAlias {
+				sawAlias = true
+				diags = append(diags, Diagnostic{File: file, Line: n.Line, Column: n.Column, Message: "YAML anchors and aliases are not allowed", Hint: "write the value out in full"})
+			}
 			return
 		}
 		if n.Kind == yaml.MappingNode {
@@ -533,8 +548,16 @@ func (l *Loader) cueDiags(file string, root *yaml.Node, err error) []Diagnostic 
 	var items []item
 	byField := map[string][]int{}
 	for _, e := range cueerrors.Errors(err) {
-		field := strings.TrimPrefix(strings.Join(e.Path(), "."), "#Customer")
-		field = strings.TrimPrefix(field, ".")
+		parts := e.Path()
+		if len(parts) > 0 && parts[0] == "#Customer" {
+			parts = parts[1:]
+		}
+		for i, p := range parts {
+			if u, err := strconv.Unquote(p); err == nil {
+				parts[i] = u
+			}
+		}
+		field := strings.Join(parts, ".")
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
 		if strings.Contains(msg, "errors in empty disjunction") {
@@ -551,11 +574,17 @@ func (l *Loader) cueDiags(file string, root *yaml.Node, err error) []Diagnostic 
 		items = append(items, it)
 	}
 	_, tierBad := byField["tier"]
+	// A field the file does not set can only fail through another field's
+	// error (a cross-field bound); report that one alone.
+	written := func(it item) bool {
+		_, _, ok := nodeAt(root, it.field)
+		return ok || strings.Contains(it.msg, "incomplete value") || len(items) == 1
+	}
 
 	var diags []Diagnostic
 	seen := map[string]bool{}
 	for _, it := range items {
-		if tierBad && tierBound[it.field] {
+		if (tierBad && tierBound[it.field]) || !written(it) {
 			continue
 		}
 		msg, hint := it.msg, ""
@@ -570,7 +599,16 @@ func (l *Loader) cueDiags(file string, root *yaml.Node, err error) []Diagnostic 
 			if better {
 				continue
 			}
-			msg = "invalid value " + valueAt(root, it.field)
+			if m := mismatchRE.FindStringSubmatch(msg); m != nil {
+				got := yamlKind(root, it.field)
+				want := m[1]
+				if sameKind(want, got) {
+					want = m[2]
+				}
+				msg = fmt.Sprintf("expected %s, got %s %s", want, got, valueAt(root, it.field))
+			} else {
+				msg = "invalid value " + valueAt(root, it.field)
+			}
 		}
 		line, col := it.line, it.col
 		switch {
@@ -609,6 +647,35 @@ func (l *Loader) cueDiags(file string, root *yaml.Node, err error) []Diagnostic 
 	return diags
 }
 
+// yamlKind names the CUE kind of the YAML value at field.
+func yamlKind(root *yaml.Node, field string) string {
+	n, _, ok := nodeAt(root, field)
+	switch {
+	case !ok:
+		return "nothing"
+	case n.Kind == yaml.MappingNode:
+		return "struct"
+	case n.Kind == yaml.SequenceNode:
+		return "list"
+	}
+	switch n.ShortTag() {
+	case "!!int":
+		return "int"
+	case "!!float":
+		return "float"
+	case "!!bool":
+		return "bool"
+	case "!!null":
+		return "null"
+	}
+	return "string"
+}
+
+func sameKind(a, b string) bool {
+	num := func(k string) bool { return k == "int" || k == "float" || k == "number" }
+	return a == b || (num(a) && num(b))
+}
+
 // valueAt returns the YAML text of a field's value, quoted, for messages.
 func valueAt(root *yaml.Node, field string) string {
 	if v, ok := scalarAt(root, field); ok {
@@ -625,7 +692,11 @@ var crossField = map[string]string{
 	"compute.autoscale.cpuPercent": "compute.autoscale.lowWaterPercent",
 }
 
-var boundRE = regexp.MustCompile(`^invalid value (\S+) \(out of bound ([<>=]+)(\S+)\)$`)
+var (
+	boundRE    = regexp.MustCompile(`^invalid value (\S+) \(out of bound ([<>]=?)(-?[0-9.]+)\)$`)
+	patternRE  = regexp.MustCompile(`^invalid value (.+) \(out of bound !?=~.*\)$`)
+	mismatchRE = regexp.MustCompile(`mismatched types (\w+) and (\w+)`)
+)
 
 // explain rewords CUE's constraint messages and adds what is allowed.
 func (l *Loader) explain(root *yaml.Node, field, msg string) (string, string) {
@@ -635,12 +706,16 @@ func (l *Loader) explain(root *yaml.Node, field, msg string) (string, string) {
 		otherVal, _ := scalarAt(root, other)
 		switch {
 		case isCross && (otherVal == m[3] || otherVal == ""):
-			msg = fmt.Sprintf("%s must be %s %s (%s), got %s", field, m[2], other, m[3], m[1])
+			_, otherName := splitField(other)
+			msg = fmt.Sprintf("must be %s %s (%s), got %s", m[2], otherName, m[3], m[1])
 		case strings.HasPrefix(m[2], "<"):
 			msg = fmt.Sprintf("%s is above the limit of %s", m[1], m[3])
 		default:
 			msg = fmt.Sprintf("%s is below the minimum of %s", m[1], m[3])
 		}
+	}
+	if m := patternRE.FindStringSubmatch(msg); m != nil {
+		msg = "invalid value " + m[1]
 	}
 	tier, _ := scalarAt(root, "tier")
 	switch field {
