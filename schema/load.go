@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -332,7 +333,7 @@ func (l *Loader) evaluate(f File) fileResult {
 		return fileResult{diags: diags}
 	}
 
-	rules := l.checkRules(f.Path, root)
+	rules := append(l.unknownFields(f.Path, root, ""), l.checkRules(f.Path, root)...)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.evaluations++
@@ -439,6 +440,43 @@ func nodeAt(root *yaml.Node, field string) (*yaml.Node, *yaml.Node, bool) {
 	}
 	return n, key, true
 }
+
+// unknownFields reports every key the schema does not allow. CUE reports a
+// closedness error only while a struct has no other error, and all errors
+// must be reported at once, so the loader walks the tree itself.
+func (l *Loader) unknownFields(file string, n *yaml.Node, at string) []Diagnostic {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	allowed, known := l.fields[at]
+	if !known {
+		return nil
+	}
+	var diags []Diagnostic
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		field := k.Value
+		if at != "" {
+			field = at + "." + k.Value
+		}
+		if at == "labels" {
+			if !labelKeyRE.MatchString(k.Value) {
+				diags = append(diags, Diagnostic{File: file, Line: k.Line, Column: k.Column, Field: field,
+					Message: fmt.Sprintf("invalid label key %q", k.Value), Hint: "label keys are up to 63 lower-case letters, digits, '.', '_' and '-'"})
+			}
+			continue
+		}
+		if !slices.Contains(allowed, k.Value) {
+			diags = append(diags, Diagnostic{File: file, Line: k.Line, Column: k.Column, Field: field,
+				Message: fmt.Sprintf("unknown field %q", k.Value), Hint: l.didYouMean(at, k.Value)})
+			continue
+		}
+		diags = append(diags, l.unknownFields(file, n.Content[i+1], field)...)
+	}
+	return diags
+}
+
+var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 
 // scalarAt returns the scalar value at a dotted path of the YAML tree.
 func scalarAt(root *yaml.Node, field string) (string, bool) {

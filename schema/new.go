@@ -16,6 +16,9 @@ type NewFileOptions struct {
 // and commented. The result is validated before it is returned, so what
 // `vdc new` writes always loads.
 func (l *Loader) NewFile(o NewFileOptions) ([]byte, error) {
+	if !customerRE.MatchString(o.Name) {
+		return nil, fmt.Errorf("name %q is not a lower-case DNS label of 3 to 32 characters (letters, digits, '-')", o.Name)
+	}
 	if o.Region == "" {
 		o.Region = "fsn1"
 	}

@@ -55,7 +55,7 @@
 //
 // # Payload defaults
 //
-// As in Qdrant's REST defaults: Scroll returns payloads unless told not to;
-// Search, Query and Get return none unless asked. Vectors are returned only
-// when asked.
+// As in Qdrant's REST defaults: Scroll and Get return payloads unless told
+// not to; Search and Query return none unless asked. Vectors are returned
+// only when asked.
 package qdrantsim

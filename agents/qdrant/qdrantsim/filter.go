@@ -35,18 +35,18 @@ func matchPayloadFilter(f *qdrant.Filter, payload map[string]*qdrant.Value, p *p
 		}
 	}
 	if should := f.GetShould(); len(should) > 0 {
-		any := false
+		matched := false
 		for _, c := range should {
 			ok, err := matchCondition(c, payload, p)
 			if err != nil {
 				return false, err
 			}
 			if ok {
-				any = true
+				matched = true
 				break
 			}
 		}
-		if !any {
+		if !matched {
 			return false, nil
 		}
 	}
@@ -186,7 +186,10 @@ func matchValue(m *qdrant.Match, vals []*qdrant.Value) (bool, error) {
 	case *qdrant.Match_Integer:
 		return anyVal(func(v *qdrant.Value) bool { i, ok := integer(v); return ok && i == x.Integer }), nil
 	case *qdrant.Match_Boolean:
-		return anyVal(func(v *qdrant.Value) bool { b, ok := v.GetKind().(*qdrant.Value_BoolValue); return ok && b.BoolValue == x.Boolean }), nil
+		return anyVal(func(v *qdrant.Value) bool {
+			b, ok := v.GetKind().(*qdrant.Value_BoolValue)
+			return ok && b.BoolValue == x.Boolean
+		}), nil
 	case *qdrant.Match_Text:
 		return anyVal(func(v *qdrant.Value) bool { s, ok := str(v); return ok && strings.Contains(s, x.Text) }), nil
 	case *qdrant.Match_Keywords:

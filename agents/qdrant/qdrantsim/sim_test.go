@@ -27,7 +27,9 @@ func client(t testing.TB, opts Options) *qdrant.Client {
 	t.Cleanup(stop)
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	c, err := qdrant.NewClient(&qdrant.Config{Host: host, Port: p, APIKey: opts.APIKey})
+	// The test binary carries no module version, so the client's version
+	// check cannot work here; TestHealthCheck covers the reply instead.
+	c, err := qdrant.NewClient(&qdrant.Config{Host: host, Port: p, APIKey: opts.APIKey, SkipCompatibilityCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +175,14 @@ func TestValidationErrors(t *testing.T) {
 	}
 }
 
+func TestHealthCheck(t *testing.T) {
+	c := client(t, Options{})
+	r, err := c.HealthCheck(ctxT(t))
+	if err != nil || r.GetVersion() != Version || !qdrant.IsCompatible("1.17.1", r.GetVersion()) {
+		t.Fatalf("health = %v, %v", r, err)
+	}
+}
+
 func TestAPIKey(t *testing.T) {
 	c := client(t, Options{APIKey: "s3cret"})
 	if _, err := c.ListCollections(ctxT(t)); err != nil {
@@ -260,7 +270,8 @@ func TestScrollCountDeleteFilters(t *testing.T) {
 		{"is_empty", f(qdrant.NewIsEmpty("missing")), 25},
 		{"not is_empty", &qdrant.Filter{MustNot: []*qdrant.Condition{qdrant.NewIsEmpty("tags")}}, 25},
 		{"except", f(qdrant.NewMatchExcept("document", "doc1", "doc2", "doc3", "doc4")), 5},
-		{"min_should", &qdrant.Filter{MinShould: &qdrant.MinShould{MinCount: 2, Conditions: []*qdrant.Condition{qdrant.NewMatch("document", "doc0"), qdrant.NewMatch("tags", "t0"), qdrant.NewMatch("meta.lang", "en")}}}, 3},
+		// doc0 = {0,5,10,15,20}, t0 = {0,3,...,24}, en = even: two of three hold for {0,6,10,12,15,18,20,24}
+		{"min_should", &qdrant.Filter{MinShould: &qdrant.MinShould{MinCount: 2, Conditions: []*qdrant.Condition{qdrant.NewMatch("document", "doc0"), qdrant.NewMatch("tags", "t0"), qdrant.NewMatch("meta.lang", "en")}}}, 8},
 	}
 	for _, tc := range table {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,16 +300,16 @@ func TestScrollCountDeleteFilters(t *testing.T) {
 }
 
 // TestSparseIDF checks the idf modifier against hand-computed values.
-// Three points: A{1:1}, B{1:1,2:1}, C{1:1,3:2}. N=3, df(1)=3, df(2)=1.
-// idf(1) = ln((3-3+.5)/(3+.5)+1) = ln(8/7) = 0.133531
-// idf(2) = ln((3-1+.5)/(1+.5)+1) = ln(8/3) = 0.980829
-// Query {1:1, 2:1}: B = 0.133531+0.980829 = 1.114360, A = C = 0.133531.
+// Four points: A{1:1}, B{1:1,2:1}, C{1:1,3:2}, D{9:1}. N=4, df(1)=3, df(2)=1.
+// idf(1) = ln((4-3+.5)/(3+.5)+1) = ln(10/7) = 0.356675
+// idf(2) = ln((4-1+.5)/(1+.5)+1) = ln(10/3) = 1.203973
+// Query {1:1, 2:1}: B = 0.356675+1.203973 = 1.560648, A = C = 0.356675, D no hit.
 func TestSparseIDF(t *testing.T) {
 	for _, tc := range []struct {
 		modifier qdrant.Modifier
 		want     map[string]float64
 	}{
-		{qdrant.Modifier_Idf, map[string]float64{uid(1): 0.133531, uid(2): 1.114360, uid(3): 0.133531}},
+		{qdrant.Modifier_Idf, map[string]float64{uid(1): 0.356675, uid(2): 1.560648, uid(3): 0.356675}},
 		{qdrant.Modifier_None, map[string]float64{uid(1): 1, uid(2): 2, uid(3): 1}},
 	} {
 		t.Run(tc.modifier.String(), func(t *testing.T) {
@@ -419,11 +430,31 @@ func TestRRF(t *testing.T) {
 			}
 		})
 	}
-	// The request filter reaches the prefetches; the threshold applies to fused scores.
-	res, err := c.Query(ctx, &qdrant.QueryPoints{CollectionName: "h", Prefetch: prefetch, Query: qdrant.NewQueryFusion(qdrant.Fusion_RRF),
-		Filter: &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatch("document", "x")}}, ScoreThreshold: qdrant.PtrOf(float32(0.6))})
-	if err != nil || fmt.Sprint(ids(res)) != fmt.Sprint([]string{uid(3)}) {
-		t.Fatalf("filtered fused hits %v, %v (p3 = 1/3+1/2 passes 0.6, p1 = 1/2 does not)", ids(res), err)
+	// The request filter reaches the prefetches (document=x leaves p1 and p3:
+	// sparse p1, p3; dense p3, p1 → both 1/2 + 1/3, tie broken by id), and
+	// the threshold applies to fused scores (document=y leaves p2 alone: 1/2 + 1/2).
+	fx := &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatch("document", "x")}}
+	fy := &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewMatch("document", "y")}}
+	for _, tc := range []struct {
+		name      string
+		filter    *qdrant.Filter
+		threshold *float32
+		want      []string
+		score     float32
+	}{
+		{"filter x", fx, nil, []string{uid(1), uid(3)}, 5.0 / 6},
+		{"filter y", fy, qdrant.PtrOf(float32(0.99)), []string{uid(2)}, 1},
+		{"filter y above", fy, qdrant.PtrOf(float32(1.01)), []string{}, 0},
+	} {
+		res, err := c.Query(ctx, &qdrant.QueryPoints{CollectionName: "h", Prefetch: prefetch, Query: qdrant.NewQueryFusion(qdrant.Fusion_RRF), Filter: tc.filter, ScoreThreshold: tc.threshold})
+		if err != nil || fmt.Sprint(ids(res)) != fmt.Sprint(tc.want) {
+			t.Fatalf("%s: hits %v, %v, want %v", tc.name, ids(res), err, tc.want)
+		}
+		for _, p := range res {
+			if math.Abs(float64(p.GetScore()-tc.score)) > 1e-6 {
+				t.Fatalf("%s: score %v, want %v", tc.name, p.GetScore(), tc.score)
+			}
+		}
 	}
 	if _, err := c.Query(ctx, &qdrant.QueryPoints{CollectionName: "h", Prefetch: prefetch, Query: qdrant.NewQueryRRF(&qdrant.Rrf{Weights: []float32{1}})}); code(err) != codes.InvalidArgument {
 		t.Fatalf("weights/prefetch mismatch: %v", err)
@@ -458,5 +489,52 @@ func TestStopByContext(t *testing.T) {
 	stop() // idempotent
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Fatal("unexpected ctx state")
+	}
+}
+
+func TestBatchAtomicNestedAndSelectors(t *testing.T) {
+	c := client(t, Options{})
+	ctx := ctxT(t)
+	if err := c.CreateCollection(ctx, &qdrant.CreateCollection{CollectionName: "u", VectorsConfig: qdrant.NewVectorsConfig(&qdrant.VectorParams{Size: 2, Distance: qdrant.Distance_Dot})}); err != nil {
+		t.Fatal(err)
+	}
+	good := &qdrant.PointStruct{Id: qdrant.NewIDNum(1), Vectors: qdrant.NewVectors(1, 2), Payload: qdrant.NewValueMap(map[string]any{
+		"a": "x", "b": "y", "items": []any{map[string]any{"sku": "k1", "qty": 1}, map[string]any{"sku": "k2", "qty": 5}},
+	})}
+	bad := &qdrant.PointStruct{Id: qdrant.NewIDNum(2), Vectors: qdrant.NewVectors(1)}
+	if _, err := c.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: "u", Points: []*qdrant.PointStruct{good, bad}}); code(err) != codes.InvalidArgument {
+		t.Fatalf("bad batch: %v", err)
+	}
+	if n, _ := c.Count(ctx, &qdrant.CountPoints{CollectionName: "u"}); n != 0 {
+		t.Fatalf("a rejected batch stored %d points", n)
+	}
+	if _, err := c.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: "u", Points: []*qdrant.PointStruct{good}}); err != nil {
+		t.Fatal(err)
+	}
+	// nested: one array element must satisfy the whole inner filter
+	nested := func(sku string, qty float64) *qdrant.Filter {
+		return &qdrant.Filter{Must: []*qdrant.Condition{qdrant.NewNestedFilter("items", &qdrant.Filter{Must: []*qdrant.Condition{
+			qdrant.NewMatch("sku", sku), qdrant.NewRange("qty", &qdrant.Range{Gte: &qty}),
+		}})}}
+	}
+	if n, _ := c.Count(ctx, &qdrant.CountPoints{CollectionName: "u", Filter: nested("k2", 3)}); n != 1 {
+		t.Fatalf("nested k2>=3 = %d", n)
+	}
+	if n, _ := c.Count(ctx, &qdrant.CountPoints{CollectionName: "u", Filter: nested("k1", 3)}); n != 0 {
+		t.Fatalf("nested k1>=3 = %d (conditions must hold on the same element)", n)
+	}
+	pts, err := c.Scroll(ctx, &qdrant.ScrollPoints{CollectionName: "u", WithPayload: qdrant.NewWithPayloadInclude("a"), WithVectors: qdrant.NewWithVectors(true)})
+	if err != nil || len(pts) != 1 {
+		t.Fatalf("scroll %v, %v", pts, err)
+	}
+	if pl := pts[0].GetPayload(); len(pl) != 1 || pl["a"].GetStringValue() != "x" {
+		t.Fatalf("include selector payload %v", pl)
+	}
+	if v := pts[0].GetVectors().GetVector().GetDense().GetData(); len(v) != 2 || v[0] != 1 || v[1] != 2 {
+		t.Fatalf("unnamed dense vector %v (Dot must not normalise)", v)
+	}
+	res, err := c.Query(ctx, &qdrant.QueryPoints{CollectionName: "u", Query: qdrant.NewQuery(1, 1), WithPayload: qdrant.NewWithPayloadExclude("items")})
+	if err != nil || len(res) != 1 || res[0].GetScore() != 3 || len(res[0].GetPayload()) != 2 {
+		t.Fatalf("dot query %v, %v", res, err)
 	}
 }

@@ -187,8 +187,8 @@ func (c *call) createInstance() {
 		ID:                 id,
 		Name:               name,
 		State:              state,
-		InstanceType:       &it,
-		Template:           &v3.Template{ID: tpl.ID, Name: tpl.Name},
+		InstanceType:       &v3.InstanceType{ID: it.ID}, // references carry the id only
+		Template:           &v3.Template{ID: tpl.ID},
 		DiskSize:           req.DiskSize,
 		Labels:             copyLabels(req.Labels),
 		SecurityGroups:     sgs,
@@ -375,7 +375,7 @@ func (c *call) scaleInstance() {
 			return fmt.Sprintf("instance %s must be stopped to be scaled (state: %s)", in.ID, in.State)
 		}
 		return ""
-	}, func(in *v3.Instance) { in.InstanceType = &it })
+	}, func(in *v3.Instance) { in.InstanceType = &v3.InstanceType{ID: it.ID} })
 }
 
 func (c *call) resizeInstanceDisk() {

@@ -1,7 +1,6 @@
 package hetznersim
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -155,22 +154,23 @@ func datacenterOf(loc *location) schema.Datacenter {
 
 func (s *Server) renderServer(r *serverRec) serverJSON {
 	loc := locationByID(r.Location)
-	t := serverTypeByID(r.Type)
+	t := s.typeByID[r.Type]
 	out := serverJSON{Server: schema.Server{
 		ID: r.ID, Name: r.Name, Status: r.Status, Created: r.Created,
-		PrivateNet: []schema.ServerPrivateNet{}, ServerType: t.toSchema(),
-		IncludedTraffic: t.prices()[0].IncludedTraffic, OutgoingTraffic: new(uint64), IngoingTraffic: new(uint64),
+		PrivateNet: []schema.ServerPrivateNet{}, ServerType: t,
+		OutgoingTraffic: new(uint64), IngoingTraffic: new(uint64),
 		Location: loc.Location, Protection: schema.ServerProtection{Delete: r.ProtectDelete, Rebuild: r.ProtectRebuild},
 		Labels: labelsOrEmpty(r.Labels), Volumes: []int64{}, PrimaryDiskSize: r.DiskSize, LoadBalancers: []int64{},
 	}}
-	for _, p := range t.prices() {
+	for _, p := range t.Prices {
 		if p.Location == loc.Name {
 			out.IncludedTraffic = p.IncludedTraffic
 		}
 	}
-	if im := imageByID(r.Image); im != nil {
-		sch := im.toSchema()
-		out.Image = &sch
+	for i := range s.images {
+		if s.images[i].ID == r.Image {
+			out.Image = &s.images[i]
+		}
 	}
 	for _, pn := range r.PrivateNet {
 		alias := pn.AliasIPs
@@ -305,10 +305,8 @@ func (s *Server) listServers(q *request) (int, any, *apiError) {
 }
 
 func (s *Server) serverByName(name string) *serverRec {
-	for _, r := range s.st.Servers {
-		if r.Name == name {
-			return r
-		}
+	if id, ok := s.names[name]; ok {
+		return s.st.Servers[id]
 	}
 	return nil
 }
@@ -436,6 +434,7 @@ func (s *Server) createServer(q *request, now time.Time) (int, any, *apiError) {
 		r.IPv6ID, r.IPv6 = n, ipv6For(n)
 	}
 	s.st.Servers[r.ID] = r
+	s.names[r.Name] = r.ID
 	s.order = append(s.order, r.ID) // ids only grow: order stays sorted
 
 	create := s.newAction(now, "create_server", ref("server", r.ID))
@@ -523,7 +522,9 @@ func (s *Server) updateServer(q *request, r *serverRec) (int, any, *apiError) {
 		}
 	}
 	if in.Name != "" {
+		delete(s.names, r.Name)
 		r.Name = in.Name
+		s.names[r.Name] = r.ID
 	}
 	if in.Labels != nil {
 		r.Labels = copyLabels(*in.Labels)
@@ -546,6 +547,7 @@ func (s *Server) removeServer(id int64) {
 		fw.Servers = removeID(fw.Servers, id)
 	}
 	delete(s.st.Servers, id)
+	delete(s.names, r.Name)
 	i := sort.Search(len(s.order), func(i int) bool { return s.order[i] >= id })
 	if i < len(s.order) && s.order[i] == id {
 		s.order = append(s.order[:i], s.order[i+1:]...)
@@ -732,5 +734,3 @@ func (s *Server) serverMetrics(q *request, r *serverRec) (int, any, *apiError) {
 		"start": start.UTC(), "end": end.UTC(), "step": step, "time_series": series,
 	}}, nil
 }
-
-var errNoServer = errors.New("no such server")

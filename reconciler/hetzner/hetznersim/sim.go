@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/reconciler/simctl"
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
 // Options configures a simulator.
@@ -45,14 +46,14 @@ const stateVersion = 1
 
 // state is everything that survives a restart.
 type state struct {
-	Version   int                   `json:"version"`
-	Tokens    []string              `json:"tokens,omitempty"` // only generated tokens
-	Next      map[string]int64      `json:"next"`
-	Servers   map[int64]*serverRec  `json:"servers"`
-	Networks  map[int64]*networkRec `json:"networks"`
+	Version   int                    `json:"version"`
+	Tokens    []string               `json:"tokens,omitempty"` // only generated tokens
+	Next      map[string]int64       `json:"next"`
+	Servers   map[int64]*serverRec   `json:"servers"`
+	Networks  map[int64]*networkRec  `json:"networks"`
 	Firewalls map[int64]*firewallRec `json:"firewalls"`
-	SSHKeys   map[int64]*sshKeyRec  `json:"ssh_keys"`
-	Actions   map[int64]*actionRec  `json:"actions"`
+	SSHKeys   map[int64]*sshKeyRec   `json:"ssh_keys"`
+	Actions   map[int64]*actionRec   `json:"actions"`
 	// Failures makes the next actions of a command end in error.
 	Failures []actionFailure `json:"failures,omitempty"`
 }
@@ -67,16 +68,22 @@ type Server struct {
 	first  string
 	limit  *limiter
 
+	// The rendered catalogue (immutable after New).
+	types    []schema.ServerType
+	typeByID map[int64]schema.ServerType
+	images   []schema.Image
+
 	mu      sync.Mutex
 	st      *state
-	order   []int64 // server ids ascending
-	pending []int64 // ids of running actions
+	order   []int64          // server ids ascending
+	names   map[string]int64 // server name -> id
+	pending []int64          // ids of running actions
 
-	saveMu   sync.Mutex // serialises writes of the state file
-	dirtyMu  sync.Mutex
-	timer    *time.Timer
-	closed   bool
-	saveErr  error
+	saveMu  sync.Mutex // serialises writes of the state file
+	dirtyMu sync.Mutex
+	timer   *time.Timer
+	closed  bool
+	saveErr error
 }
 
 // idBases are where the id counters start, in the ranges real ids live in.
@@ -99,6 +106,15 @@ func New(opts Options) (*Server, error) {
 		log:  opts.Logger,
 		now:  opts.Now,
 		st:   newState(),
+	}
+	s.typeByID = map[int64]schema.ServerType{}
+	for i := range catalogServerTypes {
+		t := catalogServerTypes[i].toSchema()
+		s.types = append(s.types, t)
+		s.typeByID[t.ID] = t
+	}
+	for i := range catalogImages {
+		s.images = append(s.images, catalogImages[i].toSchema())
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -134,8 +150,10 @@ func New(opts Options) (*Server, error) {
 	if opts.RateLimitPerHour > 0 {
 		s.limit = newLimiter(opts.RateLimitPerHour)
 	}
-	for id := range s.st.Servers {
+	s.names = map[string]int64{}
+	for id, r := range s.st.Servers {
 		s.order = append(s.order, id)
+		s.names[r.Name] = id
 	}
 	sort.Slice(s.order, func(i, j int) bool { return s.order[i] < s.order[j] })
 	for id, a := range s.st.Actions {

@@ -3,9 +3,13 @@ package onesim
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
+
+type timeT = time.Time
 
 // VM states (STATE) and LCM states used by the simulator.
 const (
@@ -841,7 +845,9 @@ func (s *Server) createVM(now timeT, name, tmplName string, t Tmpl, owner *user,
 	v.Tmpl = core
 	v.UserTmpl = usr
 	d.VMs[id] = v
-	s.schedule(now)
+	if v.State == vmPending {
+		s.scheduleVMs(now, []int{id})
+	}
 	return v, nil
 }
 
@@ -917,6 +923,18 @@ func macFor(ip string) string {
 // schedule deploys PENDING VMs on the enabled host with the fewest VMs,
 // as the scheduler would on its next pass.
 func (s *Server) schedule(now timeT) {
+	var pending []int
+	for id, v := range s.d.VMs {
+		if v.State == vmPending {
+			pending = append(pending, id)
+		}
+	}
+	slices.Sort(pending)
+	s.scheduleVMs(now, pending)
+}
+
+// scheduleVMs deploys the given PENDING VMs, in order.
+func (s *Server) scheduleVMs(now timeT, pending []int) {
 	var hosts []*host
 	for _, id := range sortedIDs(s.d.Hosts) {
 		if h := s.d.Hosts[id]; h.State != hostDisabled && h.State != hostOffline {
@@ -926,11 +944,8 @@ func (s *Server) schedule(now timeT) {
 	if len(hosts) == 0 {
 		return
 	}
-	for _, id := range sortedIDs(s.d.VMs) {
+	for _, id := range pending {
 		v := s.d.VMs[id]
-		if v.State != vmPending {
-			continue
-		}
 		best := hosts[0]
 		for _, h := range hosts[1:] {
 			if len(h.VMs) < len(best.VMs) {
@@ -1000,10 +1015,8 @@ func (s *Server) vmAction(v *vm, action string, now timeT) *rpcError {
 	}
 	switch action {
 	case "terminate", "terminate-hard":
-		if v.State == vmDone || (action == "terminate" && v.State != vmActive && v.State != vmPoweroff && v.State != vmUndeployed && v.State != vmStopped && v.State != vmSuspended) {
-			if v.State != vmPending && v.State != vmHold || action == "terminate" && v.State == vmDone {
-				return bad()
-			}
+		if v.State == vmDone || v.State == vmInit {
+			return bad()
 		}
 		s.terminate(v, now)
 	case "poweroff", "poweroff-hard":

@@ -113,19 +113,19 @@ type vm struct {
 
 // db is the whole persisted state of one simulator.
 type db struct {
-	Version    int                    `json:"version"`
-	Next       map[string]int         `json:"next"`
-	Groups     map[int]*group         `json:"groups"`
-	VDCs       map[int]*vdc           `json:"vdcs"`
-	Clusters   map[int]*cluster       `json:"clusters"`
-	Users      map[int]*user          `json:"users"`
-	Hosts      map[int]*host          `json:"hosts"`
-	VNets      map[int]*vnet          `json:"vnets"`
-	Datastores map[int]*datastore     `json:"datastores"`
-	Templates  map[int]*vmtemplate    `json:"templates"`
-	VMs        map[int]*vm            `json:"vms"`
-	STemplates map[int]*flowTemplate  `json:"service_templates"`
-	Services   map[int]*flowService   `json:"services"`
+	Version    int                   `json:"version"`
+	Next       map[string]int        `json:"next"`
+	Groups     map[int]*group        `json:"groups"`
+	VDCs       map[int]*vdc          `json:"vdcs"`
+	Clusters   map[int]*cluster      `json:"clusters"`
+	Users      map[int]*user         `json:"users"`
+	Hosts      map[int]*host         `json:"hosts"`
+	VNets      map[int]*vnet         `json:"vnets"`
+	Datastores map[int]*datastore    `json:"datastores"`
+	Templates  map[int]*vmtemplate   `json:"templates"`
+	VMs        map[int]*vm           `json:"vms"`
+	STemplates map[int]*flowTemplate `json:"service_templates"`
+	Services   map[int]*flowService  `json:"services"`
 }
 
 func newDB() *db {

@@ -1,0 +1,371 @@
+package agents
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentvdc/agentvdc/agents/embed"
+)
+
+// QueryFormatVersion is the version of the JSON form of QueryResult.
+const QueryFormatVersion = "1.0"
+
+// Searcher answers queries: hybrid chunk hits (sparse BM25, plus dense when
+// configured, fused with RRF) and the graph neighbourhood of entities the
+// query names. Every query is logged for the learning agent.
+type Searcher struct {
+	*Deps
+	// NoLearning ignores learned expansions and weights (for comparisons).
+	NoLearning bool
+	// NoLog does not write the query log.
+	NoLog bool
+}
+
+// QueryHit is one chunk result.
+type QueryHit struct {
+	Document string   `json:"document"`
+	Chunk    int      `json:"chunk"`
+	Section  string   `json:"section,omitempty"`
+	Snippet  string   `json:"snippet"`
+	Score    float64  `json:"score"`
+	Why      []string `json:"why"`
+}
+
+// GraphHit is one graph neighbour of an entity named in the query.
+type GraphHit struct {
+	Entity     string  `json:"entity"`
+	Relation   string  `json:"relation"`
+	Direction  string  `json:"direction"` // "out" (entity -> node) or "in"
+	Node       string  `json:"node"`
+	Label      string  `json:"label"`
+	Document   string  `json:"document,omitempty"`
+	Confidence float64 `json:"confidence"`
+	Why        string  `json:"why"`
+}
+
+// QueryResult is the answer to one query.
+type QueryResult struct {
+	FormatVersion string     `json:"format_version"`
+	Customer      string     `json:"customer"`
+	Query         string     `json:"query"`
+	Hits          []QueryHit `json:"hits"`
+	Graph         []GraphHit `json:"graph"`
+	Expansions    []string   `json:"expansions,omitempty"`
+	Missing       []string   `json:"missing_terms,omitempty"`
+	Coverage      float64    `json:"coverage"`
+	Gap           bool       `json:"gap"`
+	TookMS        float64    `json:"took_ms"`
+}
+
+// QueryLogEntry is one logged query.
+type QueryLogEntry struct {
+	At       time.Time `json:"at"`
+	Query    string    `json:"query"`
+	Terms    []string  `json:"terms"`
+	Missing  []string  `json:"missing,omitempty"`
+	Best     float64   `json:"best"`
+	Coverage float64   `json:"coverage"`
+	TopDocs  []string  `json:"top_docs,omitempty"`
+	Gap      bool      `json:"gap"`
+}
+
+// Expansion is a learned query expansion: asking for the key term also
+// searches Term with Weight (relative to the original term).
+type Expansion struct {
+	Term   string  `json:"term"`
+	Weight float64 `json:"weight"`
+	Source string  `json:"source"` // "reformulation" | "feedback"
+	Count  int     `json:"count"`
+}
+
+// GapCoverage: a query whose best hit contains less than this share of the
+// query terms is a gap.
+const GapCoverage = 0.5
+
+type qfeat struct {
+	embed.Feature
+	origin string // "" original, else "expanded from X"
+}
+
+// Query runs text for customer and returns up to k hits.
+func (s *Searcher) Query(ctx context.Context, customer, text string, k int) (QueryResult, error) {
+	start := time.Now()
+	res := QueryResult{FormatVersion: QueryFormatVersion, Customer: customer, Query: text, Hits: []QueryHit{}, Graph: []GraphHit{}}
+	if err := ValidateCustomer(customer); err != nil {
+		return res, err
+	}
+	if k <= 0 || k > 1000 {
+		return res, fmt.Errorf("%w: k must be 1..1000", ErrInvalidArgument)
+	}
+	if strings.TrimSpace(text) == "" {
+		return res, fmt.Errorf("%w: empty query", ErrInvalidArgument)
+	}
+	cfg, err := s.Vectors.Config(ctx, customer)
+	if err != nil {
+		return res, fmt.Errorf("customer %s has no index yet (run the ingest agent): %w", customer, err)
+	}
+	terms := embed.Terms(text)
+	feats := []qfeat{}
+	for _, f := range s.Sparse.Query(text) {
+		feats = append(feats, qfeat{Feature: f})
+	}
+	boosts := map[string]float64{}
+	if !s.NoLearning {
+		seen := map[string]bool{}
+		for _, t := range terms {
+			seen[t] = true
+		}
+		for _, t := range uniq(terms) {
+			var exps []Expansion
+			if _, err := getJSON(ctx, s.State, customer, bucketLearn, "exp:"+t, &exps); err != nil {
+				return res, err
+			}
+			for _, e := range exps {
+				if seen[e.Term] {
+					continue
+				}
+				seen[e.Term] = true
+				feats = append(feats, qfeat{Feature: embed.Feature{Index: embed.TermIndex(e.Term), Weight: float32(e.Weight), Term: "w:" + e.Term}, origin: t})
+				res.Expansions = append(res.Expansions, t+"→"+e.Term)
+			}
+			if b, err := s.State.Get(ctx, customer, bucketLearn, "boost:"+t); err == nil {
+				if f, err := strconv.ParseFloat(string(b), 64); err == nil {
+					boosts[t] = f
+				}
+			}
+		}
+	}
+	st := s.stats(ctx, customer)
+	var idx []uint32
+	var val []float32
+	sort.Slice(feats, func(i, j int) bool { return feats[i].Index < feats[j].Index })
+	missing := map[string]bool{}
+	for _, f := range feats {
+		b, _ := s.State.Get(ctx, customer, bucketDF, dfKey(f.Index))
+		df := getUvarint(b)
+		if df == 0 {
+			if strings.HasPrefix(f.Term, "w:") && f.origin == "" {
+				missing[f.Term[2:]] = true
+			}
+			continue
+		}
+		w := embed.IDF(df, st.Chunks) * float64(f.Weight)
+		if strings.HasPrefix(f.Term, "w:") {
+			if bo, ok := boosts[f.Term[2:]]; ok {
+				w *= bo
+			}
+		}
+		if n := len(idx); n > 0 && idx[n-1] == f.Index {
+			val[n-1] += float32(w)
+			continue
+		}
+		idx = append(idx, f.Index)
+		val = append(val, float32(w))
+	}
+	for m := range missing {
+		res.Missing = append(res.Missing, m)
+	}
+	sort.Strings(res.Missing)
+	q := SearchQuery{Sparse: SparseVector{Indices: idx, Values: val}, Limit: k}
+	if s.Dense != nil && cfg.DenseDim > 0 {
+		v, err := s.Dense.Embed(ctx, []string{text})
+		if err != nil {
+			return res, fmt.Errorf("embed query: %w", err)
+		}
+		q.Dense = v[0]
+	}
+	var hits []Hit
+	if len(q.Sparse.Indices) > 0 || len(q.Dense) > 0 {
+		hits, err = s.Vectors.Search(ctx, customer, q)
+		if err != nil {
+			return res, fmt.Errorf("search: %w", err)
+		}
+	}
+	qset := map[string]bool{}
+	for _, t := range terms {
+		qset[t] = true
+	}
+	expOf := map[string]string{}
+	for _, f := range feats {
+		if f.origin != "" {
+			expOf[f.Term[2:]] = f.origin
+		}
+	}
+	for i, h := range hits {
+		ht := map[string]bool{}
+		for _, t := range embed.Terms(h.Point.Payload["section"] + " " + h.Point.Text) {
+			ht[t] = true
+		}
+		var matched, expanded []string
+		covered := map[string]bool{}
+		for _, t := range uniq(terms) {
+			if ht[t] {
+				matched = append(matched, t)
+				covered[t] = true
+			}
+		}
+		for e, orig := range expOf {
+			if ht[e] {
+				expanded = append(expanded, orig+"→"+e)
+				covered[orig] = true
+			}
+		}
+		sort.Strings(expanded)
+		var why []string
+		if len(matched) > 0 {
+			why = append(why, "matched terms: "+strings.Join(matched, ", "))
+		}
+		if len(expanded) > 0 {
+			why = append(why, "learned expansions: "+strings.Join(expanded, ", "))
+		}
+		if len(q.Dense) > 0 {
+			why = append(why, "rank fused (RRF) from sparse BM25 and dense similarity")
+		} else {
+			why = append(why, fmt.Sprintf("BM25 score %.2f", h.Score))
+		}
+		if i == 0 && len(uniq(terms)) > 0 {
+			res.Coverage = float64(len(covered)) / float64(len(uniq(terms)))
+		}
+		res.Hits = append(res.Hits, QueryHit{Document: h.Point.Document, Chunk: h.Point.Chunk, Section: h.Point.Payload["section"],
+			Snippet: snippet(h.Point.Text, 240), Score: round(float64(h.Score)), Why: why})
+	}
+	res.Gap = len(res.Hits) == 0 || res.Coverage < GapCoverage
+	res.Graph, err = s.graphHits(ctx, customer, text)
+	if err != nil {
+		return res, err
+	}
+	res.TookMS = round(float64(time.Since(start).Microseconds()) / 1000)
+	if !s.NoLog {
+		if err := s.logQuery(ctx, customer, res, terms); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func round(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+func uniq(ss []string) []string {
+	seen := map[string]bool{}
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func snippet(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:n], ' ')
+	if cut < n/2 {
+		cut = n
+	}
+	return strings.ToValidUTF8(s[:cut], "") + " …"
+}
+
+// graphHits finds entities named in the query (word n-grams up to four
+// words, by canonical key) and returns their neighbours.
+func (s *Searcher) graphHits(ctx context.Context, customer, text string) ([]GraphHit, error) {
+	words := strings.Fields(text)
+	found := map[string]bool{}
+	var out []GraphHit
+	for n := 4; n >= 1; n-- {
+		for i := 0; i+n <= len(words); i++ {
+			key := CanonicalKey(strings.Join(words[i:i+n], " "))
+			if key == "" || found[key] || (n == 1 && len(key) < 4) {
+				continue
+			}
+			ref := NodeRef{Label: LabelEntity, Key: key}
+			node, err := s.Graph.Node(ctx, customer, ref)
+			if err != nil {
+				continue
+			}
+			found[key] = true
+			nbs, err := s.Graph.Neighbours(ctx, customer, ref, NeighbourOptions{Depth: 1, Limit: 8})
+			if err != nil {
+				return nil, fmt.Errorf("neighbours of %q: %w", key, err)
+			}
+			name := node.Props["name"]
+			if name == "" {
+				name = key
+			}
+			for _, nb := range nbs {
+				dir := "out"
+				if nb.Via.To == ref {
+					dir = "in"
+				}
+				disp := nb.Node.Props["name"]
+				if disp == "" {
+					disp = nb.Node.Key
+				}
+				why := fmt.Sprintf("%s %s %s (confidence %.2f", name, nb.Via.Type, disp, nb.Via.Confidence)
+				if dir == "in" {
+					why = fmt.Sprintf("%s %s %s (confidence %.2f", disp, nb.Via.Type, name, nb.Via.Confidence)
+				}
+				if nb.Via.Count > 0 {
+					why += fmt.Sprintf(", %d observations", nb.Via.Count)
+				}
+				if p := nb.Via.Props["pattern"]; p != "" {
+					why += ", pattern " + strconv.Quote(p)
+				}
+				why += ")"
+				out = append(out, GraphHit{Entity: name, Relation: nb.Via.Type, Direction: dir, Node: disp, Label: nb.Node.Label,
+					Document: nb.Node.Props["document"], Confidence: round(nb.Via.Confidence), Why: why})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Searcher) logQuery(ctx context.Context, customer string, res QueryResult, terms []string) error {
+	e := QueryLogEntry{At: s.now(), Query: res.Query, Terms: uniq(terms), Missing: res.Missing, Coverage: res.Coverage, Gap: res.Gap}
+	if len(res.Hits) > 0 {
+		e.Best = res.Hits[0].Score
+	}
+	for i, h := range res.Hits {
+		if i == 5 {
+			break
+		}
+		e.TopDocs = append(e.TopDocs, h.Document)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	key := fmt.Sprintf("%020d-%s", e.At.UnixNano(), hex.EncodeToString(rnd[:]))
+	return s.State.Update(ctx, customer, func(w StateWriter) error { return putJSON(w, bucketQueryLog, key, e) })
+}
+
+// QueryLog returns logged queries with keys > after, oldest first, and the
+// last key read.
+func QueryLog(ctx context.Context, st State, customer, after string, limit int) ([]QueryLogEntry, string, error) {
+	var out []QueryLogEntry
+	last := after
+	err := st.Scan(ctx, customer, bucketQueryLog, after, func(k string, v []byte) (bool, error) {
+		if k == after {
+			return true, nil
+		}
+		if limit > 0 && len(out) >= limit {
+			return false, nil
+		}
+		var e QueryLogEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return false, fmt.Errorf("decode query log: %w", err)
+		}
+		out = append(out, e)
+		last = k
+		return true, nil
+	})
+	return out, last, err
+}
