@@ -1,0 +1,56 @@
+// Package plan owns the resource model and the pure computations on it:
+// expansion of a customer into desired resources, the diff of desired
+// against observed resources into ordered actions, cost, and the renderers
+// (text, markdown, json). It does no I/O: everything is testable with values.
+//
+// # Resource catalogue (the contract between expansion and the adapters)
+//
+// Names are deterministic: C is the customer name, N counts from 1.
+// Attributes are canonical strings; a reference to another resource is that
+// resource's name. Providers observe the same attributes in the same form,
+// so a converged customer diffs empty. "U" marks attributes updated in
+// place; any other attribute change replaces the resource. "A" marks
+// attributes owned by an autoscaler (not drift within the file's bounds).
+//
+//	kind                       name                    attributes
+//	hetzner_network            agentvdc-C              ip_range=10.0.0.0/16, subnet=10.0.1.0/24, network_zone (eu-central)
+//	hetzner_firewall           agentvdc-C              rules (U) = "in icmp - 0.0.0.0/0,::/0;in tcp 22 0.0.0.0/0,::/0;in udp 51820 0.0.0.0/0,::/0"
+//	                                                   (rules sorted, ";"-joined, each "DIR PROTO PORT|- CIDR,CIDR")
+//	hetzner_server             agentvdc-C-srv-N        server_type (U), image (ubuntu-24.04), location, network, firewall (U),
+//	                                                   private_ip (10.0.1.(N+10)), bootstrap (sha256 prefix of the non-secret
+//	                                                   cloud-init inputs; stored as label agentvdc.io/bootstrap)
+//	                                                   count per customer (A) within minServers..maxServers
+//	exoscale_private_network   agentvdc-C              zone, start_ip=172.16.0.10, end_ip=172.16.0.250, netmask=255.255.255.0
+//	exoscale_security_group    agentvdc-C              rules (U) = "in tcp 22 0.0.0.0/0;in udp 51820 0.0.0.0/0" (no labels in
+//	                                                   Exoscale: ownership is the name prefix agentvdc-, customer from the name)
+//	exoscale_instance          agentvdc-C-storage      zone, instance_type (U, e.g. standard.medium), template
+//	                                                   ("Linux Ubuntu 24.04 LTS 64-bit"), disk_gb=50, private_network,
+//	                                                   private_ip=172.16.0.10, security_group, bootstrap (label)
+//	exoscale_block_volume      agentvdc-C-data         zone, size_gb (U grow only, A), instance (attached to)
+//	opennebula_group           agentvdc-C              (none)
+//	opennebula_cluster         agentvdc-C              (none)
+//	opennebula_user            agentvdc-C-admin        group, auth_driver=core (password: Sensitive["password"])
+//	opennebula_vdc             agentvdc-C              group, cluster (zone 0)
+//	opennebula_host            agentvdc-C-srv-N        cluster, im_mad=kvm, vm_mad=kvm (one per hetzner_server, same name)
+//	opennebula_vnet            agentvdc-C-net          cluster, vn_mad=bridge, bridge=br0, ar_ip=10.0.2.10, ar_size=200
+//	opennebula_datastore       agentvdc-C-nfs          cluster, ds_mad=fs, tm_mad=shared, nfs_server=172.16.0.10,
+//	                                                   nfs_path=/export/agentvdc, limit_mb (U, A: volume size_gb*1024)
+//	opennebula_template        agentvdc-C-data         cpu (U), memory_mb (U), vnet, datastore, services (U, sorted
+//	                                                   enabled services "minio,neo4j,qdrant")
+//	opennebula_template        agentvdc-C-worker       cpu (U), memory_mb (U), vnet, datastore, services="" (U)
+//	opennebula_vm              agentvdc-C-data         template
+//	opennebula_flow_template   agentvdc-C-workers      role=workers, vm_template, min_vms (U), max_vms (U), cooldown (U,
+//	                                                   seconds), policies (U: canonical JSON array of
+//	                                                   {"type","adjust","expression","period","period_number","cooldown"})
+//	opennebula_flow_service    agentvdc-C-workers      flow_template, min_vms (U), max_vms (U), policies (U);
+//	                                                   the role's cardinality (A) is observed as "cardinality" and never diffed
+//
+// Labels: every resource carries agentvdc.io/managed-by=agentvdc and
+// agentvdc.io/customer=C plus the customer's own labels. In OpenNebula
+// they are template attributes: AGENTVDC_MANAGED_BY, AGENTVDC_CUSTOMER,
+// AGENTVDC_BOOTSTRAP and AGENTVDC_LABELS ("k=v,k2=v2", sorted).
+//
+// Sensitive inputs (Resource.Sensitive) are never in Attrs, plans or logs:
+// "user_data" (cloud-init with WireGuard keys) for hetzner_server and
+// exoscale_instance, "password" for opennebula_user.
+package plan

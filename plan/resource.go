@@ -1,0 +1,135 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Cloud names a provider.
+type Cloud string
+
+// The three clouds.
+const (
+	OpenNebula Cloud = "opennebula"
+	Hetzner    Cloud = "hetzner"
+	Exoscale   Cloud = "exoscale"
+)
+
+// Kind is a resource type. Its prefix names its cloud.
+type Kind string
+
+// Every kind the project manages; see the catalogue in doc.go for names,
+// attributes and update semantics.
+const (
+	ONEGroup        Kind = "opennebula_group"
+	ONECluster      Kind = "opennebula_cluster"
+	ONEVDC          Kind = "opennebula_vdc"
+	ONEUser         Kind = "opennebula_user"
+	ONEHost         Kind = "opennebula_host"
+	ONEVNet         Kind = "opennebula_vnet"
+	ONEDatastore    Kind = "opennebula_datastore"
+	ONETemplate     Kind = "opennebula_template"
+	ONEVM           Kind = "opennebula_vm"
+	ONEFlowTemplate Kind = "opennebula_flow_template"
+	ONEFlowService  Kind = "opennebula_flow_service"
+
+	HetznerNetwork  Kind = "hetzner_network"
+	HetznerFirewall Kind = "hetzner_firewall"
+	HetznerServer   Kind = "hetzner_server"
+
+	ExoPrivateNetwork Kind = "exoscale_private_network"
+	ExoSecurityGroup  Kind = "exoscale_security_group"
+	ExoInstance       Kind = "exoscale_instance"
+	ExoBlockVolume    Kind = "exoscale_block_volume"
+)
+
+// Kinds lists every kind in creation order (parents before children).
+var Kinds = []Kind{
+	HetznerNetwork, HetznerFirewall, ExoPrivateNetwork, ExoSecurityGroup,
+	ExoInstance, ExoBlockVolume, HetznerServer,
+	ONEGroup, ONECluster, ONEUser, ONEVDC, ONEHost, ONEVNet, ONEDatastore,
+	ONETemplate, ONEVM, ONEFlowTemplate, ONEFlowService,
+}
+
+// Cloud returns the provider a kind belongs to.
+func (k Kind) Cloud() Cloud {
+	c, _, _ := strings.Cut(string(k), "_")
+	return Cloud(c)
+}
+
+// Ownership labels carried by every managed resource. OpenNebula has no
+// labels: the adapter stores them as template attributes (see doc.go).
+const (
+	LabelManagedBy    = "agentvdc.io/managed-by"
+	LabelCustomer     = "agentvdc.io/customer"
+	LabelBootstrap    = "agentvdc.io/bootstrap"
+	ManagedByValue    = "agentvdc"
+	NamePrefix        = "agentvdc-"
+	SensitiveUserData = "user_data"
+	SensitivePassword = "password"
+)
+
+// Address identifies a resource: its kind and deterministic name.
+type Address struct {
+	Kind Kind   `json:"kind"`
+	Name string `json:"name"`
+}
+
+func (a Address) String() string { return string(a.Kind) + "." + a.Name }
+
+// ParseAddress reads "kind.name".
+func ParseAddress(s string) (Address, error) {
+	k, n, ok := strings.Cut(s, ".")
+	if !ok || k == "" || n == "" {
+		return Address{}, fmt.Errorf("address %q is not KIND.NAME", s)
+	}
+	return Address{Kind: Kind(k), Name: n}, nil
+}
+
+// Resource is one cloud resource, desired (from expansion) or observed
+// (from a provider). Attributes are canonical strings so desired and
+// observed compare with ==; references to other resources are by name.
+type Resource struct {
+	Kind     Kind   `json:"kind"`
+	Name     string `json:"name"`
+	Customer string `json:"customer"`
+	// ID is the cloud's id; set on observed resources only.
+	ID string `json:"id,omitempty"`
+	// Attrs are the compared attributes (catalogue in doc.go).
+	Attrs map[string]string `json:"attrs"`
+	// Labels are the ownership labels plus the customer's own labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// DependsOn are resources that must exist before this one.
+	DependsOn []Address `json:"depends_on,omitempty"`
+	// Sensitive holds inputs that must never be printed or stored in a
+	// plan (user data with keys, passwords). The apply executor fills it
+	// from state right before a create or update.
+	Sensitive map[string]string `json:"-"`
+}
+
+// Address returns the resource's address.
+func (r Resource) Address() Address { return Address{Kind: r.Kind, Name: r.Name} }
+
+// Owned reports whether labels carry the ownership marks.
+func Owned(labels map[string]string) bool {
+	return labels[LabelManagedBy] == ManagedByValue && labels[LabelCustomer] != ""
+}
+
+// Lookup resolves a resource's name to its cloud id (observed or just
+// created); providers use it for references in attributes.
+type Lookup func(Address) (id string, ok bool)
+
+// SortResources orders resources by kind (creation order) then name.
+func SortResources(rs []Resource) {
+	rank := map[Kind]int{}
+	for i, k := range Kinds {
+		rank[k] = i
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rank[rs[i].Kind] != rank[rs[j].Kind] {
+			return rank[rs[i].Kind] < rank[rs[j].Kind]
+		}
+		return rs[i].Name < rs[j].Name
+	})
+}
