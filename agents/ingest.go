@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"time"
 
@@ -391,13 +392,16 @@ func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extr
 		texts[i] = indexText(c)
 		feats, n := a.Sparse.Doc(texts[i], avgdl)
 		idx, val := embed.Vector(feats)
-		for _, x := range idx {
+		var norm float64
+		for j, x := range idx {
 			inc[x]++
+			norm += float64(val[j]) * float64(val[j])
 		}
 		total += n
 		pts[i] = Point{
 			ID: PointID(customer, key, i), Document: key, Chunk: i, Text: c.Text,
-			Payload: map[string]string{"section": c.Section, "title": doc.Title, "mime": doc.MIME, "hash": hash, "length": strconv.Itoa(n)},
+			Payload: map[string]string{"section": c.Section, "title": doc.Title, "mime": doc.MIME, "hash": hash, "length": strconv.Itoa(n),
+				"norm": strconv.FormatFloat(math.Sqrt(norm), 'g', 8, 64)},
 			Sparse:  SparseVector{Indices: idx, Values: val},
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/agentvdc/agentvdc/agents"
 )
@@ -310,5 +309,3 @@ func (d *Dir) List(ctx context.Context, customer string, opts agents.ListOptions
 	return page, nil
 }
 
-// nowUTC exists so the embedded stores share one notion of time.
-func nowUTC() time.Time { return time.Now().UTC() }

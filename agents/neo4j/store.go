@@ -32,7 +32,11 @@ type Store struct {
 
 var _ agents.GraphStore = (*Store)(nil)
 
-var labels = []string{agents.LabelDocument, agents.LabelChunk, agents.LabelEntity}
+// labels are the node labels in a fixed order (also the lock order of
+// writes).
+func labels() [3]string {
+	return [3]string{agents.LabelDocument, agents.LabelChunk, agents.LabelEntity}
+}
 
 // New connects, verifies connectivity and ensures the schema.
 func New(ctx context.Context, cfg Config) (*Store, error) {
@@ -68,7 +72,7 @@ func (s *Store) Close(ctx context.Context) error { return s.driver.Close(ctx) }
 // schemaStatements returns the idempotent schema statements.
 func schemaStatements() []string {
 	var out []string
-	for _, l := range labels {
+	for _, l := range labels() {
 		low := strings.ToLower(l)
 		out = append(out,
 			fmt.Sprintf("CREATE CONSTRAINT vdc_%s_key IF NOT EXISTS FOR (n:%s) REQUIRE (n.customer, n.key) IS UNIQUE", low, l),
@@ -109,8 +113,15 @@ func (s *Store) write(ctx context.Context, fn func(tx driver.ManagedTransaction)
 	return err
 }
 
-var reservedNodeProps = map[string]bool{"customer": true, "key": true}
-var reservedEdgeProps = map[string]bool{"customer": true, "confidence": true, "count": true, "evidence": true}
+func reservedNodeProp(k string) bool { return k == "customer" || k == "key" || k == "" }
+
+func reservedEdgeProp(k string) bool {
+	switch k {
+	case "customer", "confidence", "count", "evidence", "":
+		return true
+	}
+	return false
+}
 
 func validateNode(n agents.Node) error {
 	if !agents.ValidLabel(n.Label) {
@@ -120,7 +131,7 @@ func validateNode(n agents.Node) error {
 		return fmt.Errorf("%w: empty node key (%s)", agents.ErrInvalidArgument, n.Label)
 	}
 	for k := range n.Props {
-		if reservedNodeProps[k] || k == "" {
+		if reservedNodeProp(k) {
 			return fmt.Errorf("%w: node prop %q is reserved", agents.ErrInvalidArgument, k)
 		}
 	}
@@ -137,7 +148,7 @@ func validateEdge(e agents.Edge) error {
 		}
 	}
 	for k := range e.Props {
-		if reservedEdgeProps[k] || k == "" {
+		if reservedEdgeProp(k) {
 			return fmt.Errorf("%w: edge prop %q is reserved", agents.ErrInvalidArgument, k)
 		}
 	}
@@ -179,7 +190,7 @@ func (s *Store) MergeNodes(ctx context.Context, customer string, nodes []agents.
 		byLabel[n.Label] = append(byLabel[n.Label], map[string]any{"key": n.Key, "props": props})
 	}
 	err := s.write(ctx, func(tx driver.ManagedTransaction) error {
-		for _, l := range labels { // fixed order: deterministic lock order
+		for _, l := range labels() { // fixed order: deterministic lock order
 			rows := byLabel[l]
 			for start := 0; start < len(rows); start += s.cfg.BatchSize {
 				end := min(start+s.cfg.BatchSize, len(rows))
@@ -440,57 +451,11 @@ func (s *Store) Neighbours(ctx context.Context, customer string, start agents.No
 		if err != nil {
 			return nil, fmt.Errorf("neo4j: neighbours for %s: %w", customer, err)
 		}
-		level := map[string]*found{}
-		for _, rec := range res.Records {
-			m := rec.AsMap()
-			aid, _ := m["aid"].(string)
-			bid, _ := m["bid"].(string)
-			bl, _ := m["bl"].([]any)
-			bp, _ := m["bp"].(map[string]any)
-			t, _ := m["t"].(string)
-			rp, _ := m["rp"].(map[string]any)
-			outgoing, _ := m["outgoing"].(bool)
-			label := ""
-			for _, l := range bl {
-				if ls, _ := l.(string); agents.ValidLabel(ls) {
-					label = ls
-				}
-			}
-			b := toNode(label, bp)
-			if label == "" || visited[ref(b.Label, b.Key)] {
-				continue
-			}
-			a := byID[aid]
-			from, to := a, b.Ref()
-			if !outgoing {
-				from, to = b.Ref(), a
-			}
-			e := toEdge(t, from, to, rp)
-			f, ok := level[ref(b.Label, b.Key)]
-			if !ok {
-				level[ref(b.Label, b.Key)] = &found{node: b, id: bid, via: e}
-			} else if better(e, f.via) {
-				f.via = e
-			}
+		rows := make([]map[string]any, len(res.Records))
+		for i, rec := range res.Records {
+			rows[i] = rec.AsMap()
 		}
-		var next []string
-		var this []agents.Neighbour
-		for k, f := range level {
-			visited[k] = true
-			byID[f.id] = f.node.Ref()
-			next = append(next, f.id)
-			this = append(this, agents.Neighbour{Node: f.node, Depth: d, Via: f.via})
-		}
-		sort.Slice(this, func(i, j int) bool {
-			x, y := this[i], this[j]
-			if x.Via.Confidence != y.Via.Confidence {
-				return x.Via.Confidence > y.Via.Confidence
-			}
-			if x.Node.Label != y.Node.Label {
-				return x.Node.Label < y.Node.Label
-			}
-			return x.Node.Key < y.Node.Key
-		})
+		this, next := assembleLevel(rows, d, byID, visited)
 		out = append(out, this...)
 		frontier = next
 	}
@@ -500,6 +465,67 @@ func (s *Store) Neighbours(ctx context.Context, customer string, start agents.No
 	return out, nil
 }
 
+// assembleLevel turns the rows of one neighbourQuery into the neighbours at
+// depth d, ordered as agents.GraphStore.Neighbours specifies, and the
+// element ids of the next frontier. It records the new nodes in byID and
+// visited.
+func assembleLevel(rows []map[string]any, d int, byID map[string]agents.NodeRef, visited map[string]bool) ([]agents.Neighbour, []string) {
+	level := map[string]*found{}
+	for _, m := range rows {
+		aid, _ := m["aid"].(string)
+		bid, _ := m["bid"].(string)
+		bl, _ := m["bl"].([]any)
+		bp, _ := m["bp"].(map[string]any)
+		t, _ := m["t"].(string)
+		rp, _ := m["rp"].(map[string]any)
+		outgoing, _ := m["outgoing"].(bool)
+		label := ""
+		for _, l := range bl {
+			if ls, _ := l.(string); agents.ValidLabel(ls) {
+				label = ls
+			}
+		}
+		a, known := byID[aid]
+		if label == "" || !known {
+			continue
+		}
+		b := toNode(label, bp)
+		if visited[ref(b.Label, b.Key)] {
+			continue
+		}
+		from, to := a, b.Ref()
+		if !outgoing {
+			from, to = b.Ref(), a
+		}
+		e := toEdge(t, from, to, rp)
+		if f, ok := level[ref(b.Label, b.Key)]; !ok {
+			level[ref(b.Label, b.Key)] = &found{node: b, id: bid, via: e}
+		} else if better(e, f.via) {
+			f.via = e
+		}
+	}
+	var next []string
+	var this []agents.Neighbour
+	for k, f := range level {
+		visited[k] = true
+		byID[f.id] = f.node.Ref()
+		next = append(next, f.id)
+		this = append(this, agents.Neighbour{Node: f.node, Depth: d, Via: f.via})
+	}
+	sort.Strings(next)
+	sort.Slice(this, func(i, j int) bool {
+		x, y := this[i], this[j]
+		if x.Via.Confidence != y.Via.Confidence {
+			return x.Via.Confidence > y.Via.Confidence
+		}
+		if x.Node.Label != y.Node.Label {
+			return x.Node.Label < y.Node.Label
+		}
+		return x.Node.Key < y.Node.Key
+	})
+	return this, next
+}
+
 // DeleteByDocument implements agents.GraphStore.
 func (s *Store) DeleteByDocument(ctx context.Context, customer, document string) error {
 	if err := agents.ValidateCustomer(customer); err != nil {
@@ -507,7 +533,7 @@ func (s *Store) DeleteByDocument(ctx context.Context, customer, document string)
 	}
 	err := s.write(ctx, func(tx driver.ManagedTransaction) error {
 		params := map[string]any{"customer": customer, "document": document}
-		for _, l := range labels {
+		for _, l := range labels() {
 			res, err := tx.Run(ctx, "MATCH (n:"+l+" {customer: $customer, document: $document}) DETACH DELETE n", params)
 			if err == nil {
 				_, err = res.Consume(ctx)
@@ -535,7 +561,7 @@ func (s *Store) Counts(ctx context.Context, customer string) (agents.GraphCounts
 		return agents.GraphCounts{}, err
 	}
 	c := agents.GraphCounts{Nodes: map[string]int{}, Edges: map[string]int{}}
-	for _, l := range labels {
+	for _, l := range labels() {
 		res, err := s.exec(ctx, "MATCH (n:"+l+" {customer: $customer}) RETURN count(n) AS n", map[string]any{"customer": customer}, false)
 		if err != nil {
 			return agents.GraphCounts{}, fmt.Errorf("neo4j: counts for %s: %w", customer, err)

@@ -155,3 +155,60 @@ func TestViaOrdering(t *testing.T) {
 		}
 	}
 }
+
+// row builds one neighbourQuery record as the driver decodes it (lists as
+// []any, integers as int64, floats as float64).
+func row(aid, bid, label, key string, props map[string]any, typ string, conf float64, count int64, evidence []any, outgoing bool) map[string]any {
+	bp := map[string]any{"customer": "acme-corp", "key": key}
+	for k, v := range props {
+		bp[k] = v
+	}
+	return map[string]any{
+		"aid": aid, "bid": bid, "bl": []any{label}, "bp": bp, "t": typ, "outgoing": outgoing,
+		"rp": map[string]any{"customer": "acme-corp", "confidence": conf, "count": count, "evidence": evidence, "pattern": "X, CEO of Y"},
+	}
+}
+
+func TestAssembleLevel(t *testing.T) {
+	alice := agents.NodeRef{Label: agents.LabelEntity, Key: "alice smith"}
+	byID := map[string]agents.NodeRef{"4:a": alice}
+	visited := map[string]bool{ref(alice.Label, alice.Key): true}
+	rows := []map[string]any{
+		// acme reached twice: LEADS 0.8 (outgoing) and RELATED_TO 0.8: same
+		// confidence, LEADS < RELATED_TO wins.
+		row("4:a", "4:acme", agents.LabelEntity, "acme corp", map[string]any{"name": "Acme Corp"}, agents.RelRelatedTo, 0.8, 1, nil, true),
+		row("4:a", "4:acme", agents.LabelEntity, "acme corp", map[string]any{"name": "Acme Corp"}, agents.RelLeads, 0.8, 2, []any{"c1", "c2"}, true),
+		// chunk d1#0 has alice: incoming HAS_ENTITY 0.9
+		row("4:a", "4:c0", agents.LabelChunk, "d1#0", map[string]any{"document": "d1.txt"}, agents.RelHasEntity, 0.9, 1, []any{"d1#0"}, false),
+		// the start node itself never comes back
+		row("4:a", "4:a", agents.LabelEntity, "alice smith", nil, agents.RelRelatedTo, 1, 1, nil, true),
+		// an unknown label (not whitelisted) is ignored
+		row("4:a", "4:x", "Secret", "x", nil, agents.RelRelatedTo, 1, 1, nil, true),
+	}
+	got, next := assembleLevel(rows, 1, byID, visited)
+	if len(got) != 2 || got[0].Node.Key != "d1#0" || got[1].Node.Key != "acme corp" {
+		t.Fatalf("level 1 = %+v", got)
+	}
+	c := got[0]
+	if c.Depth != 1 || c.Via.Type != agents.RelHasEntity || c.Via.From.Key != "d1#0" || c.Via.To != alice || c.Node.Props["document"] != "d1.txt" {
+		t.Fatalf("incoming via %+v", c)
+	}
+	if _, leaked := c.Node.Props["customer"]; leaked {
+		t.Fatal("customer property leaked into Props")
+	}
+	a := got[1]
+	if a.Via.Type != agents.RelLeads || a.Via.Count != 2 || strings.Join(a.Via.Evidence, ",") != "c1,c2" || a.Via.Props["pattern"] != "X, CEO of Y" || a.Via.From != alice {
+		t.Fatalf("acme via %+v", a.Via)
+	}
+	if strings.Join(next, ",") != "4:acme,4:c0" {
+		t.Fatalf("next frontier %v", next)
+	}
+	// Level 2 from acme: alice is visited (no back edge), berlin is new.
+	got, _ = assembleLevel([]map[string]any{
+		row("4:acme", "4:a", agents.LabelEntity, "alice smith", nil, agents.RelLeads, 0.8, 2, nil, false),
+		row("4:acme", "4:b", agents.LabelEntity, "berlin", nil, agents.RelRelatedTo, 0.4, 3, nil, true),
+	}, 2, byID, visited)
+	if len(got) != 1 || got[0].Node.Key != "berlin" || got[0].Depth != 2 || got[0].Via.From.Key != "acme corp" {
+		t.Fatalf("level 2 = %+v", got)
+	}
+}

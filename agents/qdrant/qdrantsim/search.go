@@ -155,7 +155,7 @@ func (c *collection) query(q *qdrant.Query, prefetch []*qdrant.PrefetchQuery, us
 						return
 					}
 				}
-			})
+			}, limit)
 			if err != nil {
 				return ranking{}, err
 			}
@@ -168,7 +168,7 @@ func (c *collection) query(q *qdrant.Query, prefetch []*qdrant.PrefetchQuery, us
 	} else {
 		switch v := q.GetVariant().(type) {
 		case *qdrant.Query_Nearest:
-			nr, err := c.nearest(v.Nearest, using, filter, c.all)
+			nr, err := c.nearest(v.Nearest, using, filter, c.all, limit)
 			if err != nil {
 				return ranking{}, err
 			}
@@ -228,7 +228,7 @@ func andFilters(a, b *qdrant.Filter) *qdrant.Filter {
 
 // nearest scores the candidates against the query vector in the `using`
 // space and returns them best first.
-func (c *collection) nearest(in *qdrant.VectorInput, using *string, filter *qdrant.Filter, cands func(func(*point) bool)) (ranking, error) {
+func (c *collection) nearest(in *qdrant.VectorInput, using *string, filter *qdrant.Filter, cands func(func(*point) bool), limit uint64) (ranking, error) {
 	name := ""
 	if using != nil {
 		name = *using
@@ -334,8 +334,66 @@ func (c *collection) nearest(in *qdrant.VectorInput, using *string, filter *qdra
 			return ranking{}, ferr
 		}
 	}
-	sortHits(r.hits, r.lowerBetter)
+	r.hits = topK(r.hits, limit, r.lowerBetter)
 	return r, nil
+}
+
+// worse reports whether a ranks after b (score, then id).
+func worse(a, b hit, lowerBetter bool) bool {
+	if a.score != b.score {
+		if lowerBetter {
+			return a.score > b.score
+		}
+		return a.score < b.score
+	}
+	return a.p.key > b.p.key
+}
+
+// topK returns the best k hits sorted (a score threshold applied later only
+// removes hits from the tail, so it commutes with this cut), selecting with a bounded heap
+// (the worst kept hit at the root) instead of sorting every candidate.
+func topK(hits []hit, k uint64, lowerBetter bool) []hit {
+	if k == 0 || uint64(len(hits)) <= k {
+		sortHits(hits, lowerBetter)
+		return hits
+	}
+	h := make([]hit, 0, k)
+	down := func(i int) {
+		for {
+			l, m := 2*i+1, i
+			if l < len(h) && worse(h[l], h[m], lowerBetter) {
+				m = l
+			}
+			if r := l + 1; r < len(h) && worse(h[r], h[m], lowerBetter) {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for _, x := range hits {
+		if uint64(len(h)) < k {
+			h = append(h, x)
+			for i := len(h) - 1; i > 0; {
+				parent := (i - 1) / 2
+				if !worse(h[i], h[parent], lowerBetter) {
+					break
+				}
+				h[i], h[parent] = h[parent], h[i]
+				i = parent
+			}
+			continue
+		}
+		if worse(h[0], x, lowerBetter) {
+			h[0] = x
+			down(0)
+		}
+	}
+	sortHits(h, lowerBetter)
+	return h
 }
 
 func sortHits(hits []hit, lowerBetter bool) {
@@ -366,11 +424,7 @@ func denseScore(d qdrant.Distance, q, v []float32) float32 {
 		}
 		return s
 	default: // Cosine (both sides normalised) and Dot
-		var s float32
-		for i := range q {
-			s += q[i] * v[i]
-		}
-		return s
+		return dot(q, v)
 	}
 }
 
@@ -424,4 +478,22 @@ func rrf(lists []ranking, k uint32, weights []float32) (ranking, error) {
 	}
 	sortHits(out, false)
 	return ranking{hits: out}, nil
+}
+
+// dot is the inner product with four accumulators (the hot loop of dense
+// search).
+func dot(q, v []float32) float32 {
+	v = v[:len(q)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(q); i += 4 {
+		s0 += q[i] * v[i]
+		s1 += q[i+1] * v[i+1]
+		s2 += q[i+2] * v[i+2]
+		s3 += q[i+3] * v[i+3]
+	}
+	for ; i < len(q); i++ {
+		s0 += q[i] * v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }

@@ -538,3 +538,49 @@ func TestBatchAtomicNestedAndSelectors(t *testing.T) {
 		t.Fatalf("dot query %v, %v", res, err)
 	}
 }
+
+// TestConcurrentClients: writers and readers at once (run with -race).
+func TestConcurrentClients(t *testing.T) {
+	c := client(t, Options{})
+	hybridCollection(t, c, "cc", qdrant.Modifier_Idf)
+	ctx := ctxT(t)
+	errs := make(chan error, 8)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				n := w*1000 + i
+				_, err = c.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: "cc", Points: []*qdrant.PointStruct{{
+					Id: qdrant.NewIDUUID(uid(n)), Vectors: qdrant.NewVectorsMap(map[string]*qdrant.Vector{
+						"dense": qdrant.NewVectorDense([]float32{1, float32(i), 1}), "sparse": qdrant.NewVectorSparse([]uint32{uint32(i % 7)}, []float32{1}),
+					}),
+				}}})
+				if err == nil && i%10 == 0 {
+					_, err = c.Delete(ctx, &qdrant.DeletePoints{CollectionName: "cc", Points: qdrant.NewPointsSelector(qdrant.NewIDUUID(uid(n)))})
+				}
+			}
+			errs <- err
+		}(w)
+		go func() {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				_, err = c.Query(ctx, &qdrant.QueryPoints{CollectionName: "cc", Prefetch: []*qdrant.PrefetchQuery{
+					{Query: qdrant.NewQuerySparse([]uint32{1, 2}, []float32{1, 1}), Using: qdrant.PtrOf("sparse")},
+					{Query: qdrant.NewQueryDense([]float32{1, 1, 1}), Using: qdrant.PtrOf("dense")},
+				}, Query: qdrant.NewQueryFusion(qdrant.Fusion_RRF)})
+				if err == nil {
+					_, err = c.Scroll(ctx, &qdrant.ScrollPoints{CollectionName: "cc", Limit: qdrant.PtrOf(uint32(5))})
+				}
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := c.Count(ctx, &qdrant.CountPoints{CollectionName: "cc"}); err != nil || n != 4*45 {
+		t.Fatalf("count = %d, %v, want %d", n, err, 4*45)
+	}
+}

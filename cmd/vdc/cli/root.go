@@ -87,6 +87,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newValidateCmd(e),
 		newNewCmd(e),
 		newSchemaCmd(e),
+		newSimCmd(e),
 	)
 	return root
 }

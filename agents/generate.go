@@ -1,0 +1,3 @@
+package agents
+
+//go:generate go run ./internal/gencorpus -out ../testdata/agents/corpus
