@@ -61,9 +61,13 @@ func (k Kind) Cloud() Cloud {
 // Ownership labels carried by every managed resource. OpenNebula has no
 // labels: the adapter stores them as template attributes (see doc.go).
 const (
-	LabelManagedBy    = "agentvdc.io/managed-by"
-	LabelCustomer     = "agentvdc.io/customer"
-	LabelBootstrap    = "agentvdc.io/bootstrap"
+	LabelManagedBy = "agentvdc.io/managed-by"
+	LabelCustomer  = "agentvdc.io/customer"
+	LabelBootstrap = "agentvdc.io/bootstrap"
+	// LabelProtected mirrors protection.deletionProtection ("true" or
+	// "false") so a customer whose file was removed can still be known to
+	// be protected; a missing label counts as protected.
+	LabelProtected    = "agentvdc.io/protected"
 	ManagedByValue    = "agentvdc"
 	NamePrefix        = "agentvdc-"
 	SensitiveUserData = "user_data"

@@ -32,7 +32,7 @@
 //     `modifier: idf` each query weight is multiplied by
 //     idf(t) = ln((N - df(t) + 0.5) / (df(t) + 0.5) + 1), where N is the
 //     number of points in the collection holding that sparse vector and
-//     df(t) the number of them with a non-absent index t — the formula and
+//     df(t) the number of them holding index t — the formula and
 //     statistics Qdrant uses (global statistics, applied on the query side).
 //   - Query: prefetches run first (the request's filter is merged into every
 //     prefetch, as Qdrant does); Fusion RRF and the parameterised Rrf query
