@@ -44,11 +44,21 @@ func ChunkDocument(doc extract.Document, opts ChunkOptions) []Chunk {
 	o := opts.withDefaults()
 	var out []Chunk
 	var cur []string // words
-	headings := []string{}
-	if doc.Title != "" {
-		headings = append(headings, doc.Title)
+	type heading struct {
+		level int
+		text  string
 	}
-	section := func() string { return strings.Join(headings, " > ") }
+	var headings []heading
+	if doc.Title != "" {
+		headings = append(headings, heading{0, doc.Title})
+	}
+	section := func() string {
+		parts := make([]string, len(headings))
+		for i, h := range headings {
+			parts[i] = h.text
+		}
+		return strings.Join(parts, " > ")
+	}
 	curSection := section()
 	fresh := 0 // words in cur that are not overlap
 	closeChunk := func(keepOverlap bool) {
@@ -56,7 +66,8 @@ func ChunkDocument(doc extract.Document, opts ChunkOptions) []Chunk {
 			cur = cur[:0]
 			return
 		}
-		out = append(out, Chunk{Text: strings.Join(cur, " "), Section: curSection})
+		text := strings.TrimSpace(strings.ReplaceAll(strings.Join(cur, " "), " \n ", "\n"))
+		out = append(out, Chunk{Text: strings.Trim(text, "\n "), Section: curSection})
 		var tail []string
 		if keepOverlap && o.Overlap > 0 && len(cur) > o.Overlap {
 			tail = append(tail, cur[len(cur)-o.Overlap:]...)
@@ -68,6 +79,12 @@ func ChunkDocument(doc extract.Document, opts ChunkOptions) []Chunk {
 		cur = append(cur, words...)
 		fresh += len(words)
 	}
+	// endElement keeps element boundaries as line breaks in the text.
+	endElement := func() {
+		if len(cur) > 0 && cur[len(cur)-1] != "\n" {
+			cur = append(cur, "\n")
+		}
+	}
 	for _, e := range doc.Elements {
 		words := strings.Fields(e.Text)
 		if len(words) == 0 {
@@ -76,21 +93,17 @@ func ChunkDocument(doc extract.Document, opts ChunkOptions) []Chunk {
 		if e.Kind == extract.KindHeading || e.Kind == extract.KindTitle {
 			closeChunk(false)
 			cur = cur[:0]
-			lvl := max(e.Level, 1)
-			if doc.Title != "" && e.Text == doc.Title {
+			if e.Text == doc.Title {
 				continue
 			}
-			base := 0
-			if doc.Title != "" {
-				base = 1
-			}
+			lvl := max(e.Level, 1)
 			if e.Kind == extract.KindTitle {
 				lvl = 0
 			}
-			if len(headings) > base+lvl-1 && base+lvl-1 >= 0 {
-				headings = headings[:base+lvl-1]
+			for len(headings) > 0 && headings[len(headings)-1].level >= lvl {
+				headings = headings[:len(headings)-1]
 			}
-			headings = append(headings, e.Text)
+			headings = append(headings, heading{lvl, e.Text})
 			curSection = section()
 			continue
 		}
@@ -99,6 +112,7 @@ func ChunkDocument(doc extract.Document, opts ChunkOptions) []Chunk {
 				closeChunk(false) // no overlap across rows: a row is a unit
 			}
 			add(words)
+			endElement()
 			if fresh >= o.Target {
 				closeChunk(false)
 			}
@@ -117,6 +131,7 @@ func ChunkDocument(doc extract.Document, opts ChunkOptions) []Chunk {
 				closeChunk(true)
 			}
 		}
+		endElement()
 	}
 	closeChunk(false)
 	return out

@@ -35,7 +35,7 @@ var (
 	reDate   = regexp.MustCompile(`\b(?:\d{4}-\d{2}-\d{2}|\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|December) \d{4}|(?:January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}, \d{4})\b`)
 	reAmount = regexp.MustCompile(`(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|k|m|bn))?|\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|CHF|dollars|euros)\b)`)
 	// Capitalised phrase: 1-5 capitalised words, joined by spaces, '&', "of", "and", "de", "van".
-	rePhrase = regexp.MustCompile(`\b[A-Z][A-Za-z0-9'’.-]*(?:\s+(?:(?:of|and|&|de|van|der|for)\s+)?[A-Z][A-Za-z0-9'’.-]*){0,4}`)
+	rePhrase = regexp.MustCompile(`\b[A-Z][A-Za-z0-9'’.-]*(?:[ \t]+(?:(?:of|&|de|van|der|for)[ \t]+)?[A-Z][A-Za-z0-9'’.-]*){0,4}`)
 )
 
 var orgSuffixes = []string{"inc", "corp", "corporation", "ltd", "limited", "gmbh", "llc", "ag", "sa", "plc", "co", "company"}
@@ -66,7 +66,7 @@ var phraseStop = map[string]bool{"the": true, "a": true, "an": true, "this": tru
 	"saturday": true, "sunday": true, "january": true, "february": true, "march": true, "april": true, "may": true,
 	"june": true, "july": true, "august": true, "september": true, "october": true, "november": true, "december": true,
 	"q1": true, "q2": true, "q3": true, "q4": true, "ceo": true, "cto": true, "cfo": true, "coo": true, "also": true,
-	"however": true, "yes": true, "no": true, "new": true, "total": true, "section": true, "table": true, "page": true}
+	"however": true, "about": true, "welcome": true, "dear": true, "yes": true, "no": true, "new": true, "total": true, "section": true, "table": true, "page": true}
 
 // CanonicalKey is the merge key of an entity name: lower-cased, punctuation
 // and possessives removed, whitespace collapsed, a trailing legal-form
@@ -131,8 +131,8 @@ func Entities(text string) []Mention {
 			}
 			s := strings.TrimRight(text[m[0]:m[1]], ".,;")
 			key := CanonicalKey(s)
-			if p.kind == KindURL || p.kind == KindEmail {
-				key = strings.ToLower(s)
+			if p.kind != KindDate {
+				key = strings.ToLower(strings.Join(strings.Fields(s), " "))
 			}
 			out = append(out, Mention{Key: key, Name: s, Kind: p.kind, Confidence: 0.95, Start: m[0], End: m[0] + len(s)})
 			mark(m[0], m[1])

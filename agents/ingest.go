@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -258,9 +259,9 @@ func (a *Ingest) unindex(ctx context.Context, customer, key string) error {
 		return fmt.Errorf("delete points of %q: %w", key, err)
 	}
 	return a.State.Update(ctx, customer, func(w StateWriter) error {
-		for idx, n := range dec {
+		for _, idx := range sortedIdx(dec) {
 			k := dfKey(idx)
-			v := getUvarint(w.Get(bucketDF, k)) - n
+			v := getUvarint(w.Get(bucketDF, k)) - dec[idx]
 			var err error
 			if v <= 0 {
 				err = w.Delete(bucketDF, k)
@@ -277,6 +278,15 @@ func (a *Ingest) unindex(ctx context.Context, customer, key string) error {
 		}
 		return w.Put(bucketStats, "length", putUvarint(st.Length-length))
 	})
+}
+
+func sortedIdx(m map[uint32]int) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func atoiDefault(s string, d int) int {
@@ -374,19 +384,19 @@ func indexText(c Chunk) string {
 	return c.Section + "\n" + c.Text
 }
 
-// index embeds and upserts the chunks and adds them to the statistics.
-func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extract.Document, chunks []Chunk) (int, error) {
-	if len(chunks) == 0 {
-		return 0, nil
+// prepared are a document's points and their statistics.
+type prepared struct {
+	pts   []Point
+	inc   map[uint32]int
+	total int
+}
+
+// prepare embeds the chunks of one document.
+func (a *Ingest) prepare(ctx context.Context, customer, key, hash string, doc extract.Document, chunks []Chunk, avgdl float64, into *prepared) error {
+	if into.inc == nil {
+		into.inc = map[uint32]int{}
 	}
-	st := a.stats(ctx, customer)
-	avgdl := st.avgdl()
-	if avgdl == 0 {
-		avgdl = 120
-	}
-	pts := make([]Point, len(chunks))
-	inc := map[uint32]int{}
-	total := 0
+	first := len(into.pts)
 	texts := make([]string, len(chunks))
 	for i, c := range chunks {
 		texts[i] = indexText(c)
@@ -394,45 +404,103 @@ func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extr
 		idx, val := embed.Vector(feats)
 		var norm float64
 		for j, x := range idx {
-			inc[x]++
+			into.inc[x]++
 			norm += float64(val[j]) * float64(val[j])
 		}
-		total += n
-		pts[i] = Point{
+		into.total += n
+		into.pts = append(into.pts, Point{
 			ID: PointID(customer, key, i), Document: key, Chunk: i, Text: c.Text,
 			Payload: map[string]string{"section": c.Section, "title": doc.Title, "mime": doc.MIME, "hash": hash, "length": strconv.Itoa(n),
 				"norm": strconv.FormatFloat(math.Sqrt(norm), 'g', 8, 64)},
-			Sparse:  SparseVector{Indices: idx, Values: val},
-		}
+			Sparse: SparseVector{Indices: idx, Values: val},
+		})
 	}
-	if a.Dense != nil {
+	if a.Dense != nil && len(texts) > 0 {
 		vecs, err := a.Dense.Embed(ctx, texts)
 		if err != nil {
-			return 0, fmt.Errorf("dense embedding of %q: %w", key, err)
+			return fmt.Errorf("dense embedding of %q: %w", key, err)
 		}
-		for i := range pts {
-			pts[i].Dense = vecs[i]
-		}
-	}
-	for start := 0; start < len(pts); start += 256 {
-		if err := a.Vectors.Upsert(ctx, customer, pts[start:min(start+256, len(pts))]); err != nil {
-			return 0, fmt.Errorf("upsert %q: %w", key, err)
+		for i := range texts {
+			into.pts[first+i].Dense = vecs[i]
 		}
 	}
-	err := a.State.Update(ctx, customer, func(w StateWriter) error {
-		for idx, n := range inc {
+	return nil
+}
+
+// commit upserts prepared points and adds them to the statistics.
+func (a *Ingest) commit(ctx context.Context, customer string, p prepared) error {
+	for start := 0; start < len(p.pts); start += 256 {
+		if err := a.Vectors.Upsert(ctx, customer, p.pts[start:min(start+256, len(p.pts))]); err != nil {
+			return fmt.Errorf("upsert: %w", err)
+		}
+	}
+	return a.State.Update(ctx, customer, func(w StateWriter) error {
+		// In key order: bbolt inserts into a node in memory, so random
+		// order costs a memmove per key (quadratic in a big batch).
+		for _, idx := range sortedIdx(p.inc) {
 			k := dfKey(idx)
-			if err := w.Put(bucketDF, k, putUvarint(getUvarint(w.Get(bucketDF, k))+n)); err != nil {
+			if err := w.Put(bucketDF, k, putUvarint(getUvarint(w.Get(bucketDF, k))+p.inc[idx])); err != nil {
 				return err
 			}
 		}
 		st := readStats(w.Get)
-		if err := w.Put(bucketStats, "chunks", putUvarint(st.Chunks+len(pts))); err != nil {
+		if err := w.Put(bucketStats, "chunks", putUvarint(st.Chunks+len(p.pts))); err != nil {
 			return err
 		}
-		return w.Put(bucketStats, "length", putUvarint(st.Length+total))
+		return w.Put(bucketStats, "length", putUvarint(st.Length+p.total))
 	})
-	return len(pts), err
+}
+
+func (a *Ingest) avgdl(ctx context.Context, customer string) float64 {
+	if d := a.stats(ctx, customer).avgdl(); d > 0 {
+		return d
+	}
+	return 120
+}
+
+// index embeds and upserts the chunks and adds them to the statistics.
+func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extract.Document, chunks []Chunk) (int, error) {
+	var p prepared
+	if err := a.prepare(ctx, customer, key, hash, doc, chunks, a.avgdl(ctx, customer), &p); err != nil {
+		return 0, err
+	}
+	return len(p.pts), a.commit(ctx, customer, p)
+}
+
+// KeyedDocument is an extracted document and the key it is indexed under.
+type KeyedDocument struct {
+	Key string
+	Doc extract.Document
+}
+
+// IndexDocuments indexes already-extracted documents in one batch (points
+// upserted 256 at a time, one statistics update), bypassing the object
+// store and the per-object records: for bulk loads of text that does not
+// live in the dump folder, and for benchmarks. The keys must not be
+// indexed already (their statistics would count twice).
+func (a *Ingest) IndexDocuments(ctx context.Context, customer string, docs []KeyedDocument) (int, error) {
+	if err := ValidateCustomer(customer); err != nil {
+		return 0, err
+	}
+	lim := a.Limits.withDefaults()
+	cfg, err := a.CollectionConfig(ctx, customer)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := a.Vectors.EnsureCollection(ctx, customer, cfg); err != nil {
+		return 0, fmt.Errorf("ensure collection: %w", err)
+	}
+	avgdl := a.avgdl(ctx, customer)
+	var p prepared
+	for _, d := range docs {
+		if err := ValidateKey(d.Key); err != nil {
+			return 0, err
+		}
+		if err := a.prepare(ctx, customer, d.Key, "", d.Doc, ChunkDocument(d.Doc, lim.Chunk), avgdl, &p); err != nil {
+			return 0, err
+		}
+	}
+	return len(p.pts), a.commit(ctx, customer, p)
 }
 
 // ObjectStatus is the ingest agent's record of one object, for listings.

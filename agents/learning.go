@@ -52,6 +52,7 @@ type queryStat struct {
 	Coverage float64  `json:"coverage"`
 	Missing  []string `json:"missing,omitempty"`
 	Terms    []string `json:"terms"`
+	LastGap  bool     `json:"last_gap"`
 }
 
 // GapReport is the learning agent's per-customer report.
@@ -122,6 +123,7 @@ func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 		s.Query, s.Terms = e.Query, e.Terms
 		s.Count++
 		s.Coverage, s.Missing = e.Coverage, e.Missing
+		s.LastGap = e.Gap
 		if e.Gap {
 			s.Gaps++
 		}
@@ -368,7 +370,7 @@ func (a *Learning) report(ctx context.Context, customer string) (GapReport, erro
 				return false, fmt.Errorf("decode query stat: %w", err)
 			}
 			gr.Queries += s.Count
-			if s.Gaps > 0 && s.Coverage < GapCoverage {
+			if s.Gaps > 0 && s.LastGap {
 				gr.Gaps = append(gr.Gaps, s)
 			}
 		case strings.HasPrefix(k, "exp:"):
@@ -388,7 +390,9 @@ func (a *Learning) report(ctx context.Context, customer string) (GapReport, erro
 		}
 		return gr.Gaps[i].Query < gr.Gaps[j].Query
 	})
-	sort.Slice(terms, func(i, j int) bool { return terms[i].n > terms[j].n || terms[i].n == terms[j].n && terms[i].t < terms[j].t })
+	sort.Slice(terms, func(i, j int) bool {
+		return terms[i].n > terms[j].n || terms[i].n == terms[j].n && terms[i].t < terms[j].t
+	})
 	for i := 0; i < len(terms) && i < 20; i++ {
 		gr.TopTerms = append(gr.TopTerms, fmt.Sprintf("%s (%d)", terms[i].t, terms[i].n))
 	}

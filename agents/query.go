@@ -87,7 +87,8 @@ type Expansion struct {
 }
 
 // GapCoverage: a query whose best hit contains less than this share of the
-// query terms is a gap.
+// query terms is a gap; so is a query that finds nothing or names a term
+// the data does not contain.
 const GapCoverage = 0.5
 
 type qfeat struct {
@@ -237,7 +238,7 @@ func (s *Searcher) Query(ctx context.Context, customer, text string, k int) (Que
 		res.Hits = append(res.Hits, QueryHit{Document: h.Point.Document, Chunk: h.Point.Chunk, Section: h.Point.Payload["section"],
 			Snippet: snippet(h.Point.Text, 240), Score: round(float64(h.Score)), Why: why})
 	}
-	res.Gap = len(res.Hits) == 0 || res.Coverage < GapCoverage
+	res.Gap = len(res.Hits) == 0 || res.Coverage < GapCoverage || len(res.Missing) > 0
 	res.Graph, err = s.graphHits(ctx, customer, text)
 	if err != nil {
 		return res, err
@@ -266,6 +267,7 @@ func uniq(ss []string) []string {
 }
 
 func snippet(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) <= n {
 		return s
 	}
@@ -288,44 +290,76 @@ func (s *Searcher) graphHits(ctx context.Context, customer, text string) ([]Grap
 			if key == "" || found[key] || (n == 1 && len(key) < 4) {
 				continue
 			}
-			ref := NodeRef{Label: LabelEntity, Key: key}
-			node, err := s.Graph.Node(ctx, customer, ref)
-			if err != nil {
-				continue
+			var cands []Node
+			if node, err := s.Graph.Node(ctx, customer, NodeRef{Label: LabelEntity, Key: key}); err == nil {
+				cands = append(cands, node)
+			} else if len(key) >= 4 {
+				// "Acme" names "Acme Logistics": entities whose key
+				// starts with the words.
+				ns, err := s.Graph.Nodes(ctx, customer, LabelEntity, key+" ", 3)
+				if err != nil {
+					return nil, fmt.Errorf("entity lookup: %w", err)
+				}
+				for _, n := range ns {
+					if strings.HasPrefix(n.Key, key+" ") {
+						cands = append(cands, n)
+					}
+				}
 			}
-			found[key] = true
-			nbs, err := s.Graph.Neighbours(ctx, customer, ref, NeighbourOptions{Depth: 1, Limit: 8})
-			if err != nil {
-				return nil, fmt.Errorf("neighbours of %q: %w", key, err)
-			}
-			name := node.Props["name"]
-			if name == "" {
-				name = key
-			}
-			for _, nb := range nbs {
-				dir := "out"
-				if nb.Via.To == ref {
-					dir = "in"
+			for _, node := range cands {
+				if found[node.Key] {
+					continue
 				}
-				disp := nb.Node.Props["name"]
-				if disp == "" {
-					disp = nb.Node.Key
+				found[node.Key] = true
+				found[key] = true
+				hits, err := s.neighbourHits(ctx, customer, node)
+				if err != nil {
+					return nil, err
 				}
-				why := fmt.Sprintf("%s %s %s (confidence %.2f", name, nb.Via.Type, disp, nb.Via.Confidence)
-				if dir == "in" {
-					why = fmt.Sprintf("%s %s %s (confidence %.2f", disp, nb.Via.Type, name, nb.Via.Confidence)
-				}
-				if nb.Via.Count > 0 {
-					why += fmt.Sprintf(", %d observations", nb.Via.Count)
-				}
-				if p := nb.Via.Props["pattern"]; p != "" {
-					why += ", pattern " + strconv.Quote(p)
-				}
-				why += ")"
-				out = append(out, GraphHit{Entity: name, Relation: nb.Via.Type, Direction: dir, Node: disp, Label: nb.Node.Label,
-					Document: nb.Node.Props["document"], Confidence: round(nb.Via.Confidence), Why: why})
+				out = append(out, hits...)
 			}
 		}
+	}
+	return out, nil
+}
+
+func (s *Searcher) neighbourHits(ctx context.Context, customer string, node Node) ([]GraphHit, error) {
+	var out []GraphHit
+	ref := node.Ref()
+	key := node.Key
+	nbs, err := s.Graph.Neighbours(ctx, customer, ref, NeighbourOptions{Depth: 1, Limit: 8})
+	if err != nil {
+		return nil, fmt.Errorf("neighbours of %q: %w", key, err)
+	}
+	name := node.Props["name"]
+	if name == "" {
+		name = key
+	}
+	for _, nb := range nbs {
+		dir := "out"
+		if nb.Via.To == ref {
+			dir = "in"
+		}
+		disp := nb.Node.Props["name"]
+		if nb.Node.Label == LabelChunk {
+			disp = "chunk " + nb.Node.Props["document"] + " #" + nb.Node.Props["chunk"]
+		}
+		if disp == "" {
+			disp = nb.Node.Key
+		}
+		why := fmt.Sprintf("%s %s %s (confidence %.2f", name, nb.Via.Type, disp, nb.Via.Confidence)
+		if dir == "in" {
+			why = fmt.Sprintf("%s %s %s (confidence %.2f", disp, nb.Via.Type, name, nb.Via.Confidence)
+		}
+		if nb.Via.Count > 0 {
+			why += fmt.Sprintf(", %d observations", nb.Via.Count)
+		}
+		if p := nb.Via.Props["pattern"]; p != "" {
+			why += ", pattern " + strconv.Quote(p)
+		}
+		why += ")"
+		out = append(out, GraphHit{Entity: name, Relation: nb.Via.Type, Direction: dir, Node: disp, Label: nb.Node.Label,
+			Document: nb.Node.Props["document"], Confidence: round(nb.Via.Confidence), Why: why})
 	}
 	return out, nil
 }

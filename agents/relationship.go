@@ -54,7 +54,7 @@ type relPattern struct {
 var relPatterns = []relPattern{
 	{regexp.MustCompile(`^,?\s+(?:the\s+)?(?:CEO|chief executive(?: officer)?|founder|co-founder|president|managing director|chair(?:man|woman)?)\s+(?:of|at)\s+$`), RelLeads, false, "X, CEO of Y"},
 	{regexp.MustCompile(`^\s+(?:founded|leads|runs|heads)\s+$`), RelLeads, false, "X leads Y"},
-	{regexp.MustCompile(`^,?\s+(?:an?\s+|the\s+)?(?:CTO|CFO|COO|[a-z]+(?:\s[a-z]+){0,3})\s+(?:at|for)\s+$`), RelWorksFor, false, "X, role at Y"},
+	{regexp.MustCompile(`^,\s+(?:an?\s+|the\s+)?(?:CTO|CFO|COO|(?:[a-z]+\s){0,2}(?:manager|director|engineer|analyst|consultant|lead|developer|officer|adviser|advisor|specialist|head))\s+(?:at|for|of)\s+$`), RelWorksFor, false, "X, role at Y"},
 	{regexp.MustCompile(`^\s+(?:works|worked|working|is employed)\s+(?:at|for|by)\s+$`), RelWorksFor, false, "X works at Y"},
 	{regexp.MustCompile(`^\s+(?:joined|rejoined)\s+$`), RelWorksFor, false, "X joined Y"},
 	{regexp.MustCompile(`^\s+(?:has\s+|have\s+)?(?:acquired|bought|purchased|took over|takes over)\s+(?:the\s+)?$`), RelAcquired, false, "X acquired Y"},
@@ -191,14 +191,31 @@ func (a *Relationship) Run(ctx context.Context, customer string) (Report, error)
 		}
 		acc.add(chunkID, conf)
 	}
-	for _, c := range chunks {
+	mentions := make([][]Mention, len(chunks))
+	for i, c := range chunks {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		ms := Entities(c.text)
+		mentions[i] = Entities(c.text)
+		for _, m := range mentions[i] {
+			noteEntity(m)
+		}
+	}
+	// Patterns use the entity's kind over all its mentions ("Lumen
+	// Freight GmbH" somewhere makes every "Lumen Freight" an org).
+	resolve := func(m Mention) Mention {
+		if e := ents[m.Key]; e != nil {
+			m.Kind = e.kind
+		}
+		return m
+	}
+	for ci, c := range chunks {
+		ms := mentions[ci]
+		for i := range ms {
+			ms[i] = resolve(ms[i])
+		}
 		inChunk := map[string]bool{}
 		for _, m := range ms {
-			noteEntity(m)
 			rep.Counts[CountMentions]++
 			k := c.id + "\x00" + m.Key
 			acc := hasEnt[k]
@@ -243,7 +260,7 @@ func (a *Relationship) Run(ctx context.Context, customer string) (Report, error)
 				if p.reverse {
 					from, to = m2, m1
 				}
-				if p.rel == RelWorksFor && from.Kind != KindPerson && from.Kind != KindName {
+				if (p.rel == RelWorksFor || p.rel == RelLeads) && (from.Kind == KindOrg || from.Kind == KindPlace || to.Kind == KindPlace) {
 					continue
 				}
 				addTyped(p.rel, from, to, c.id, p.name, 0.8)

@@ -26,7 +26,8 @@
 //	exoscale_instance          agentvdc-C-storage      zone, instance_type (U, e.g. standard.medium), template
 //	                                                   ("Linux Ubuntu 24.04 LTS 64-bit"), disk_gb=50, private_network,
 //	                                                   private_ip=172.16.0.10, security_group, bootstrap (label)
-//	exoscale_block_volume      agentvdc-C-data         zone, size_gb (U grow only, A), instance (attached to)
+//	exoscale_block_volume      agentvdc-C-data         zone, size_gb (U grow only, A), instance (attached to; U: a changed
+//	                                                   or missing attachment is re-attached, never a replace)
 //	opennebula_group           agentvdc-C              (none)
 //	opennebula_cluster         agentvdc-C              (none)
 //	opennebula_user            agentvdc-C-admin        group, auth_driver=core (password: Sensitive["password"])
@@ -45,12 +46,35 @@
 //	opennebula_flow_service    agentvdc-C-workers      flow_template, min_vms (U), max_vms (U), policies (U);
 //	                                                   the role's cardinality (A) is observed as "cardinality" and never diffed
 //
-// Labels: every resource carries agentvdc.io/managed-by=agentvdc and
-// agentvdc.io/customer=C plus the customer's own labels. In OpenNebula
+// Labels: every resource carries agentvdc.io/managed-by=agentvdc,
+// agentvdc.io/customer=C and agentvdc.io/protected=true|false (from
+// protection.deletionProtection) plus the customer's own labels. In OpenNebula
 // they are template attributes: AGENTVDC_MANAGED_BY, AGENTVDC_CUSTOMER,
 // AGENTVDC_BOOTSTRAP and AGENTVDC_LABELS ("k=v,k2=v2", sorted).
 //
 // Sensitive inputs (Resource.Sensitive) are never in Attrs, plans or logs:
 // "user_data" (cloud-init with WireGuard keys) for hetzner_server and
 // exoscale_instance, "password" for opennebula_user.
+//
+// # Expansion, diff and plan
+//
+// Expand turns a customer into its desired resources, reading the observed
+// ones only for what the autoscalers own (server count, volume size).
+// Diff compares desired with observed resources into ordered actions;
+// Build runs both for every customer and adds the safety rules (invalid
+// files plan nothing, protected or not-allowed deletes are blocked, the
+// mass-deletion breaker), the cost estimate and the observed-state
+// fingerprint. Steps gives the exact execution order for apply.
+//
+// # Bootstrap
+//
+// ServerBootstrapFor/StorageBootstrapFor describe the non-secret cloud-init
+// inputs (hashed into the "bootstrap" attribute); RenderServerUserData and
+// RenderStorageUserData render the user data once the executor supplies
+// the WireGuard keys and the storage node's address.
+//
+// # Renderers
+//
+// RenderText, RenderMarkdown and RenderJSON format a Plan and compute
+// nothing; docs/plan-json.md documents the JSON field by field.
 package plan

@@ -104,6 +104,10 @@ type Resource struct {
 	Attrs map[string]string `json:"attrs"`
 	// Labels are the ownership labels plus the customer's own labels.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Outputs are observed facts that are never compared (a server's or
+	// the storage node's public_ip, needed at apply time for the WireGuard
+	// endpoint). Providers may set them; expansion never does.
+	Outputs map[string]string `json:"outputs,omitempty"`
 	// DependsOn are resources that must exist before this one.
 	DependsOn []Address `json:"depends_on,omitempty"`
 	// Sensitive holds inputs that must never be printed or stored in a

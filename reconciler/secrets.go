@@ -5,8 +5,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"strconv"
 
-	"golang.org/x/crypto/curve25519"
+	"github.com/agentvdc/agentvdc/plan"
 )
 
 // SecretStore keeps per-customer secrets (the state package implements it,
@@ -19,18 +20,20 @@ type SecretStore interface {
 // Secret keys of a customer.
 const (
 	SecretAdminPassword = "opennebula/admin-password"
-	secretWGPrivate     = "wireguard/%s/private"
-	secretWGPublic      = "wireguard/%s/public"
+	storageNode         = "storage"
 )
 
-// WireGuardPrivate and WireGuardPublic name a node's WireGuard keys.
-func WireGuardPrivate(node string) string { return fmt.Sprintf(secretWGPrivate, node) }
-func WireGuardPublic(node string) string  { return fmt.Sprintf(secretWGPublic, node) }
+// WireGuardPrivate and WireGuardPublic name a node's WireGuard keys; a node
+// is "storage" or a server slot "1".."32".
+func WireGuardPrivate(node string) string { return "wireguard/" + node + "/private" }
+func WireGuardPublic(node string) string  { return "wireguard/" + node + "/public" }
 
 // EnsureSecrets returns the customer's secrets, generating what is missing
-// (a WireGuard key pair per node, the OpenNebula admin password) and storing
-// it before returning, so a key is generated once and survives restarts.
-func EnsureSecrets(store SecretStore, customer string, nodes []string) (map[string]string, error) {
+// (a WireGuard key pair for the storage node and for every server slot, so
+// scaling never changes the storage node's peers, and the OpenNebula admin
+// password) and storing it before returning: a key is generated once and
+// survives restarts.
+func EnsureSecrets(store SecretStore, customer string) (map[string]string, error) {
 	have, err := store.Secrets(customer)
 	if err != nil {
 		return nil, fmt.Errorf("customer %s: read secrets: %w", customer, err)
@@ -41,18 +44,27 @@ func EnsureSecrets(store SecretStore, customer string, nodes []string) (map[stri
 	}
 	changed := false
 	if out[SecretAdminPassword] == "" {
-		pw, err := randomToken(24)
-		if err != nil {
-			return nil, err
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("admin password: %w", err)
 		}
-		out[SecretAdminPassword] = pw
+		out[SecretAdminPassword] = base64.RawURLEncoding.EncodeToString(b)
 		changed = true
+	}
+	nodes := []string{storageNode}
+	for slot := 1; slot <= plan.ServerSlots; slot++ {
+		nodes = append(nodes, strconv.Itoa(slot))
 	}
 	for _, n := range nodes {
 		if out[WireGuardPrivate(n)] != "" {
 			continue
 		}
-		priv, pub, err := wireGuardKeyPair()
+		var random [32]byte
+		if _, err := rand.Read(random[:]); err != nil {
+			return nil, fmt.Errorf("wireguard key: %w", err)
+		}
+		priv := plan.WireGuardPrivateKey(random)
+		pub, err := plan.WireGuardPublicKey(priv)
 		if err != nil {
 			return nil, err
 		}
@@ -65,28 +77,4 @@ func EnsureSecrets(store SecretStore, customer string, nodes []string) (map[stri
 		}
 	}
 	return out, nil
-}
-
-// wireGuardKeyPair makes a Curve25519 key pair in WireGuard's base64 form.
-func wireGuardKeyPair() (priv, pub string, err error) {
-	var k [32]byte
-	if _, err := rand.Read(k[:]); err != nil {
-		return "", "", fmt.Errorf("wireguard key: %w", err)
-	}
-	// Clamp as `wg genkey` does.
-	k[0] &= 248
-	k[31] = (k[31] & 127) | 64
-	p, err := curve25519.X25519(k[:], curve25519.Basepoint)
-	if err != nil {
-		return "", "", fmt.Errorf("wireguard public key: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(k[:]), base64.StdEncoding.EncodeToString(p), nil
-}
-
-func randomToken(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

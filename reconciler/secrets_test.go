@@ -1,10 +1,9 @@
 package reconciler
 
 import (
-	"encoding/base64"
 	"testing"
 
-	"golang.org/x/crypto/curve25519"
+	"github.com/agentvdc/agentvdc/plan"
 )
 
 type memSecrets struct {
@@ -21,31 +20,30 @@ func (s *memSecrets) PutSecrets(c string, v map[string]string) error {
 
 func TestEnsureSecretsGeneratesOnceAndValidKeys(t *testing.T) {
 	st := &memSecrets{m: map[string]map[string]string{}}
-	a, err := EnsureSecrets(st, "acme", []string{"agentvdc-acme-storage", "agentvdc-acme-srv-1"})
+	a, err := EnsureSecrets(st, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := EnsureSecrets(st, "acme", []string{"agentvdc-acme-storage", "agentvdc-acme-srv-1"})
+	b, err := EnsureSecrets(st, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.puts != 1 || a[SecretAdminPassword] != b[SecretAdminPassword] || a[WireGuardPrivate("agentvdc-acme-srv-1")] != b[WireGuardPrivate("agentvdc-acme-srv-1")] {
+	if st.puts != 1 || a[SecretAdminPassword] != b[SecretAdminPassword] || a[WireGuardPrivate("1")] != b[WireGuardPrivate("1")] {
 		t.Fatalf("secrets regenerated: puts=%d", st.puts)
 	}
-	// A new node gets keys; existing ones are kept.
-	c, err := EnsureSecrets(st, "acme", []string{"agentvdc-acme-srv-2"})
-	if err != nil || st.puts != 2 || c[WireGuardPrivate("agentvdc-acme-srv-1")] != a[WireGuardPrivate("agentvdc-acme-srv-1")] {
-		t.Fatalf("adding a node: %v puts=%d", err, st.puts)
-	}
-	for _, n := range []string{"agentvdc-acme-storage", "agentvdc-acme-srv-1", "agentvdc-acme-srv-2"} {
-		priv, _ := base64.StdEncoding.DecodeString(c[WireGuardPrivate(n)])
-		pub, _ := base64.StdEncoding.DecodeString(c[WireGuardPublic(n)])
-		want, err := curve25519.X25519(priv, curve25519.Basepoint)
-		if err != nil || len(pub) != 32 || string(want) != string(pub) {
-			t.Errorf("%s: public key does not match the private key", n)
+	seen := map[string]bool{}
+	for _, n := range []string{"storage", "1", "2", "32"} {
+		pub, err := plan.WireGuardPublicKey(a[WireGuardPrivate(n)])
+		if err != nil || pub != a[WireGuardPublic(n)] {
+			t.Errorf("%s: public key does not match the private key (%v)", n, err)
 		}
+		if seen[pub] {
+			t.Errorf("%s: key shared with another node", n)
+		}
+		seen[pub] = true
 	}
-	if a[WireGuardPrivate("agentvdc-acme-srv-1")] == a[WireGuardPrivate("agentvdc-acme-storage")] {
-		t.Error("two nodes share a key")
+	other, _ := EnsureSecrets(st, "bluebird")
+	if other[WireGuardPrivate("1")] == a[WireGuardPrivate("1")] {
+		t.Error("two customers share a key")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/agentvdc/agentvdc/plan"
 )
@@ -61,8 +62,10 @@ type decoder struct {
 
 func newDecoder() *decoder { return &decoder{intern: make(map[string]string, 256)} }
 
+// reader walks a record held in one string: every string field is a
+// substring of it, so a record costs one allocation plus its maps.
 type reader struct {
-	b   []byte
+	s   string
 	err error
 }
 
@@ -70,45 +73,54 @@ func (r *reader) uvarint() uint64 {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
+	var x uint64
+	var shift uint
+	for i := 0; i < len(r.s) && i < binary.MaxVarintLen64; i++ {
+		c := r.s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflow
+			}
+			r.s = r.s[i+1:]
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	r.b = r.b[n:]
-	return v
+	r.err = errCorrupt
+	return 0
 }
 
-func (r *reader) bytes() []byte {
+func (r *reader) str() string {
 	n := r.uvarint()
 	if r.err != nil {
-		return nil
+		return ""
 	}
-	if n > uint64(len(r.b)) {
+	if n > uint64(len(r.s)) {
 		r.err = errCorrupt
-		return nil
+		return ""
 	}
-	v := r.b[:n]
-	r.b = r.b[n:]
+	v := r.s[:n]
+	r.s = r.s[n:]
 	return v
 }
 
-// count reads a length whose entries take at least min bytes each, so a
+// count reads a length whose entries take at least minBytes each, so a
 // corrupt count cannot make us allocate more than the record's size.
 func (r *reader) count(minBytes int) int {
 	n := r.uvarint()
-	if r.err == nil && n > uint64(len(r.b)/minBytes) {
+	if r.err == nil && n > uint64(len(r.s)/minBytes) {
 		r.err = errCorrupt
 		return 0
 	}
 	return int(n)
 }
 
-func (d *decoder) shared(b []byte) string {
-	if s, ok := d.intern[string(b)]; ok {
-		return s
+func (d *decoder) shared(s string) string {
+	if v, ok := d.intern[s]; ok {
+		return v
 	}
-	s := string(b)
+	s = strings.Clone(s) // do not pin the record it came from
 	d.intern[s] = s
 	return s
 }
@@ -120,16 +132,15 @@ func (d *decoder) decodeMap(r *reader, internValues bool) map[string]string {
 	}
 	m := make(map[string]string, n)
 	for range n {
-		k := d.shared(r.bytes())
-		v := r.bytes()
+		k := d.shared(r.str())
+		v := r.str()
 		if r.err != nil {
 			return nil
 		}
 		if internValues {
-			m[k] = d.shared(v)
-		} else {
-			m[k] = string(v)
+			v = d.shared(v)
 		}
+		m[k] = v
 	}
 	return m
 }
@@ -139,25 +150,25 @@ func (d *decoder) decodeResource(b []byte) (plan.Resource, error) {
 	if len(b) == 0 || b[0] != recordVersion {
 		return plan.Resource{}, fmt.Errorf("%w: unknown record version", errCorrupt)
 	}
-	r := &reader{b: b[1:]}
+	r := &reader{s: string(b[1:])}
 	var res plan.Resource
-	res.Kind = plan.Kind(d.shared(r.bytes()))
-	res.Name = string(r.bytes())
-	res.Customer = d.shared(r.bytes())
-	res.ID = string(r.bytes())
+	res.Kind = plan.Kind(d.shared(r.str()))
+	res.Name = r.str()
+	res.Customer = d.shared(r.str())
+	res.ID = r.str()
 	res.Attrs = d.decodeMap(r, false)
 	res.Labels = d.decodeMap(r, true)
 	if n := r.count(2); n > 0 {
 		res.DependsOn = make([]plan.Address, n)
 		for i := range n {
-			res.DependsOn[i] = plan.Address{Kind: plan.Kind(d.shared(r.bytes())), Name: string(r.bytes())}
+			res.DependsOn[i] = plan.Address{Kind: plan.Kind(d.shared(r.str())), Name: r.str()}
 		}
 	}
 	if r.err != nil {
 		return plan.Resource{}, r.err
 	}
-	if len(r.b) != 0 {
-		return plan.Resource{}, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(r.b))
+	if len(r.s) != 0 {
+		return plan.Resource{}, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(r.s))
 	}
 	return res, nil
 }

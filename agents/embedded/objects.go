@@ -308,4 +308,3 @@ func (d *Dir) List(ctx context.Context, customer string, opts agents.ListOptions
 	}
 	return page, nil
 }
-

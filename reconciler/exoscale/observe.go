@@ -174,6 +174,17 @@ func (p *Provider) zoneResources(ctx context.Context, zl zoneLists, sgNames map[
 		if in.Template != nil {
 			v.TemplateID = in.Template.ID
 		}
+		if _, ok := in.Labels[labelDiskGB]; !ok {
+			// Not created by this adapter (or adopted from an older one):
+			// the list has no disk size, so read this one instance rather
+			// than report a disk_gb that would plan a replacement.
+			disk, err := p.instanceDisk(ctx, zl.zone, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			p.log.Warn("instance lacks the disk-size label; read it by GET", "zone", zl.zone, "name", in.Name)
+			v.DiskGB = disk
+		}
 		r, err := p.instanceResource(ctx, zl.zone, v, nets, sgNames)
 		if err != nil {
 			return nil, err
@@ -366,4 +377,21 @@ func cloudLabels(r plan.Resource) (v3.Labels, error) {
 	l[plan.LabelManagedBy] = plan.ManagedByValue
 	l[plan.LabelCustomer] = r.Customer
 	return l, nil
+}
+
+// instanceDisk reads one instance's disk size (GET).
+func (p *Provider) instanceDisk(ctx context.Context, zone string, id v3.UUID) (int64, error) {
+	c, err := p.zoneClient(ctx, zone)
+	if err != nil {
+		return 0, err
+	}
+	var in *v3.Instance
+	if err := p.retry(ctx, "get instance", func(ctx context.Context) error {
+		var err error
+		in, err = c.GetInstance(ctx, id)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("instance %s: %w", id, err)
+	}
+	return in.DiskSize, nil
 }

@@ -152,7 +152,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	if wait <= 0 {
 		return nil
 	}
-	if dl, ok := ctx.Deadline(); ok && dl.Before(start) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 		return fmt.Errorf("%w: next request allowed at %s", ErrRateLimitWait, start.UTC().Format(time.RFC3339))
 	}
 	return l.sleep(ctx, wait)

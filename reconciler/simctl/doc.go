@@ -7,8 +7,9 @@
 //
 // Every request is classified by a key chosen by the simulator: "GET
 // /v1/servers" style for REST, the XML-RPC method name ("one.vm.allocate")
-// for OpenNebula. Fault patterns are path.Match globs over that key, so
-// "GET /v1/*" or "one.vm.*" select families of calls.
+// for OpenNebula. Fault patterns are globs over that key in which "*"
+// matches any run of characters, "/" included, so "GET /v1/*", "* /v2/*"
+// or "one.vm.*" select families of calls and "*" selects every call.
 //
 // # Control API
 //

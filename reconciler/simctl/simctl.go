@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +20,7 @@ import (
 // (latency, then an error).
 type Fault struct {
 	ID string `json:"id,omitempty"`
-	// Pattern is a path.Match glob over the endpoint key ("*" matches all).
+	// Pattern is a glob over the endpoint key; "*" matches anything, "/" included.
 	Pattern string `json:"pattern"`
 	// Latency is added before the request is handled.
 	Latency Duration `json:"latency,omitempty"`
@@ -37,6 +37,31 @@ type Fault struct {
 	// Times limits the rule to the next N matching requests (0 = no limit).
 	Times int `json:"times,omitempty"`
 	hits  int
+}
+
+// Match reports whether key matches the glob pattern: "*" matches any run
+// of characters including "/" (so "GET /v1/*" selects every GET under
+// /v1), "?" one character; everything else is literal.
+func Match(pattern, key string) bool {
+	re, err := compileGlob(pattern)
+	return err == nil && re.MatchString(key)
+}
+
+func compileGlob(pattern string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
 }
 
 // Duration is a time.Duration that reads and writes as "150ms".
@@ -89,7 +114,7 @@ func (c *Controller) AddFault(f Fault) (string, error) {
 	if f.Pattern == "" {
 		f.Pattern = "*"
 	}
-	if _, err := path.Match(f.Pattern, ""); err != nil {
+	if _, err := compileGlob(f.Pattern); err != nil {
 		return "", fmt.Errorf("fault pattern %q: %w", f.Pattern, err)
 	}
 	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.Drop < 0 || f.Drop > 1 {
@@ -159,8 +184,12 @@ func (c *Controller) Counters() map[string]int64 {
 // Total returns the number of calls whose key matches the glob pattern.
 func (c *Controller) Total(pattern string) int64 {
 	var n int64
+	re, err := compileGlob(pattern)
+	if err != nil {
+		return 0
+	}
 	for k, v := range c.Counters() {
-		if ok, _ := path.Match(pattern, k); ok {
+		if re.MatchString(k) {
 			n += v
 		}
 	}
@@ -189,8 +218,7 @@ func (c *Controller) decide(key string) decision {
 	var d decision
 	kept := c.faults[:0]
 	for _, f := range c.faults {
-		ok, _ := path.Match(f.Pattern, key)
-		if ok {
+		if Match(f.Pattern, key) {
 			d.latency += time.Duration(f.Latency)
 			if f.RateLimit {
 				d.rateLimit = true

@@ -1,7 +1,3 @@
-// Package docgen writes small but valid PDF, DOCX, XLSX and PPTX files from
-// text, plus hostile variants (encrypted PDF, zip-bomb DOCX). It generates
-// the binary fixtures of the agents test corpus (see cmd/gencorpus) and
-// the hostile inputs of the tests; it is not used in production.
 package docgen
 
 import (
@@ -97,7 +93,7 @@ func pdfWith(title string, blocks []Block, encrypt string) []byte {
 	}
 	var objs []string // objects 1..n
 	add := func(s string) int { objs = append(objs, s); return len(objs) }
-	catalog := add("") // placeholder 1
+	catalog := add("")  // placeholder 1
 	pagesObj := add("") // placeholder 2
 	font := add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
 	var kids []string

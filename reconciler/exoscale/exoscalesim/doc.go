@@ -50,7 +50,7 @@
 //	POST   /_sim/fail-next-operation   {"pattern":"POST /v2/instance"}: the next matching mutation is not applied and its operation ends in "failure"
 //
 // Endpoint keys are "<METHOD> /v2/<collection>[/{id}[:action]][/rules[/{id}]]"
-// whatever the zone; fault patterns are path.Match globs over them.
+// whatever the zone; fault patterns are simctl globs over them ("*" spans "/").
 //
 // # Persistence
 //

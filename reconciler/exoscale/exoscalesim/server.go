@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -179,15 +178,12 @@ func (s *Server) Env(baseURL string) map[string]string {
 }
 
 // FailNextOperation makes the next mutation whose endpoint key matches the
-// path.Match glob pattern (e.g. "POST /v2/instance",
+// simctl glob pattern (e.g. "POST /v2/instance",
 // "PUT /v2/block-storage/{id}:attach", "*") end in state "failure" with
 // reason "unavailable"; the mutation is not applied.
 func (s *Server) FailNextOperation(pattern string) error {
 	if pattern == "" {
 		pattern = "*"
-	}
-	if _, err := path.Match(pattern, ""); err != nil {
-		return fmt.Errorf("exoscalesim: fail pattern %q: %w", pattern, err)
 	}
 	s.failMu.Lock()
 	s.failNext = append(s.failNext, pattern)
@@ -200,7 +196,7 @@ func (s *Server) takeFailure(key string) bool {
 	s.failMu.Lock()
 	defer s.failMu.Unlock()
 	for i, p := range s.failNext {
-		if ok, _ := path.Match(p, key); ok {
+		if simctl.Match(p, key) {
 			s.failNext = append(s.failNext[:i], s.failNext[i+1:]...)
 			return true
 		}

@@ -1,0 +1,300 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+// Journal records each mutating call before it is made and its outcome
+// after (state.Store implements it).
+type Journal interface {
+	Begin(ctx context.Context, in state.Intent) (uint64, error)
+	Finish(seq uint64, o state.Outcome) error
+}
+
+// Executor applies a plan's actions through the providers.
+type Executor struct {
+	Providers map[plan.Cloud]Provider
+	Journal   Journal
+	Secrets   SecretStore
+	Log       *slog.Logger
+	// Progress, if set, is called after every step (from several goroutines).
+	Progress func(StepEvent)
+	// Concurrency is how many customers are applied at once (default 4);
+	// one customer's steps always run in order.
+	Concurrency int
+}
+
+// StepEvent reports one finished step.
+type StepEvent struct {
+	Customer string
+	Op       plan.ActionKind
+	Address  string
+	ID       string
+	Err      error
+	Duration time.Duration
+	Done     int // steps finished so far, all customers
+	Total    int
+}
+
+// ApplyResult summarises an apply.
+type ApplyResult struct {
+	ApplyID string
+	Steps   int
+	Done    int
+	// Failed maps a customer to the error that stopped its steps.
+	Failed map[string]error
+	// Applied lists the customers whose steps all succeeded.
+	Applied []string
+}
+
+// Err joins the customers' errors (nil when every customer succeeded).
+func (r *ApplyResult) Err() error {
+	var errs []error
+	for c, err := range r.Failed {
+		errs = append(errs, fmt.Errorf("customer %s: %w", c, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Apply runs the steps of actions (as plan.Steps orders them). observed
+// supplies the ids of existing resources for references. Customers are
+// independent: one customer's failure stops only its own remaining steps.
+func (x *Executor) Apply(ctx context.Context, actions []plan.Action, observed []plan.Resource) (*ApplyResult, error) {
+	log := x.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	applyID := newApplyID()
+	log = log.With("apply_id", applyID)
+	ids := &idMap{m: map[plan.Address]string{}}
+	for _, r := range observed {
+		ids.set(r.Address(), r.ID)
+		if r.Outputs != nil {
+			ids.setOutputs(r.Address(), r.Outputs)
+		}
+	}
+	steps := plan.Steps(actions)
+	byCustomer := map[string][]plan.Step{}
+	var order []string
+	for _, s := range steps {
+		c := actions[s.Index].Customer
+		if _, ok := byCustomer[c]; !ok {
+			order = append(order, c)
+		}
+		byCustomer[c] = append(byCustomer[c], s)
+	}
+	res := &ApplyResult{ApplyID: applyID, Steps: len(steps), Failed: map[string]error{}}
+	var mu sync.Mutex
+	conc := x.Concurrency
+	if conc <= 0 {
+		conc = 4
+	}
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for _, customer := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			clog := log.With("customer", customer)
+			err := x.applyCustomer(ctx, clog, applyID, customer, actions, byCustomer[customer], ids, func(ev StepEvent) {
+				mu.Lock()
+				res.Done++
+				ev.Done, ev.Total = res.Done, res.Steps
+				mu.Unlock()
+				if x.Progress != nil {
+					x.Progress(ev)
+				}
+			})
+			mu.Lock()
+			if err != nil {
+				res.Failed[customer] = err
+			} else {
+				res.Applied = append(res.Applied, customer)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return res, ctx.Err()
+}
+
+func (x *Executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent)) error {
+	var secrets map[string]string
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a := actions[s.Index]
+		prov, ok := x.Providers[a.Kind.Cloud()]
+		if !ok {
+			return fmt.Errorf("%s: no provider for cloud %s", a.Address, a.Kind.Cloud())
+		}
+		in := state.Intent{Customer: customer, ApplyID: applyID, Action: string(s.Op), Address: plan.Address{Kind: a.Kind, Name: a.Name}}
+		var target plan.Resource
+		switch s.Op {
+		case plan.ActionCreate, plan.ActionUpdate:
+			target = *a.After
+			target.Sensitive = nil
+			in.Attrs = target.Attrs
+			if needsSensitive(target.Kind) {
+				if secrets == nil {
+					var err error
+					if secrets, err = EnsureSecrets(x.Secrets, customer); err != nil {
+						return err
+					}
+				}
+				sens, err := sensitiveFor(target, secrets, ids)
+				if err != nil {
+					return fmt.Errorf("%s: %w", a.Address, err)
+				}
+				target.Sensitive = sens
+			}
+		}
+		if a.Before != nil {
+			in.ID = a.Before.ID
+		}
+		seq, err := x.Journal.Begin(ctx, in)
+		if err != nil {
+			return fmt.Errorf("%s: journal: %w", a.Address, err)
+		}
+		start := time.Now()
+		var got plan.Resource
+		switch s.Op {
+		case plan.ActionCreate:
+			got, err = prov.Create(ctx, target, ids.lookup)
+		case plan.ActionUpdate:
+			got, err = prov.Update(ctx, *a.Before, target, ids.lookup)
+		case plan.ActionDelete:
+			err = prov.Delete(ctx, *a.Before)
+		}
+		out := state.Outcome{OK: err == nil, ID: got.ID}
+		if err != nil {
+			out.Err = err.Error()
+		}
+		if ferr := x.Journal.Finish(seq, out); ferr != nil && err == nil {
+			err = fmt.Errorf("journal outcome: %w", ferr)
+		}
+		ev := StepEvent{Customer: customer, Op: s.Op, Address: a.Address, ID: got.ID, Err: err, Duration: time.Since(start)}
+		report(ev)
+		if err != nil {
+			log.Error("apply step failed", "op", s.Op, "address", a.Address, "err", err)
+			return fmt.Errorf("%s %s: %w", s.Op, a.Address, err)
+		}
+		log.Info("apply step", "op", s.Op, "address", a.Address, "id", got.ID, "duration", ev.Duration)
+		switch s.Op {
+		case plan.ActionCreate, plan.ActionUpdate:
+			ids.set(plan.Address{Kind: a.Kind, Name: a.Name}, got.ID)
+			if got.Outputs != nil {
+				ids.setOutputs(plan.Address{Kind: a.Kind, Name: a.Name}, got.Outputs)
+			}
+		case plan.ActionDelete:
+			ids.del(plan.Address{Kind: a.Kind, Name: a.Name})
+		}
+	}
+	return nil
+}
+
+func needsSensitive(k plan.Kind) bool {
+	return k == plan.HetznerServer || k == plan.ExoInstance || k == plan.ONEUser
+}
+
+// sensitiveFor renders the secret inputs of a create or update: user data
+// with WireGuard keys for servers and the storage node, the admin password.
+func sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[string]string, error) {
+	switch r.Kind {
+	case plan.ONEUser:
+		return map[string]string{plan.SensitivePassword: secrets[SecretAdminPassword]}, nil
+	case plan.ExoInstance:
+		pubs := map[int]string{}
+		for slot := 1; slot <= plan.ServerSlots; slot++ {
+			pubs[slot] = secrets[WireGuardPublic(strconv.Itoa(slot))]
+		}
+		ud, err := plan.RenderStorageUserData(plan.StorageBootstrapFor(r.Customer), plan.StorageSecrets{
+			WireGuardPrivateKey: secrets[WireGuardPrivate(storageNode)], ServerPublicKeys: pubs})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{plan.SensitiveUserData: string(ud)}, nil
+	case plan.HetznerServer:
+		slot, ok := plan.ServerSlot(r.Customer, r.Name)
+		if !ok {
+			return nil, fmt.Errorf("not a server name of customer %s", r.Customer)
+		}
+		storage := plan.Address{Kind: plan.ExoInstance, Name: plan.BaseName(r.Customer) + "-storage"}
+		endpoint := ids.output(storage, "public_ip")
+		if endpoint == "" {
+			return nil, fmt.Errorf("the storage node %s has no public address yet", storage)
+		}
+		ud, err := plan.RenderServerUserData(plan.ServerBootstrapFor(r.Customer, slot), plan.ServerSecrets{
+			WireGuardPrivateKey: secrets[WireGuardPrivate(strconv.Itoa(slot))],
+			StoragePublicKey:    secrets[WireGuardPublic(storageNode)],
+			StorageEndpoint:     endpoint,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{plan.SensitiveUserData: string(ud)}, nil
+	}
+	return nil, nil
+}
+
+// idMap is the cloud ids (and outputs) known during an apply.
+type idMap struct {
+	mu      sync.Mutex
+	m       map[plan.Address]string
+	outputs map[plan.Address]map[string]string
+}
+
+func (i *idMap) set(a plan.Address, id string) {
+	i.mu.Lock()
+	i.m[a] = id
+	i.mu.Unlock()
+}
+
+func (i *idMap) del(a plan.Address) {
+	i.mu.Lock()
+	delete(i.m, a)
+	delete(i.outputs, a)
+	i.mu.Unlock()
+}
+
+func (i *idMap) setOutputs(a plan.Address, o map[string]string) {
+	i.mu.Lock()
+	if i.outputs == nil {
+		i.outputs = map[plan.Address]map[string]string{}
+	}
+	i.outputs[a] = o
+	i.mu.Unlock()
+}
+
+func (i *idMap) output(a plan.Address, key string) string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.outputs[a][key]
+}
+
+func (i *idMap) lookup(a plan.Address) (string, bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	id, ok := i.m[a]
+	return id, ok && id != ""
+}
+
+func newApplyID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,92 @@
+// Package opennebula owns the OpenNebula adapter: the reconciler.Provider
+// for the kinds opennebula_* of the catalogue (plan/doc.go), built on goca
+// (oned's XML-RPC API) and goca's OneFlow client, plus the metrics the
+// autoscaler reads (HostCPU, DatastoreUsage). Its simulator is onesim.
+//
+// # Observe
+//
+// One pool call per kind, the eleven calls running concurrently:
+// grouppool, clusterpool, userpool, vdcpool, hostpool, vnpool,
+// datastorepool, templatepool, vmpool (filtered server-side by
+// AGENTVDC_MANAGED_BY=agentvdc, DONE excluded), OneFlow GET
+// /service_template and GET /service. With Config.PageSize > 0 the pools
+// oned paginates (vnpool, templatepool, vmpool) are read in pages (start =
+// offset, end = -PageSize). Only objects whose template carries
+// AGENTVDC_MANAGED_BY="agentvdc" and an AGENTVDC_CUSTOMER are returned.
+// References (group, cluster, vnet, datastore, VM template, flow template)
+// are ids in the pool data, turned into names with id→name maps built from
+// the same pass; an id that maps to nothing reads "#ID". VMs of OneFlow
+// roles (SERVICE_ID in their template) belong to the flow service and are
+// not opennebula_vm resources.
+//
+// # Where the marks live
+//
+// oned objects: template attributes AGENTVDC_MANAGED_BY, AGENTVDC_CUSTOMER,
+// AGENTVDC_BOOTSTRAP and AGENTVDC_LABELS ("k=v,k2=v2", sorted). Allocate
+// calls that take a template (VDC, vnet, datastore, VM template, VM
+// instantiate) carry them; groups, clusters, users and hosts are allocated
+// by name and get them by a merge update right after.
+//
+// OneFlow documents have no attributes: the marks are the JSON object
+// {"AGENTVDC_MANAGED_BY":"agentvdc","AGENTVDC_CUSTOMER":"C",...} stored as
+// the body's "description", a string of OneFlow's schema that goca models,
+// that OneFlow copies into services instantiated from the template (the
+// adapter also passes it in merge_template) and that updates keep.
+//
+// # Attributes in OpenNebula
+//
+//	user       GID (group), AUTH_DRIVER; password from Sensitive["password"]
+//	vdc        GROUPS, CLUSTERS of zone 0 (names sorted and ","-joined)
+//	host       CLUSTER_ID, IM_MAD, VM_MAD
+//	vnet       CLUSTERS, VN_MAD, BRIDGE, first AR (IP, SIZE)
+//	datastore  CLUSTERS, DS_MAD, TM_MAD, NFS_SERVER, NFS_PATH, LIMIT_MB
+//	template   CPU, MEMORY, NIC=[NETWORK_ID], SCHED_DS_REQUIREMENTS="ID=n",
+//	           CONTEXT=[NETWORK="YES", SERVICES="..."]
+//	vm         TEMPLATE_ID
+//	flow tmpl  role "workers": vm_template, cardinality=min_vms, min_vms,
+//	           max_vms, cooldown, elasticity_policies
+//	flow svc   template_id, role "workers" min_vms, max_vms, policies,
+//	           cardinality (observed as "cardinality", autoscaler-owned)
+//
+// The canonical "policies" value is encoding/json's Marshal of the array of
+// {"type","adjust","expression","period","period_number","cooldown"} in
+// that order (so "<" and ">" appear as \u003c and \u003e); any JSON
+// spelling is accepted on input.
+//
+// # Create, update, delete
+//
+// Create is idempotent. Kinds with unique names are allocated directly; an
+// ALLOCATE answer (name taken) leads to a look-up by name in the pool: an
+// object with the same customer's marks is adopted; an object with no mark
+// at all, under the reserved prefix "agentvdc-", of a kind allocated
+// before its marks are written (group, cluster, user, host) is our own
+// half-created object and is finished (marks, and for a user its password
+// and group); anything else is ErrNotOwned. VMs, flow templates and flow
+// services may share names, so their pool is searched before the create
+// and again before each retry of it. A VDC's group and cluster are added
+// after the allocate if missing (also on adoption).
+//
+// Update changes datastore LIMIT_MB, template CPU/MEMORY/CONTEXT (merge
+// updates) and a flow template's body (OneFlow "update" action). OneFlow
+// cannot change a running service's role bounds or policies through goca,
+// so a flow service is replaced: deleted (waiting until OneFlow removed
+// it), then instantiated again with the old cardinality clamped into the
+// new bounds. Update and Delete read the object once to check its live
+// marks; Delete of a gone object succeeds, VM deletion waits for DONE.
+//
+// Creates return once oned or OneFlow has accepted the object: a VM may
+// still be PENDING and a service DEPLOYING (scheduling depends on host
+// capacity, not on the API).
+//
+// # Errors and retries
+//
+// Every call runs under the caller's ctx (goca builds requests without
+// one: a per-call http.Client binds it) with a per-attempt timeout, and
+// is retried with exponential backoff and jitter on transport errors,
+// timeouts, HTTP 5xx and 429 (Retry-After honoured within MaxBackoff).
+// oned's own answers (AUTHENTICATION, ALLOCATE, NO_EXISTS, ...) and
+// OneFlow 4xx are final. Response bodies are read completely before goca
+// sees them (goca's OneFlow client exits the process on a body read error)
+// and goca panics are turned into errors. Errors and logs never carry the
+// password or Sensitive values.
+package opennebula
