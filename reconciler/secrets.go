@@ -3,11 +3,13 @@ package reconciler
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
 
 	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/state"
 )
 
 // SecretStore keeps per-customer secrets (the state package implements it,
@@ -35,8 +37,8 @@ func WireGuardPublic(node string) string  { return "wireguard/" + node + "/publi
 // survives restarts.
 func EnsureSecrets(store SecretStore, customer string) (map[string]string, error) {
 	have, err := store.Secrets(customer)
-	if err != nil {
-		return nil, fmt.Errorf("customer %s: read secrets: %w", customer, err)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return nil, fmt.Errorf("read secrets: %w", err)
 	}
 	out := maps.Clone(have)
 	if out == nil {
@@ -73,7 +75,7 @@ func EnsureSecrets(store SecretStore, customer string) (map[string]string, error
 	}
 	if changed {
 		if err := store.PutSecrets(customer, out); err != nil {
-			return nil, fmt.Errorf("customer %s: store secrets: %w", customer, err)
+			return nil, fmt.Errorf("store secrets: %w", err)
 		}
 	}
 	return out, nil

@@ -187,7 +187,7 @@ func (p *Provider) observedInstance(ctx context.Context, c *v3.Client, zone stri
 		ns = append(ns, *n)
 	}
 	v := instanceView{
-		ID: in.ID, Name: in.Name, Labels: in.Labels, DiskGB: in.DiskSize,
+		ID: in.ID, Name: in.Name, Labels: in.Labels, DiskGB: in.DiskSize, PublicIP: in.PublicIP,
 		SGs: refIDs(in.SecurityGroups, func(g v3.SecurityGroup) v3.UUID { return g.ID }),
 		PNs: refIDs(in.PrivateNetworks, func(n v3.InstancePrivateNetworks) v3.UUID { return n.ID }),
 	}

@@ -164,7 +164,7 @@ func (p *Provider) zoneResources(ctx context.Context, zl zoneLists, sgNames map[
 			continue
 		}
 		v := instanceView{
-			ID: in.ID, Name: in.Name, Labels: in.Labels,
+			ID: in.ID, Name: in.Name, Labels: in.Labels, PublicIP: in.PublicIP,
 			SGs: refIDs(in.SecurityGroups, func(g v3.SecurityGroup) v3.UUID { return g.ID }),
 			PNs: refIDs(in.PrivateNetworks, func(n v3.ListInstancesResponseInstancesPrivateNetworks) v3.UUID { return n.ID }),
 		}
@@ -274,6 +274,7 @@ type instanceView struct {
 	SGs        []v3.UUID
 	PNs        []v3.UUID
 	DiskGB     int64 // 0: unknown (read the label)
+	PublicIP   net.IP
 }
 
 // instanceResource builds the observed instance. Several private networks
@@ -339,6 +340,7 @@ func (p *Provider) instanceResource(ctx context.Context, zone string, v instance
 			attrSecurityGroup:  strings.Join(sgs, ","),
 			attrBootstrap:      v.Labels[plan.LabelBootstrap],
 		},
+		Outputs: publicIPOutput(v.PublicIP),
 	}, nil
 }
 
@@ -394,4 +396,13 @@ func (p *Provider) instanceDisk(ctx context.Context, zone string, id v3.UUID) (i
 		return 0, fmt.Errorf("instance %s: %w", id, err)
 	}
 	return in.DiskSize, nil
+}
+
+// publicIPOutput reports the instance's public address: the servers'
+// WireGuard endpoint, needed at apply time but never compared.
+func publicIPOutput(ip net.IP) map[string]string {
+	if len(ip) == 0 || ip.IsUnspecified() {
+		return nil
+	}
+	return map[string]string{"public_ip": ip.String()}
 }

@@ -39,7 +39,9 @@ func updatable(k plan.Kind, attr string) bool {
 	case plan.ExoInstance:
 		return attr == attrInstanceType
 	case plan.ExoBlockVolume:
-		return attr == attrSizeGB
+		// A changed attachment is re-attached in place (the plan never
+		// replaces a volume, which would lose the data).
+		return attr == attrSizeGB || attr == attrInstance
 	}
 	return false
 }
@@ -86,7 +88,6 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 // Update changes the "U" attributes (and the labels) of before to after's.
 // A change of any other attribute needs a replacement and is refused.
 func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
-	_ = ids // no updatable attribute references another resource
 	if before.Kind != after.Kind || before.Name != after.Name {
 		return plan.Resource{}, fmt.Errorf("exoscale update: %s and %s are not the same resource", before.Address(), after.Address())
 	}
@@ -113,7 +114,7 @@ func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids 
 	case plan.ExoInstance:
 		out, err = p.updateInstance(ctx, before, after)
 	case plan.ExoBlockVolume:
-		out, err = p.updateVolume(ctx, before, after)
+		out, err = p.updateVolume(ctx, before, after, ids)
 	}
 	if err != nil {
 		return plan.Resource{}, fmt.Errorf("exoscale update %s: %w", after.Address(), err)

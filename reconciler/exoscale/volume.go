@@ -128,7 +128,7 @@ func (p *Provider) attachVolume(ctx context.Context, c *v3.Client, v *v3.BlockSt
 }
 
 // updateVolume grows the volume (size_gb, grow only) and rewrites labels.
-func (p *Provider) updateVolume(ctx context.Context, before, after plan.Resource) (plan.Resource, error) {
+func (p *Provider) updateVolume(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	zone := before.Attrs[attrZone]
 	want, err := parseSize(attrSizeGB, after.Attrs[attrSizeGB], minVolumeGB, maxVolumeGB)
 	if err != nil {
@@ -181,7 +181,45 @@ func (p *Provider) updateVolume(ctx context.Context, before, after plan.Resource
 	if v.Instance != nil {
 		instNames[v.Instance.ID] = before.Attrs[attrInstance]
 	}
+	if instName := after.Attrs[attrInstance]; instName != before.Attrs[attrInstance] {
+		if v, err = p.reattachVolume(ctx, c, v, instName, ids); err != nil {
+			return plan.Resource{}, err
+		}
+		instNames = map[v3.UUID]string{}
+		if v.Instance != nil {
+			instNames[v.Instance.ID] = instName
+		}
+	}
 	return volumeResource(zone, *v, instNames), nil
+}
+
+// reattachVolume moves the volume to the named instance (the storage
+// instance was replaced): detach from the old one, attach to the new one.
+func (p *Provider) reattachVolume(ctx context.Context, c *v3.Client, v *v3.BlockStorageVolume, instName string, ids plan.Lookup) (*v3.BlockStorageVolume, error) {
+	var instID v3.UUID
+	if instName != "" {
+		var err error
+		if instID, err = lookup(ctx, ids, plan.ExoInstance, instName, func(ctx context.Context) (v3.UUID, bool, error) {
+			return p.findInstance(ctx, c, instName)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if v.Instance != nil && v.Instance.ID != "" && v.Instance.ID != instID {
+		_, err := p.mutate(ctx, c, "detach block storage volume", func(ctx context.Context) (*v3.Operation, error) {
+			return c.DetachBlockStorageVolume(ctx, v.ID)
+		})
+		if err != nil && !errors.Is(err, v3.ErrBadRequest) { // 400: already detached
+			return nil, err
+		}
+		if v, err = p.getVolume(ctx, c, v.ID); err != nil {
+			return nil, err
+		}
+	}
+	if instID == "" {
+		return v, nil
+	}
+	return p.attachVolume(ctx, c, v, instID)
 }
 
 func (p *Provider) deleteVolume(ctx context.Context, r plan.Resource, id v3.UUID) error {

@@ -89,6 +89,8 @@ func newRootCmd(e *env) *cobra.Command {
 		newNewCmd(e),
 		newSchemaCmd(e),
 		newSimCmd(e),
+		newPlanCmd(e),
+		newApplyCmd(e),
 	)
 	return root
 }

@@ -1,0 +1,219 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+func newApplyCmd(e *env) *cobra.Command {
+	var pf planFlags
+	var autoApprove, allowDelete bool
+	cmd := &cobra.Command{
+		Use:   "apply [PLANFILE]",
+		Short: "Make the clouds match the customer files",
+		Long: `Apply computes a plan (or takes one saved by 'vdc plan --out FILE'),
+shows it, asks for confirmation unless --auto-approve, and executes it:
+every mutating call is journaled in state before it is made, customers are
+applied in parallel, one customer's steps in order. A saved plan is refused
+if the commit or the observed state moved since it was made.
+
+After an interrupted apply, run apply again: the clouds are re-read and the
+deterministic names and ownership labels make the rerun create nothing twice.
+
+Exit codes: 0 applied (or nothing to do), 1 error, refused or not approved,
+2 usage error.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			log := pf.logger(e)
+			var saved *plan.Plan
+			if len(args) == 1 {
+				var err error
+				if saved, err = readPlanFile(args[0]); err != nil {
+					return withCode(ExitFailure, err)
+				}
+			}
+			s, err := pf.open(ctx, e, log, true)
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			defer s.Close()
+			if err := settleJournal(s.store, e); err != nil {
+				return withCode(ExitFailure, err)
+			}
+			if err := s.observe(ctx, true); err != nil {
+				return withCode(ExitFailure, err)
+			}
+			p := saved
+			if p != nil {
+				if p.Commit != s.commit {
+					return withCode(ExitFailure, fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", short(p.Commit), short(s.commit)))
+				}
+				if fp := plan.Fingerprint(s.observed, p.Scope); fp != p.ObservedFingerprint {
+					return withCode(ExitFailure, errors.New("the clouds changed since the plan was saved (observed state moved); run vdc plan again"))
+				}
+				if p.Options.AllowDelete && !allowDelete {
+					return withCode(ExitFailure, errors.New("the saved plan deletes customers: pass --allow-delete to apply it"))
+				}
+			} else {
+				var buildErr error
+				p, buildErr = pf.build(ctx, s, allowDelete)
+				if p == nil || buildErr != nil {
+					if p != nil {
+						_ = plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)})
+					}
+					return withCode(ExitFailure, buildErr)
+				}
+			}
+			if p.Refused != "" {
+				return withCode(ExitFailure, fmt.Errorf("plan refused: %s", p.Refused))
+			}
+			if err := plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)}); err != nil {
+				return withCode(ExitFailure, err)
+			}
+			blocked := blockedCustomers(p)
+			if !p.HasChanges() {
+				if blocked != nil {
+					return withCode(ExitFailure, blocked)
+				}
+				fmt.Fprintln(e.stdout, "Nothing to apply.")
+				return nil
+			}
+			if !autoApprove && !confirm(e, fmt.Sprintf("Apply %d steps to %d customers?", len(p.Steps), p.Summary.Changed)) {
+				return withCode(ExitFailure, errors.New("apply cancelled"))
+			}
+			if err := runApply(ctx, e, log, s, p); err != nil {
+				return err
+			}
+			if blocked != nil {
+				return withCode(ExitFailure, blocked)
+			}
+			return nil
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&allowDelete, "allow-delete", false, "delete the resources of customers removed from git whose protection is off")
+	return cmd
+}
+
+// blockedCustomers explains the customers whose actions the plan refuses
+// (protected deletions, impossible changes); nil when there are none.
+func blockedCustomers(p *plan.Plan) error {
+	var lines []string
+	for _, c := range p.Customers {
+		if c.Blocked != "" {
+			lines = append(lines, fmt.Sprintf("customer %s: %s", c.Name, c.Blocked))
+		}
+	}
+	if lines == nil {
+		return nil
+	}
+	return fmt.Errorf("refused for %d customers (the others were applied):\n  %s", len(lines), strings.Join(lines, "\n  "))
+}
+
+func short(commit string) string {
+	if len(commit) > 12 && !strings.HasPrefix(commit, "worktree-") {
+		return commit[:12]
+	}
+	return commit
+}
+
+// settleJournal closes the intents an interrupted apply left open. The
+// refresh that follows reads what really happened; Create adopts what a
+// lost response created, so nothing is repeated.
+func settleJournal(st *state.Store, e *env) error {
+	pending, err := st.Pending()
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	fmt.Fprintf(e.stderr, "resuming after an interrupted apply: %d calls had no recorded outcome; re-reading the clouds\n", len(pending))
+	for _, p := range pending {
+		if err := st.Finish(p.Seq, state.Outcome{Err: "interrupted: outcome unknown, settled by the next refresh"}); err != nil && !errors.Is(err, state.ErrAlreadyFinished) {
+			return err
+		}
+	}
+	return nil
+}
+
+func runApply(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan.Plan) error {
+	holder := fmt.Sprintf("vdc-apply-%d", os.Getpid())
+	now := time.Now()
+	customers := map[string]bool{}
+	for _, st := range p.Steps {
+		customers[p.Actions[st.Index].Customer] = true
+	}
+	for c := range customers {
+		if _, err := s.store.Acquire(c, holder, 30*time.Minute, now); err != nil {
+			return withCode(ExitFailure, fmt.Errorf("customer %s: %w", c, err))
+		}
+		defer s.store.Release(c, holder)
+	}
+	x := &reconciler.Executor{
+		Providers: s.clouds.providers, Journal: s.store, Secrets: s.store, Log: log,
+		Progress: func(ev reconciler.StepEvent) {
+			status := "ok"
+			if ev.Err != nil {
+				status = "FAILED: " + ev.Err.Error()
+			}
+			fmt.Fprintf(e.stderr, "[%d/%d] %s %s %s (%s)\n", ev.Done, ev.Total, ev.Op, ev.Address, status, ev.Duration.Round(time.Millisecond))
+		},
+	}
+	start := time.Now()
+	res, err := x.Apply(ctx, p.Actions, s.observed)
+	if err == nil {
+		err = res.Err()
+	}
+	// Re-read the clouds so status and the next plan start from the truth.
+	if _, rerr := reconciler.Refresh(ctx, s.clouds.providers, s.store); rerr != nil {
+		log.Warn("refresh after apply", "err", rerr)
+	}
+	who := "unknown"
+	if u, uerr := user.Current(); uerr == nil {
+		who = u.Username
+	}
+	rec := state.ApplyRecord{ID: res.ApplyID, When: start.UTC(), Commit: p.Commit, Who: who, Actions: res.Done, Duration: time.Since(start), Result: "success"}
+	for c := range customers {
+		rec.Customers = append(rec.Customers, c)
+		failed := res.Failed[c]
+		_, _ = s.store.UpdateStatus(c, func(cs *state.CustomerStatus) error {
+			cs.UpdatedAt = time.Now().UTC()
+			if failed != nil {
+				cs.Status, cs.LastError = state.StatusError, failed.Error()
+				return nil
+			}
+			cs.Status, cs.LastError = state.StatusSynced, ""
+			cs.LastAppliedCommit, cs.LastAppliedAt = p.Commit, time.Now().UTC()
+			return nil
+		})
+		if failed != nil {
+			rec.Errors = append(rec.Errors, fmt.Sprintf("%s: %v", c, failed))
+		}
+	}
+	if err != nil {
+		rec.Result = "failed"
+	}
+	if herr := s.store.AppendHistory(rec); herr != nil {
+		log.Warn("apply history", "err", herr)
+	}
+	if err != nil {
+		return withCode(ExitFailure, fmt.Errorf("apply %s: %d of %d steps done: %w", res.ApplyID, res.Done, res.Steps, err))
+	}
+	fmt.Fprintf(e.stdout, "Apply complete: %d steps for %d customers in %s.\n", res.Done, len(customers), time.Since(start).Round(time.Millisecond))
+	return nil
+}

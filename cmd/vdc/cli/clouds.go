@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/exoscale"
+	"github.com/agentvdc/agentvdc/reconciler/hetzner"
+	"github.com/agentvdc/agentvdc/reconciler/opennebula"
+	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+// cloudFlags select the clouds: real endpoints from flags and the standard
+// environment variables, or the in-process simulators (--sim).
+type cloudFlags struct {
+	sim                         bool
+	dataDir                     string
+	hcloudEndpoint, exoEndpoint string
+	oneXMLRPC, oneFlow          string
+	exoZones                    []string
+	pricesFile                  string
+}
+
+func (f *cloudFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.sim, "sim", false, "use the in-process cloud simulators (state under DATA/sim) instead of real clouds")
+	cmd.Flags().StringVar(&f.dataDir, "data", ".vdc", "data directory: state.db (bbolt), its key file, simulator state")
+	cmd.Flags().StringVar(&f.hcloudEndpoint, "hcloud-endpoint", "", "Hetzner API endpoint (default $HCLOUD_ENDPOINT or the public API)")
+	cmd.Flags().StringVar(&f.exoEndpoint, "exoscale-endpoint", "", "Exoscale API endpoint (default $EXOSCALE_API_ENDPOINT or the public API)")
+	cmd.Flags().StringVar(&f.oneXMLRPC, "one-xmlrpc", "", "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC)")
+	cmd.Flags().StringVar(&f.oneFlow, "oneflow-url", "", "OneFlow endpoint (default $ONEFLOW_URL)")
+	cmd.Flags().StringSliceVar(&f.exoZones, "exoscale-zones", []string{"de-fra-1", "de-muc-1"}, "Exoscale zones to observe")
+	cmd.Flags().StringVar(&f.pricesFile, "prices", "", "JSON file overriding the Exoscale price table (see docs/plan-json.md)")
+}
+
+// clouds is what a command needs to reach the providers.
+type clouds struct {
+	providers map[plan.Cloud]reconciler.Provider
+	hetzner   *hetzner.Provider
+	stack     *simstack.Stack
+}
+
+func (c *clouds) Close() error {
+	if c.stack != nil {
+		return c.stack.Close()
+	}
+	return nil
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// open connects the three providers. Credentials only come from the
+// environment (or the simulators), never from flags, so they stay out of
+// shell history and process listings.
+func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*clouds, error) {
+	getenv := e.getenv
+	c := &clouds{providers: map[plan.Cloud]reconciler.Provider{}}
+	if f.sim {
+		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1})
+		if err != nil {
+			return nil, err
+		}
+		c.stack = st
+		simEnv := st.Env()
+		getenv = func(k string) string { return simEnv[k] }
+	}
+	oneUser, onePass := getenv("ONE_USER"), getenv("ONE_PASSWORD")
+	if p := getenv("ONE_AUTH"); p != "" && oneUser == "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("ONE_AUTH: %w", err)
+		}
+		u, pw, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+		if !ok {
+			c.Close()
+			return nil, fmt.Errorf("ONE_AUTH file %s is not user:password", p)
+		}
+		oneUser, onePass = u, pw
+	}
+	missing := []string{}
+	for _, k := range []string{"HCLOUD_TOKEN", "EXOSCALE_API_KEY", "EXOSCALE_API_SECRET"} {
+		if getenv(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if oneUser == "" {
+		missing = append(missing, "ONE_AUTH (or ONE_USER/ONE_PASSWORD)")
+	}
+	if len(missing) > 0 {
+		c.Close()
+		return nil, fmt.Errorf("missing cloud credentials: %s (or use --sim)", strings.Join(missing, ", "))
+	}
+	hz, err := hetzner.New(ctx, hetzner.Config{
+		Endpoint: firstNonEmpty(f.hcloudEndpointFor(), getenv("HCLOUD_ENDPOINT")),
+		Token:    getenv("HCLOUD_TOKEN"), Logger: log,
+	})
+	if err == nil {
+		c.hetzner = hz
+		c.providers[plan.Hetzner] = hz
+		var exo *exoscale.Provider
+		exo, err = exoscale.New(ctx, exoscale.Config{
+			Endpoint: firstNonEmpty(f.exoEndpointFor(), getenv("EXOSCALE_API_ENDPOINT")),
+			APIKey:   getenv("EXOSCALE_API_KEY"), APISecret: getenv("EXOSCALE_API_SECRET"),
+			Zones: f.exoZones, Logger: log,
+		})
+		if err == nil {
+			c.providers[plan.Exoscale] = exo
+			var one *opennebula.Provider
+			one, err = opennebula.New(ctx, opennebula.Config{
+				XMLRPCURL: firstNonEmpty(f.oneXMLRPCFor(), getenv("ONE_XMLRPC")),
+				FlowURL:   firstNonEmpty(f.oneFlowFor(), getenv("ONEFLOW_URL")),
+				User:      oneUser, Password: onePass, Logger: log,
+			})
+			if err == nil {
+				c.providers[plan.OpenNebula] = one
+			}
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// With --sim the simulators' endpoints win over flags meant for real clouds.
+func (f *cloudFlags) hcloudEndpointFor() string { return f.unlessSim(f.hcloudEndpoint) }
+func (f *cloudFlags) exoEndpointFor() string    { return f.unlessSim(f.exoEndpoint) }
+func (f *cloudFlags) oneXMLRPCFor() string      { return f.unlessSim(f.oneXMLRPC) }
+func (f *cloudFlags) oneFlowFor() string        { return f.unlessSim(f.oneFlow) }
+func (f *cloudFlags) unlessSim(v string) string {
+	if f.sim {
+		return ""
+	}
+	return v
+}
+
+// openState opens DATA/state.db.
+func (f *cloudFlags) openState(log *slog.Logger) (*state.Store, error) {
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return state.Open(filepath.Join(f.dataDir, "state.db"), state.Options{Logger: log})
+}
+
+const pricesCursor = "prices"
+
+// prices returns the price table: Hetzner's from the API (cached in state
+// for --refresh=false), Exoscale's from the default table and --prices.
+func (f *cloudFlags) prices(ctx context.Context, c *clouds, st *state.Store) (plan.Prices, error) {
+	p := plan.DefaultExoscalePrices()
+	if f.pricesFile != "" {
+		b, err := os.ReadFile(f.pricesFile)
+		if err != nil {
+			return p, fmt.Errorf("--prices: %w", err)
+		}
+		var over plan.Prices
+		if err := json.Unmarshal(b, &over); err != nil {
+			return p, fmt.Errorf("--prices %s: %w", f.pricesFile, err)
+		}
+		for k, v := range over.ExoscaleInstanceHourly {
+			p.ExoscaleInstanceHourly[k] = v
+		}
+		if over.ExoscaleVolumeGBMonthly > 0 {
+			p.ExoscaleVolumeGBMonthly = over.ExoscaleVolumeGBMonthly
+		}
+		if over.ExoscaleDiskGBMonthly > 0 {
+			p.ExoscaleDiskGBMonthly = over.ExoscaleDiskGBMonthly
+		}
+		if over.EURToUSD > 0 {
+			p.EURToUSD = over.EURToUSD
+		}
+	}
+	if c != nil && c.hetzner != nil {
+		hp, err := c.hetzner.ServerTypePrices(ctx)
+		if err != nil {
+			return p, err
+		}
+		p.HetznerServerMonthly = hp
+		if b, err := json.Marshal(hp); err == nil {
+			_ = st.PutCursor(pricesCursor, "hetzner", b)
+		}
+		return p, nil
+	}
+	b, err := st.Cursor(pricesCursor, "hetzner")
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return p, err
+	}
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &p.HetznerServerMonthly)
+	}
+	return p, nil
+}
