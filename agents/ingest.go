@@ -358,22 +358,25 @@ func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec
 	if err := a.unindex(ctx, customer, o.Key); err != nil {
 		return err
 	}
-	n, err := a.index(ctx, customer, o.Key, hash, doc, chunks)
+	record := func(n int) func(StateWriter) error {
+		return func(w StateWriter) error {
+			if err := w.Delete(bucketQuarantine, o.Key); err != nil {
+				return err
+			}
+			if err := w.Put(bucketDirty, o.Key, nil); err != nil {
+				return err
+			}
+			return putJSON(w, bucketObjects, o.Key, objectRecord{ETag: o.ETag, Hash: hash, Size: o.Size, Chunks: n, Status: "indexed", MIME: doc.MIME, Indexed: a.now()})
+		}
+	}
+	n, err := a.index(ctx, customer, o.Key, hash, doc, chunks, record)
 	if err != nil {
 		return err
 	}
 	rep.Counts[CountIndexed]++
 	rep.Counts[CountChunks] += n
 	log.Debug("object indexed", LogObject, o.Key, "chunks", n, "mime", doc.MIME)
-	return a.State.Update(ctx, customer, func(w StateWriter) error {
-		if err := w.Delete(bucketQuarantine, o.Key); err != nil {
-			return err
-		}
-		if err := w.Put(bucketDirty, o.Key, nil); err != nil {
-			return err
-		}
-		return putJSON(w, bucketObjects, o.Key, objectRecord{ETag: o.ETag, Hash: hash, Size: o.Size, Chunks: n, Status: "indexed", MIME: doc.MIME, Indexed: a.now()})
-	})
+	return nil
 }
 
 // indexText is what gets embedded for a chunk: its section path and body.
@@ -428,7 +431,7 @@ func (a *Ingest) prepare(ctx context.Context, customer, key, hash string, doc ex
 }
 
 // commit upserts prepared points and adds them to the statistics.
-func (a *Ingest) commit(ctx context.Context, customer string, p prepared) error {
+func (a *Ingest) commit(ctx context.Context, customer string, p prepared, also func(StateWriter) error) error {
 	for start := 0; start < len(p.pts); start += 256 {
 		if err := a.Vectors.Upsert(ctx, customer, p.pts[start:min(start+256, len(p.pts))]); err != nil {
 			return fmt.Errorf("upsert: %w", err)
@@ -447,7 +450,13 @@ func (a *Ingest) commit(ctx context.Context, customer string, p prepared) error 
 		if err := w.Put(bucketStats, "chunks", putUvarint(st.Chunks+len(p.pts))); err != nil {
 			return err
 		}
-		return w.Put(bucketStats, "length", putUvarint(st.Length+p.total))
+		if err := w.Put(bucketStats, "length", putUvarint(st.Length+p.total)); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(w)
+		}
+		return nil
 	})
 }
 
@@ -458,13 +467,14 @@ func (a *Ingest) avgdl(ctx context.Context, customer string) float64 {
 	return 120
 }
 
-// index embeds and upserts the chunks and adds them to the statistics.
-func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extract.Document, chunks []Chunk) (int, error) {
+// index embeds and upserts the chunks and adds them to the statistics;
+// also runs in the same state transaction.
+func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extract.Document, chunks []Chunk, also func(n int) func(StateWriter) error) (int, error) {
 	var p prepared
 	if err := a.prepare(ctx, customer, key, hash, doc, chunks, a.avgdl(ctx, customer), &p); err != nil {
 		return 0, err
 	}
-	return len(p.pts), a.commit(ctx, customer, p)
+	return len(p.pts), a.commit(ctx, customer, p, also(len(p.pts)))
 }
 
 // KeyedDocument is an extracted document and the key it is indexed under.
@@ -500,7 +510,7 @@ func (a *Ingest) IndexDocuments(ctx context.Context, customer string, docs []Key
 			return 0, err
 		}
 	}
-	return len(p.pts), a.commit(ctx, customer, p)
+	return len(p.pts), a.commit(ctx, customer, p, nil)
 }
 
 // ObjectStatus is the ingest agent's record of one object, for listings.

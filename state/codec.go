@@ -51,6 +51,11 @@ func encodeResource(b []byte, r plan.Resource) []byte {
 		b = appendString(b, string(a.Kind))
 		b = appendString(b, a.Name)
 	}
+	// Outputs came after the first records were written: a record that
+	// ends here has none.
+	if len(r.Outputs) > 0 {
+		b = appendMap(b, r.Outputs)
+	}
 	return b
 }
 
@@ -162,6 +167,13 @@ func (d *decoder) decodeResource(b []byte) (plan.Resource, error) {
 		res.DependsOn = make([]plan.Address, n)
 		for i := range n {
 			res.DependsOn[i] = plan.Address{Kind: plan.Kind(d.shared(r.str())), Name: r.str()}
+		}
+	}
+	if r.err == nil && len(r.s) != 0 {
+		trailing := len(r.s)
+		// The encoder writes outputs only when there are some.
+		if res.Outputs = d.decodeMap(r, false); len(res.Outputs) == 0 && r.err == nil {
+			return plan.Resource{}, fmt.Errorf("%w: %d trailing bytes", errCorrupt, trailing)
 		}
 	}
 	if r.err != nil {

@@ -69,6 +69,8 @@ func TestObservedRoundTrip(t *testing.T) {
 	// Sensitive must not be stored; DependsOn must survive.
 	f[plan.HetznerServer][0].Sensitive = map[string]string{"user_data": "#cloud-config secret"}
 	f[plan.HetznerServer][0].DependsOn = []plan.Address{{Kind: plan.HetznerNetwork, Name: "agentvdc-cust0000"}}
+	// Outputs (the storage node's public address) must survive too.
+	f[plan.HetznerServer][1].Outputs = map[string]string{"public_ip": "203.0.113.7"}
 	putFleet(t, s, f, at)
 
 	got, fetched, err := s.Observed()

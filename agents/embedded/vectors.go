@@ -516,15 +516,23 @@ func topK(k int, offer func(push func(scored))) []scored {
 }
 
 func (c *collection) searchSparse(q agents.SparseVector, f agents.Filter, k int, thr float32) []scored {
-	acc := make(map[int32]float32, 256)
+	// A dense accumulator over slots beats a map once postings are long.
+	acc := make([]float32, len(c.slots))
+	seen := make([]bool, len(c.slots))
+	var touched []int32
 	for i, idx := range q.Indices {
 		w := q.Values[i]
 		for _, p := range c.post[idx] {
+			if !seen[p.slot] {
+				seen[p.slot] = true
+				touched = append(touched, p.slot)
+			}
 			acc[p.slot] += w * p.w
 		}
 	}
 	return topK(k, func(push func(scored)) {
-		for sl, sc := range acc {
+		for _, sl := range touched {
+			sc := acc[sl]
 			s := &c.slots[sl]
 			if !s.live || (thr != 0 && sc < thr) || !matches(s, f) {
 				continue

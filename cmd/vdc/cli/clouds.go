@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -108,10 +109,15 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 		c.Close()
 		return nil, fmt.Errorf("missing cloud credentials: %s (or use --sim)", strings.Join(missing, ", "))
 	}
-	hz, err := hetzner.New(ctx, hetzner.Config{
+	hcfg := hetzner.Config{
 		Endpoint: firstNonEmpty(f.hcloudEndpointFor(), getenv("HCLOUD_ENDPOINT")),
 		Token:    getenv("HCLOUD_TOKEN"), Logger: log,
-	})
+	}
+	if f.sim {
+		// The simulator finishes actions at once; do not wait 500 ms per poll.
+		hcfg.PollInterval = 20 * time.Millisecond
+	}
+	hz, err := hetzner.New(ctx, hcfg)
 	if err == nil {
 		c.hetzner = hz
 		c.providers[plan.Hetzner] = hz

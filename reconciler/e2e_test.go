@@ -1,0 +1,209 @@
+package reconciler_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/exoscale"
+	"github.com/agentvdc/agentvdc/reconciler/hetzner"
+	"github.com/agentvdc/agentvdc/reconciler/opennebula"
+	"github.com/agentvdc/agentvdc/reconciler/simctl"
+	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/schema"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+// world is the three simulators, the real adapters on them, and a state store.
+type world struct {
+	stack     *simstack.Stack
+	providers map[plan.Cloud]reconciler.Provider
+	store     *state.Store
+	hetzner   *hetzner.Provider
+}
+
+func newWorld(tb testing.TB, o simstack.Options) *world {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := simstack.Start(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	env := st.Env()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	hz, err := hetzner.New(ctx, hetzner.Config{Endpoint: env["HCLOUD_ENDPOINT"], Token: env["HCLOUD_TOKEN"], HTTPClient: client,
+		RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond, MaxRetries: 8, MaxRateLimited: 20})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	exo, err := exoscale.New(ctx, exoscale.Config{Logger: quiet, Endpoint: env["EXOSCALE_API_ENDPOINT"], APIKey: env["EXOSCALE_API_KEY"], APISecret: env["EXOSCALE_API_SECRET"],
+		HTTPClient: client, Retry: exoscale.Retry{Attempts: 8, BaseDelay: 10 * time.Millisecond, MaxDelay: 200 * time.Millisecond}, PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	one, err := opennebula.New(ctx, opennebula.Config{XMLRPCURL: env["ONE_XMLRPC"], FlowURL: env["ONEFLOW_URL"], User: env["ONE_USER"], Password: env["ONE_PASSWORD"],
+		HTTPClient: client, MaxAttempts: 8, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := state.Open(filepath.Join(tb.TempDir(), "state.db"), state.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	return &world{stack: st, store: store, hetzner: hz,
+		providers: map[plan.Cloud]reconciler.Provider{plan.Hetzner: hz, plan.Exoscale: exo, plan.OpenNebula: one}}
+}
+
+func (w *world) controllers() []*simctl.Controller {
+	return []*simctl.Controller{w.stack.Hetzner.Control(), w.stack.Exoscale.Control(), w.stack.ONE.Control()}
+}
+
+// calls returns the API calls received by all three simulators.
+func (w *world) calls() int64 {
+	var n int64
+	for _, c := range w.controllers() {
+		n += c.Total("*")
+	}
+	return n
+}
+
+func (w *world) resetCalls() {
+	for _, c := range w.controllers() {
+		c.ResetCounters()
+	}
+}
+
+// customers generates n valid customers (tiers in turn).
+func customers(tb testing.TB, n int) []schema.Customer {
+	tb.Helper()
+	l, err := schema.NewLoader()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tiers := []string{"casual", "pro", "enterprise"}
+	files := make([]schema.File, n)
+	for i := range files {
+		name := fmt.Sprintf("cust-%04d", i)
+		files[i] = schema.File{Path: "customers/" + name + ".yaml", Data: fmt.Appendf(nil,
+			"name: %s\ndisplayName: C%d\nowner: ops@c%d.example\ntier: %s\nregion: %s\n", name, i, i, tiers[i%3], []string{"fsn1", "nbg1"}[i%2])}
+	}
+	res := l.Load(files)
+	if !res.OK() {
+		tb.Fatal(res.Error())
+	}
+	return res.Customers
+}
+
+// converge refreshes, plans and applies until the plan is empty (at most
+// rounds times) and returns the number of rounds that applied something.
+func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
+	tb.Helper()
+	ctx := context.Background()
+	x := &reconciler.Executor{Providers: w.providers, Journal: w.store, Secrets: w.store, Concurrency: 8}
+	for i := 0; i < rounds; i++ {
+		observed, err := reconciler.Refresh(ctx, w.providers, w.store)
+		if err != nil {
+			tb.Fatalf("refresh: %v", err)
+		}
+		prices, err := w.hetzner.ServerTypePrices(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pr := plan.DefaultExoscalePrices()
+		pr.HetznerServerMonthly = prices
+		p, err := plan.Build(plan.Input{Commit: "test", Customers: cs, Observed: observed, Now: time.Now(), Prices: pr})
+		if err != nil {
+			tb.Fatalf("plan: %v", err)
+		}
+		if !p.HasChanges() {
+			return i
+		}
+		res, err := x.Apply(ctx, p.Actions, observed)
+		if err != nil {
+			tb.Fatalf("apply: %v", err)
+		}
+		if err := res.Err(); err != nil {
+			tb.Logf("round %d: %v", i, err)
+		}
+	}
+	tb.Fatalf("not converged after %d rounds", rounds)
+	return rounds
+}
+
+// inventory is every managed resource as "kind.name attrs", sorted, and
+// fails on a duplicated name.
+func (w *world) inventory(tb testing.TB) []string {
+	tb.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range w.providers {
+		rs, err := p.Observe(context.Background())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, r := range rs {
+			addr := r.Address().String()
+			if seen[addr] {
+				tb.Errorf("duplicate resource %s", addr)
+			}
+			seen[addr] = true
+			keys := make([]string, 0, len(r.Attrs))
+			for k := range r.Attrs {
+				if k != "cardinality" {
+					keys = append(keys, k+"="+r.Attrs[k])
+				}
+			}
+			sort.Strings(keys)
+			out = append(out, addr+" "+strings.Join(keys, " "))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestApplyConvergesUnderFaults injects 10 % 5xx on every endpoint of the
+// three clouds, latency, and 429s on Hetzner; the apply still converges to
+// exactly what a clean apply makes, and reports its API call count.
+func TestApplyConvergesUnderFaults(t *testing.T) {
+	cs := customers(t, 3)
+
+	clean := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
+	clean.converge(t, cs, 3)
+	cleanCalls := clean.calls()
+	want := clean.inventory(t)
+
+	w := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
+	for _, c := range w.controllers() {
+		if _, err := c.AddFault(simctl.Fault{Pattern: "*", ErrorRate: 0.10, Status: 503}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AddFault(simctl.Fault{Pattern: "*", Latency: simctl.Duration(3 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.stack.Hetzner.Control().AddFault(simctl.Fault{Pattern: "POST /v1/*", RateLimit: true, Times: 5}); err != nil {
+		t.Fatal(err)
+	}
+	rounds := w.converge(t, cs, 6)
+	faultCalls := w.calls()
+	got := w.inventory(t)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("clouds differ from a clean apply\n got: %v\nwant: %v", got, want)
+	}
+	t.Logf("3 customers, %d resources: clean apply %d API calls; with 10%% 5xx, 3 ms latency and 5 forced 429s: %d API calls in %d apply rounds",
+		len(want), cleanCalls, faultCalls, rounds)
+	if faultCalls <= cleanCalls {
+		t.Errorf("faults injected but no extra calls (%d <= %d): were they applied?", faultCalls, cleanCalls)
+	}
+}
