@@ -59,6 +59,36 @@ type Ingest struct {
 	Limits IngestLimits
 }
 
+// batch collects the points of several objects so that one run writes
+// them with few transactions.
+type batch struct {
+	p     prepared
+	also  []func(StateWriter) error
+	avgdl float64
+}
+
+// flush writes the batch: one upsert per 256 points and one state
+// transaction with the statistics and every object's record.
+func (a *Ingest) flush(ctx context.Context, customer string, b *batch) error {
+	if len(b.also) == 0 && len(b.p.pts) == 0 {
+		return nil
+	}
+	also := b.also
+	err := a.commit(ctx, customer, b.p, func(w StateWriter) error {
+		for _, f := range also {
+			if err := f(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	b.p, b.also = prepared{}, nil
+	return err
+}
+
+// batchPoints is when a batch is flushed during a run.
+const batchPoints = 1024
+
 // objectRecord is what the ingest agent remembers per object.
 type objectRecord struct {
 	ETag    string    `json:"etag"`
@@ -122,6 +152,7 @@ func (a *Ingest) Run(ctx context.Context, customer string) (Report, error) {
 	cursorB, _ := a.State.Get(ctx, customer, bucketIngest, "cursor")
 	cursor := string(cursorB)
 	budgetObjects, budgetBytes := lim.MaxObjects, lim.MaxBytes
+	b := &batch{avgdl: a.avgdl(ctx, customer)}
 	examined := 0
 	stopped := false
 	for !stopped && examined < lim.MaxListed {
@@ -148,14 +179,22 @@ func (a *Ingest) Run(ctx context.Context, customer string) (Report, error) {
 				}
 				budgetObjects--
 				budgetBytes -= min(o.Size, lim.MaxFileBytes)
-				if err := a.process(ctx, customer, o, rec, known, lim, &rep, log); err != nil {
+				if err := a.process(ctx, customer, o, rec, known, lim, b, &rep, log); err != nil {
 					return rep, err
+				}
+				if len(b.p.pts) >= batchPoints {
+					if err := a.flush(ctx, customer, b); err != nil {
+						return rep, err
+					}
 				}
 			}
 			seen[o.Key] = true
 			cursor = o.Key
 			examined++
 			rep.Counts[CountExamined]++
+		}
+		if err := a.flush(ctx, customer, b); err != nil {
+			return rep, err
 		}
 		end := cursor
 		last := !stopped && page.Next == ""
@@ -206,7 +245,7 @@ func (a *Ingest) deleteVanished(ctx context.Context, customer, from, to string, 
 		return err
 	}
 	for _, k := range gone {
-		if err := a.unindex(ctx, customer, k); err != nil {
+		if err := a.unindex(ctx, customer, k, true); err != nil {
 			return err
 		}
 		if err := a.Graph.DeleteByDocument(ctx, customer, k); err != nil {
@@ -228,9 +267,10 @@ func (a *Ingest) deleteVanished(ctx context.Context, customer, from, to string, 
 	return nil
 }
 
-// unindex deletes the document's points and takes them out of the term
-// statistics.
-func (a *Ingest) unindex(ctx context.Context, customer, key string) error {
+// unindex deletes the document's points and, when counted, takes them out
+// of the term statistics (points left behind by an interrupted run were
+// never counted).
+func (a *Ingest) unindex(ctx context.Context, customer, key string, counted bool) error {
 	f := Filter{Must: []Match{{Key: "document", Value: key}}}
 	dec := map[uint32]int{}
 	chunks, length := 0, 0
@@ -257,6 +297,9 @@ func (a *Ingest) unindex(ctx context.Context, customer, key string) error {
 	}
 	if err := a.Vectors.DeleteByDocument(ctx, customer, key); err != nil {
 		return fmt.Errorf("delete points of %q: %w", key, err)
+	}
+	if !counted {
+		return nil
 	}
 	return a.State.Update(ctx, customer, func(w StateWriter) error {
 		for _, idx := range sortedIdx(dec) {
@@ -296,8 +339,8 @@ func atoiDefault(s string, d int) int {
 	return d
 }
 
-func (a *Ingest) quarantine(ctx context.Context, customer string, o ObjectInfo, mime, reason string, cause error, rep *Report, log *slog.Logger) error {
-	if err := a.unindex(ctx, customer, o.Key); err != nil {
+func (a *Ingest) quarantine(ctx context.Context, customer string, o ObjectInfo, counted bool, mime, reason string, cause error, rep *Report, log *slog.Logger) error {
+	if err := a.unindex(ctx, customer, o.Key, counted); err != nil {
 		return err
 	}
 	q := QuarantineEntry{Key: o.Key, ETag: o.ETag, Size: o.Size, MIME: mime, Reason: reason, At: a.now()}
@@ -315,9 +358,10 @@ func (a *Ingest) quarantine(ctx context.Context, customer string, o ObjectInfo, 
 }
 
 // process ingests one new or changed object.
-func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec objectRecord, known bool, lim IngestLimits, rep *Report, log *slog.Logger) error {
+func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec objectRecord, known bool, lim IngestLimits, b *batch, rep *Report, log *slog.Logger) error {
+	counted := known && rec.Status == "indexed" // its points are in the statistics
 	if o.Size > lim.MaxFileBytes {
-		return a.quarantine(ctx, customer, o, "", string(extract.ReasonTooLarge),
+		return a.quarantine(ctx, customer, o, counted, "", string(extract.ReasonTooLarge),
 			fmt.Errorf("%d bytes, limit %d", o.Size, lim.MaxFileBytes), rep, log)
 	}
 	rc, info, err := a.Objects.Get(ctx, customer, o.Key)
@@ -334,7 +378,7 @@ func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec
 	}
 	rep.Counts[CountBytes] += len(data)
 	if int64(len(data)) > lim.MaxFileBytes {
-		return a.quarantine(ctx, customer, o, "", string(extract.ReasonTooLarge), fmt.Errorf("more than %d bytes", lim.MaxFileBytes), rep, log)
+		return a.quarantine(ctx, customer, o, counted, "", string(extract.ReasonTooLarge), fmt.Errorf("more than %d bytes", lim.MaxFileBytes), rep, log)
 	}
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
@@ -350,29 +394,28 @@ func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec
 	if err != nil {
 		var xe *extract.Error
 		if errors.As(err, &xe) {
-			return a.quarantine(ctx, customer, o, xe.MIME, string(xe.Reason), xe.Err, rep, log)
+			return a.quarantine(ctx, customer, o, counted, xe.MIME, string(xe.Reason), xe.Err, rep, log)
 		}
-		return a.quarantine(ctx, customer, o, "", "error", err, rep, log)
+		return a.quarantine(ctx, customer, o, counted, "", "error", err, rep, log)
 	}
 	chunks := ChunkDocument(doc, lim.Chunk)
-	if err := a.unindex(ctx, customer, o.Key); err != nil {
+	if err := a.unindex(ctx, customer, o.Key, counted); err != nil {
 		return err
 	}
-	record := func(n int) func(StateWriter) error {
-		return func(w StateWriter) error {
-			if err := w.Delete(bucketQuarantine, o.Key); err != nil {
-				return err
-			}
-			if err := w.Put(bucketDirty, o.Key, nil); err != nil {
-				return err
-			}
-			return putJSON(w, bucketObjects, o.Key, objectRecord{ETag: o.ETag, Hash: hash, Size: o.Size, Chunks: n, Status: "indexed", MIME: doc.MIME, Indexed: a.now()})
+	first := len(b.p.pts)
+	if err := a.prepare(ctx, customer, o.Key, hash, doc, chunks, b.avgdl, &b.p); err != nil {
+		return err
+	}
+	n := len(b.p.pts) - first
+	b.also = append(b.also, func(w StateWriter) error {
+		if err := w.Delete(bucketQuarantine, o.Key); err != nil {
+			return err
 		}
-	}
-	n, err := a.index(ctx, customer, o.Key, hash, doc, chunks, record)
-	if err != nil {
-		return err
-	}
+		if err := w.Put(bucketDirty, o.Key, nil); err != nil {
+			return err
+		}
+		return putJSON(w, bucketObjects, o.Key, objectRecord{ETag: o.ETag, Hash: hash, Size: o.Size, Chunks: n, Status: "indexed", MIME: doc.MIME, Indexed: a.now()})
+	})
 	rep.Counts[CountIndexed]++
 	rep.Counts[CountChunks] += n
 	log.Debug("object indexed", LogObject, o.Key, "chunks", n, "mime", doc.MIME)
@@ -465,16 +508,6 @@ func (a *Ingest) avgdl(ctx context.Context, customer string) float64 {
 		return d
 	}
 	return 120
-}
-
-// index embeds and upserts the chunks and adds them to the statistics;
-// also runs in the same state transaction.
-func (a *Ingest) index(ctx context.Context, customer, key, hash string, doc extract.Document, chunks []Chunk, also func(n int) func(StateWriter) error) (int, error) {
-	var p prepared
-	if err := a.prepare(ctx, customer, key, hash, doc, chunks, a.avgdl(ctx, customer), &p); err != nil {
-		return 0, err
-	}
-	return len(p.pts), a.commit(ctx, customer, p, also(len(p.pts)))
 }
 
 // KeyedDocument is an extracted document and the key it is indexed under.

@@ -151,7 +151,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		hcloud.WithApplication("agentvdc", ""),
 		// Retries live in retryTransport (see there); hcloud-go's are off.
 		hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(0), MaxRetries: 0}),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(p.poll)}),
+		// Most actions finish within a second: poll early, then back off
+		// to the configured interval.
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ExponentialBackoffWithOpts(hcloud.ExponentialBackoffOpts{
+			Base: min(50*time.Millisecond, p.poll), Multiplier: 2, Cap: p.poll})}),
 	)
 	_ = ctx // New makes no call; ctx is kept for the constructor contract.
 	return p, nil
