@@ -178,3 +178,35 @@ func BenchmarkExtractPDF(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIngestLarge: one op = ingest 8 text files of 1 MB each.
+func BenchmarkIngestLarge(b *testing.B) {
+	sy := newSynth(7)
+	files := make([][]byte, 8)
+	var size int64
+	for i := range files {
+		var sb strings.Builder
+		for sb.Len() < 1<<20 {
+			sb.WriteString(sy.text(80))
+			sb.WriteString(".\n\n")
+		}
+		files[i] = []byte(sb.String())
+		size += int64(len(files[i]))
+	}
+	b.ReportAllocs()
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b)
+		c := fmt.Sprintf("large-%d", i)
+		for j, f := range files {
+			e.upload(b, c, fmt.Sprintf("big-%d.txt", j), f)
+		}
+		b.StartTimer()
+		start := time.Now()
+		e.ingestAll(b, c)
+		elapsed += time.Since(start)
+	}
+	b.ReportMetric(float64(len(files)*b.N)/elapsed.Seconds(), "docs/s")
+	b.ReportMetric(float64(size)*float64(b.N)/elapsed.Seconds()/1e6, "MB/s")
+}

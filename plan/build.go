@@ -65,6 +65,9 @@ type Input struct {
 	Now           time.Time
 	Prices        Prices
 	Options       Options
+	// Scale holds the autoscaler's targets per customer (server count,
+	// volume size), applied within the file's bounds.
+	Scale map[string]Scale
 }
 
 // Counts tallies actions.
@@ -261,7 +264,7 @@ func Build(in Input) (*Plan, error) {
 			cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
 		default:
 			cp.Tier, cp.InGit, cp.Protected = c.Tier, true, c.Protection.DeletionProtection
-			desired := expand(*c, mine)
+			desired := expand(*c, mine, in.Scale[c.Name])
 			actions = diffCustomer(desired, mine, DiffOptions{})
 			cp.ServersAfter = countKind(desired, HetznerServer)
 			after, unAfter := cost.of(desired)

@@ -134,13 +134,26 @@ func PoliciesJSON(ps []Policy) string {
 //     above maxGB yields maxGB, which Diff reports as a shrink (an error).
 //   - the datastore's limit_mb follows the volume.
 func Expand(c schema.Customer, observed []Resource) []Resource {
+	return ExpandScaled(c, observed, Scale{})
+}
+
+// Scale is an autoscaler's target for a customer; zero fields leave the
+// observed value. Targets are clamped to the file's bounds, and the volume
+// never shrinks.
+type Scale struct {
+	Servers  int `json:"servers,omitempty"`
+	VolumeGB int `json:"volume_gb,omitempty"`
+}
+
+// ExpandScaled is Expand with the autoscaler's target for the customer.
+func ExpandScaled(c schema.Customer, observed []Resource, sc Scale) []Resource {
 	var mine []Resource
 	for _, r := range observed {
 		if customerOf(r) == c.Name {
 			mine = append(mine, r)
 		}
 	}
-	return expand(c, mine)
+	return expand(c, mine, sc)
 }
 
 // customerOf is the customer a resource belongs to.
@@ -152,7 +165,7 @@ func customerOf(r Resource) string {
 }
 
 // expand is Expand on the customer's own observed resources.
-func expand(c schema.Customer, mine []Resource) []Resource {
+func expand(c schema.Customer, mine []Resource, sc Scale) []Resource {
 	name := c.Name
 	base := BaseName(name)
 	sz := TierSizing(c.Tier)
@@ -174,11 +187,12 @@ func expand(c schema.Customer, mine []Resource) []Resource {
 			}
 		}
 	}
-	slots := serverSlots(observedSlots, c.Compute.MinServers, c.Compute.MaxServers)
-	size := c.Storage.InitialGB
-	if observedSize > size {
-		size = observedSize
+	want := len(observedSlots)
+	if sc.Servers > 0 {
+		want = sc.Servers
 	}
+	slots := serverSlots(observedSlots, want, c.Compute.MinServers, c.Compute.MaxServers)
+	size := max(c.Storage.InitialGB, observedSize, sc.VolumeGB)
 	if c.Storage.MaxGB > 0 && size > c.Storage.MaxGB {
 		size = c.Storage.MaxGB
 	}
@@ -253,11 +267,11 @@ func expand(c schema.Customer, mine []Resource) []Resource {
 
 // serverSlots picks the server numbers to keep: clamp(len(observed), lo,
 // hi) of them, the lowest observed first, then free numbers from 1 up.
-func serverSlots(observed []int, lo, hi int) []int {
+func serverSlots(observed []int, want, lo, hi int) []int {
 	if hi < lo {
 		hi = lo
 	}
-	n := len(observed)
+	n := want
 	if n < lo {
 		n = lo
 	}

@@ -290,3 +290,40 @@ func TestExpandProtectionLabelAndServices(t *testing.T) {
 		t.Errorf("services = %q", s)
 	}
 }
+
+func TestExpandScaledFollowsTargetsWithinBounds(t *testing.T) {
+	c := example(t, "dune-labs") // pro defaults: servers 1..4, 50..500 GB
+	count := func(rs []Resource, k Kind) (n int, size string) {
+		for _, r := range rs {
+			if r.Kind == k {
+				n++
+				size = r.Attrs["size_gb"]
+			}
+		}
+		return n, size
+	}
+	tests := []struct {
+		sc          Scale
+		servers     int
+		hosts       int
+		volume      string
+		description string
+	}{
+		{Scale{}, 1, 1, "50", "no target: observed count (none) clamped to min"},
+		{Scale{Servers: 3, VolumeGB: 100}, 3, 3, "100", "scale out and grow"},
+		{Scale{Servers: 9, VolumeGB: 900}, 4, 4, "500", "targets above the bounds are clamped"},
+		{Scale{VolumeGB: 20}, 1, 1, "50", "a smaller volume target never shrinks"},
+	}
+	for _, tt := range tests {
+		rs := ExpandScaled(c, nil, tt.sc)
+		if n, _ := count(rs, HetznerServer); n != tt.servers {
+			t.Errorf("%s: %d servers, want %d", tt.description, n, tt.servers)
+		}
+		if n, _ := count(rs, ONEHost); n != tt.hosts {
+			t.Errorf("%s: %d hosts, want %d", tt.description, n, tt.hosts)
+		}
+		if _, size := count(rs, ExoBlockVolume); size != tt.volume {
+			t.Errorf("%s: volume %s GB, want %s", tt.description, size, tt.volume)
+		}
+	}
+}
