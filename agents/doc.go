@@ -15,6 +15,22 @@
 // production adapters in agents/minio, agents/qdrant and agents/neo4j. All
 // of them pass the conformance suite in agents/storetest.
 //
+// # Isolation
+//
+// Every store method takes ctx and the customer name (validated with
+// ValidateCustomer: a DNS label of 3-32 characters); there is no call that
+// spans customers, and every implementation keeps customers in separate
+// namespaces. The conformance suite proves that customer A never sees,
+// changes or deletes B's objects, points or graph; point ids include the
+// customer (PointID), so even a shared Qdrant collection could not mix them.
+//
+// # State
+//
+// State is a small per-customer key-value store (ingest cursor and object
+// records, BM25 term statistics, quarantine list, query log, learned
+// expansions and weights); embedded.State keeps it in DATA/agents/CUSTOMER/
+// state.db.
+//
 // # Agents
 //
 // Each agent has Run(ctx, customer) (Report, error); one run is one call and
@@ -26,4 +42,14 @@
 //     confidence and evidence on every edge.
 //   - Learning: reads the query log, reports gaps and learns query
 //     expansions and term weights used by the query path.
+//
+// Run must not be called concurrently for the same customer and agent; the
+// scheduler serialises runs per customer.
+//
+// # Query
+//
+// Searcher.Query embeds the query (IDF-weighted, with learned expansions and
+// boosts), searches the vectors (hybrid with RRF when a dense embedder is
+// configured), adds the graph neighbours of entities the query names, says
+// why each result was returned, and logs the query for the learning agent.
 package agents

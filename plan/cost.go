@@ -165,3 +165,10 @@ func appendUnique(l []string, s string) []string {
 
 // round2 rounds to cents so that plans and golden files are stable.
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// MonthlyCostUSD is the monthly cost in USD of resources (observed or
+// desired) at prices; unpriced resources count as zero.
+func MonthlyCostUSD(rs []Resource, p Prices) float64 {
+	total, _ := coster{p.withDefaults()}.of(rs)
+	return round2(total)
+}

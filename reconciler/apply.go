@@ -56,6 +56,11 @@ type ApplyResult struct {
 	Failed map[string]error
 	// Applied lists the customers whose steps all succeeded.
 	Applied []string
+	// Changed are the resources created or updated, as the providers
+	// returned them; Deleted the addresses removed. A caller can patch its
+	// observed cache with them instead of refreshing every cloud.
+	Changed []plan.Resource
+	Deleted []plan.Address
 }
 
 // Err joins the customers' errors (nil when every customer succeeded).
@@ -109,10 +114,16 @@ func (x *Executor) Apply(ctx context.Context, actions []plan.Action, observed []
 			defer wg.Done()
 			defer func() { <-sem }()
 			clog := log.With("customer", customer)
-			err := x.applyCustomer(ctx, clog, applyID, customer, actions, byCustomer[customer], ids, func(ev StepEvent) {
+			err := x.applyCustomer(ctx, clog, applyID, customer, actions, byCustomer[customer], ids, func(ev StepEvent, got *plan.Resource, deleted *plan.Address) {
 				mu.Lock()
 				res.Done++
 				ev.Done, ev.Total = res.Done, res.Steps
+				if got != nil {
+					res.Changed = append(res.Changed, *got)
+				}
+				if deleted != nil {
+					res.Deleted = append(res.Deleted, *deleted)
+				}
 				mu.Unlock()
 				if x.Progress != nil {
 					x.Progress(ev)
@@ -131,7 +142,7 @@ func (x *Executor) Apply(ctx context.Context, actions []plan.Action, observed []
 	return res, ctx.Err()
 }
 
-func (x *Executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent)) error {
+func (x *Executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent, *plan.Resource, *plan.Address)) error {
 	var secrets map[string]string
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -188,7 +199,16 @@ func (x *Executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID,
 			err = fmt.Errorf("journal outcome: %w", ferr)
 		}
 		ev := StepEvent{Customer: customer, Op: s.Op, Address: a.Address, ID: got.ID, Err: err, Duration: time.Since(start)}
-		report(ev)
+		addr := plan.Address{Kind: a.Kind, Name: a.Name}
+		switch {
+		case err != nil:
+			report(ev, nil, nil)
+		case s.Op == plan.ActionDelete:
+			report(ev, nil, &addr)
+		default:
+			got.Sensitive = nil
+			report(ev, &got, nil)
+		}
 		if err != nil {
 			log.Error("apply step failed", "op", s.Op, "address", a.Address, "err", err)
 			return fmt.Errorf("%s %s: %w", s.Op, a.Address, err)

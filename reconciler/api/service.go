@@ -90,6 +90,7 @@ type AgentRun struct {
 
 // ScaleDecision is one autoscaler decision.
 type ScaleDecision struct {
+	Customer string    `json:"customer"`
 	At       time.Time `json:"at"`
 	Resource string    `json:"resource"` // "servers" or "storage_gb"
 	From     int       `json:"from"`

@@ -326,8 +326,11 @@ func (p *Provider) createLooked(ctx context.Context, r plan.Resource, m marks, o
 // succeeded and the crash or lost answer came before the marks; anything
 // else is refused with ErrNotOwned.
 func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish finisher) (plan.Resource, bool, error) {
-	s, err := p.fetch(ctx, append([]plan.Kind{r.Kind}, refKinds[r.Kind]...)...)
-	if err != nil {
+	// A miss (the usual case) costs one call: the kind's own pool (for VMs
+	// filtered server-side by customer). The pools of referenced kinds are
+	// read only to describe an object that was found.
+	s := &snapshot{vmFilter: attrCustomer + "=" + m.Customer}
+	if err := p.fetchKind(ctx, s, r.Kind); err != nil {
 		return plan.Resource{}, false, fmt.Errorf("look up existing %s: %w", r.Name, err)
 	}
 	id, live, found := s.find(r.Kind, r.Name, m)
@@ -343,11 +346,12 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 		if err := finish(ctx, id, r, m); err != nil {
 			return plan.Resource{}, true, fmt.Errorf("finish half-created id %d: %w", id, err)
 		}
-		if s, err = p.fetch(ctx, append([]plan.Kind{r.Kind}, refKinds[r.Kind]...)...); err != nil {
-			return plan.Resource{}, true, fmt.Errorf("re-read %s: %w", r.Name, err)
-		}
 	default:
 		return plan.Resource{}, true, fmt.Errorf("name %s is taken by a resource without agentvdc's marks: %w", r.Name, reconciler.ErrNotOwned)
+	}
+	s, err := p.fetch(ctx, append([]plan.Kind{r.Kind}, refKinds[r.Kind]...)...)
+	if err != nil {
+		return plan.Resource{}, true, fmt.Errorf("read existing %s: %w", r.Name, err)
 	}
 	for _, o := range s.resources(r.Kind) {
 		if o.ID == strconv.Itoa(id) {

@@ -30,7 +30,9 @@ func (e *FlowError) Error() string {
 }
 
 // Is makes a 404 match errNotFound.
-func (e *FlowError) Is(target error) bool { return target == errNotFound && e.Status == http.StatusNotFound }
+func (e *FlowError) Is(target error) bool {
+	return target == errNotFound && e.Status == http.StatusNotFound
+}
 
 // newFlowError reads OneFlow's {"error":{"message":...}} body.
 func newFlowError(status int, body string) *FlowError {

@@ -2,8 +2,10 @@ package opennebula
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +59,8 @@ type snapshot struct {
 	vms           []vm.VM
 	flowTemplates []flowDoc
 	services      []flowDoc
+	// vmFilter overrides the vmpool's server-side KEY=VALUE filter.
+	vmFilter string
 }
 
 // Observe lists every managed OpenNebula resource: one pool call per kind
@@ -79,28 +83,24 @@ func (p *Provider) Observe(ctx context.Context) ([]plan.Resource, error) {
 // fetch reads the pools of the given kinds concurrently.
 func (p *Provider) fetch(ctx context.Context, ks ...plan.Kind) (*snapshot, error) {
 	s := &snapshot{}
-	seen := map[plan.Kind]bool{}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
+	var uniq []plan.Kind
 	for _, k := range ks {
-		if seen[k] {
-			continue
+		if !slices.Contains(uniq, k) {
+			uniq = append(uniq, k)
 		}
-		seen[k] = true
+	}
+	errs := make([]error, len(uniq))
+	var wg sync.WaitGroup
+	for i, k := range uniq {
 		wg.Add(1)
-		go func(k plan.Kind) {
+		go func() {
 			defer wg.Done()
-			if err := p.fetchKind(ctx, s, k); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}(k)
+			errs[i] = p.fetchKind(ctx, s, k)
+		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errs[0]
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -193,6 +193,9 @@ func (p *Provider) fetchKind(ctx context.Context, s *snapshot, k plan.Kind) erro
 			// every state but DONE.
 			f := goca.NewVMFilter(parameters.PoolWhoAll, start, end, -1)
 			f.Pair = attrManagedBy + "=" + plan.ManagedByValue
+			if s.vmFilter != "" {
+				f.Pair = s.vmFilter
+			}
 			pool, err := c.VMs().InfoFilter(f)
 			if err != nil {
 				return 0, err

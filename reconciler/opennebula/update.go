@@ -146,6 +146,8 @@ func (p *Provider) update(ctx context.Context, before, after plan.Resource, ids 
 		out.Attrs["policies"] = canonicalOrSame(a["policies"])
 	case plan.ONEFlowService:
 		if len(changed) == 0 {
+			// A service's description cannot be updated: its marks stay.
+			out.Labels = live.labels()
 			break
 		}
 		return p.replaceService(ctx, before, after, m, ids)

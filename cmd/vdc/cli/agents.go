@@ -24,7 +24,7 @@ type agentsFlags struct {
 }
 
 func (f *agentsFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.data, "data", ".data", "data directory; the embedded stores live under DIR/agents/CUSTOMER")
+	c.Flags().StringVar(&f.data, "data", ".vdc", "data directory (as vdc serve --data); the embedded stores live under DIR/agents/CUSTOMER")
 }
 
 // openAgents validates the customer and opens the embedded stores. The

@@ -159,18 +159,12 @@ func runApply(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan
 		customers[p.Actions[st.Index].Customer] = true
 	}
 	for c := range customers {
-		_, err := s.store.Acquire(c, holder, 30*time.Minute, now)
-		var locked *state.LockedError
-		if errors.As(err, &locked) {
-			// This process holds the state file exclusively, so the holder
-			// is a process that died (a killed apply): take the lease over.
-			fmt.Fprintf(e.stderr, "customer %s: taking over the lease of %s, which is no longer running\n", c, locked.Holder)
-			if err = s.store.Release(c, locked.Holder); err == nil {
-				_, err = s.store.Acquire(c, holder, 30*time.Minute, now)
-			}
-		}
+		prev, err := reconciler.TakeLease(s.store, c, holder, 30*time.Minute, now)
 		if err != nil {
 			return withCode(ExitFailure, fmt.Errorf("customer %s: %w", c, err))
+		}
+		if prev != "" {
+			fmt.Fprintf(e.stderr, "customer %s: took over the lease of %s, which is no longer running\n", c, prev)
 		}
 		defer s.store.Release(c, holder)
 	}

@@ -91,6 +91,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newSimCmd(e),
 		newPlanCmd(e),
 		newApplyCmd(e),
+		newServeCmd(e),
 	)
 	return root
 }

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/agentvdc/agentvdc/agents"
+	"github.com/agentvdc/agentvdc/agents/embedded"
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/reconciler/autoscale"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/reconciler/gitsource"
+	"github.com/agentvdc/agentvdc/reconciler/opennebula"
+	"github.com/agentvdc/agentvdc/reconciler/webhook"
+	"github.com/agentvdc/agentvdc/schema"
+)
+
+// serveConfig is vdc.yaml (see vdc.example.yaml). Secrets are never in the
+// file: it names the environment variables that hold them.
+type serveConfig struct {
+	Listen string `yaml:"listen"`
+	Data   string `yaml:"data"`
+	Sim    bool   `yaml:"sim"`
+	Repo   struct {
+		URL        string   `yaml:"url"`
+		Ref        string   `yaml:"ref"`
+		Path       string   `yaml:"path"`
+		Poll       duration `yaml:"poll"`
+		SSHKeyFile string   `yaml:"sshKeyFile"`
+		TokenEnv   string   `yaml:"tokenEnv"`
+	} `yaml:"repo"`
+	Webhook struct {
+		GitHubSecretEnv string `yaml:"githubSecretEnv"`
+		GitLabTokenEnv  string `yaml:"gitlabTokenEnv"`
+	} `yaml:"webhook"`
+	Reconcile struct {
+		Workers            int      `yaml:"workers"`
+		DriftMin           duration `yaml:"driftMin"`
+		HetznerBudgetShare float64  `yaml:"hetznerBudgetShare"`
+		AllowDelete        bool     `yaml:"allowDelete"`
+		MaxDeleteFraction  float64  `yaml:"maxDeleteFraction"`
+	} `yaml:"reconcile"`
+	Autoscale struct {
+		Enabled  *bool    `yaml:"enabled"`
+		Interval duration `yaml:"interval"`
+		Window   duration `yaml:"window"`
+	} `yaml:"autoscale"`
+	Agents struct {
+		Enabled *bool `yaml:"enabled"`
+	} `yaml:"agents"`
+	API struct {
+		TokenEnv string `yaml:"tokenEnv"`
+	} `yaml:"api"`
+}
+
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 30s or 5m", n.Line, n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+func defaultServeConfig() serveConfig {
+	var c serveConfig
+	c.Listen, c.Data = "127.0.0.1:8787", ".vdc"
+	c.Repo.URL, c.Repo.Ref, c.Repo.Path, c.Repo.Poll = ".", "HEAD", "customers", duration{time.Minute}
+	c.Repo.TokenEnv = "VDC_GIT_TOKEN"
+	c.Webhook.GitHubSecretEnv, c.Webhook.GitLabTokenEnv = "VDC_WEBHOOK_GITHUB_SECRET", "VDC_WEBHOOK_GITLAB_TOKEN"
+	c.Reconcile.Workers, c.Reconcile.DriftMin, c.Reconcile.HetznerBudgetShare = 4, duration{time.Minute}, 0.5
+	c.Reconcile.MaxDeleteFraction = plan.DefaultMaxDeleteFraction
+	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
+	c.API.TokenEnv = "VDC_API_TOKEN"
+	return c
+}
+
+func loadServeConfig(path string) (serveConfig, error) {
+	c := defaultServeConfig()
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	var configPath string
+	var flags serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: continuous GitOps reconcile, autoscaling, agents and the HTTP API",
+		Long: `Serve follows the customer repository (poll interval and webhook), keeps every
+customer converged, heals drift, autoscales, runs the data agents and
+serves the HTTP API and status page. --sim runs the cloud simulators and the
+embedded stores in-process. Flags override the --config file
+(vdc.example.yaml documents every setting).
+
+Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadServeConfig(configPath)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			fl := cmd.Flags()
+			if fl.Changed("listen") {
+				cfg.Listen = flags.Listen
+			}
+			if fl.Changed("data") {
+				cfg.Data = flags.Data
+			}
+			if fl.Changed("sim") {
+				cfg.Sim = flags.Sim
+			}
+			if fl.Changed("repo") {
+				cfg.Repo.URL = flags.Repo.URL
+			}
+			if fl.Changed("ref") {
+				cfg.Repo.Ref = flags.Repo.Ref
+			}
+			if fl.Changed("path") {
+				cfg.Repo.Path = flags.Repo.Path
+			}
+			if fl.Changed("poll") {
+				cfg.Repo.Poll = flags.Repo.Poll
+			}
+			return serve(cmd.Context(), e, cfg)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (see vdc.example.yaml)")
+	cmd.Flags().StringVar(&flags.Listen, "listen", "127.0.0.1:8787", "HTTP API address")
+	cmd.Flags().StringVar(&flags.Data, "data", ".vdc", "data directory (state, api-token, simulator and agent data)")
+	cmd.Flags().BoolVar(&flags.Sim, "sim", false, "in-process cloud simulators and embedded stores")
+	cmd.Flags().StringVar(&flags.Repo.URL, "repo", ".", "customer repository: local path or remote URL")
+	cmd.Flags().StringVar(&flags.Repo.Ref, "ref", "HEAD", "branch or tag to follow")
+	cmd.Flags().StringVar(&flags.Repo.Path, "path", "customers", "customers directory in the repository")
+	cmd.Flags().DurationVar(&flags.Repo.Poll.Duration, "poll", time.Minute, "git poll interval")
+	return cmd
+}
+
+func serve(ctx context.Context, e *env, cfg serveConfig) error {
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	store, err := cf.openState(log)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer store.Close()
+	cl, err := cf.open(ctx, e, log)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer cl.Close()
+	repo, _, err := gitsource.Open(ctx, gitsource.Options{URL: cfg.Repo.URL, CacheDir: filepath.Join(cfg.Data, "git"),
+		Token: e.getenv(cfg.Repo.TokenEnv), SSHKeyFile: cfg.Repo.SSHKeyFile})
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := api.NewMetrics(reg)
+
+	dc := daemon.Config{
+		Source: repo, Ref: cfg.Repo.Ref, Path: cfg.Repo.Path, PollInterval: cfg.Repo.Poll.Duration,
+		Providers: cl.providers, Store: store,
+		Prices:  func(ctx context.Context) (plan.Prices, error) { return cf.prices(ctx, cl, store) },
+		Workers: cfg.Reconcile.Workers, DriftMin: cfg.Reconcile.DriftMin.Duration, HetznerBudgetShare: cfg.Reconcile.HetznerBudgetShare,
+		AllowDelete: cfg.Reconcile.AllowDelete, MaxDeleteFraction: cfg.Reconcile.MaxDeleteFraction,
+		AutoscaleInterval: cfg.Autoscale.Interval.Duration, Metrics: metrics, Logger: log,
+	}
+	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
+		if one, ok := cl.providers["opennebula"].(*opennebula.Provider); ok {
+			dc.Autoscaler = &scalerAdapter{autoscale.New(autoscale.Options{Metrics: one, Window: cfg.Autoscale.Window.Duration, Logger: log,
+				Prices: func() plan.Prices { p, _ := cf.prices(context.Background(), nil, store); return p }})}
+		}
+	}
+	if cfg.Agents.Enabled == nil || *cfg.Agents.Enabled {
+		stores := embedded.Open(cfg.Data)
+		defer stores.Close()
+		deps := stores.Deps(log)
+		dc.Agents = func(ctx context.Context, customer, job string) error {
+			var err error
+			switch job {
+			case "ingest":
+				_, err = (&agents.Ingest{Deps: deps}).Run(ctx, customer)
+			case "relationship":
+				_, err = (&agents.Relationship{Deps: deps}).Run(ctx, customer)
+			case "learning":
+				_, err = (&agents.Learning{Deps: deps, GapReportPath: stores.GapReportPath}).Run(ctx, customer)
+			default:
+				err = fmt.Errorf("unknown agent job %q", job)
+			}
+			return err
+		}
+	}
+	d, err := daemon.New(dc)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	hook, err := webhook.New(webhook.Config{
+		GitHubSecret: e.getenv(cfg.Webhook.GitHubSecretEnv), GitLabToken: e.getenv(cfg.Webhook.GitLabTokenEnv),
+		Branch: webhookBranch(cfg.Repo.Ref), Trigger: func(webhook.PushEvent) { d.TriggerSync() }, Logger: log,
+	})
+	if err != nil && !errors.Is(err, webhook.ErrConfig) {
+		return withCode(ExitFailure, err)
+	}
+	var hookHandler http.Handler
+	if err == nil {
+		hookHandler = hook
+	}
+	srv, err := api.New(api.Config{Service: d, Token: e.getenv(cfg.API.TokenEnv), TokenFile: filepath.Join(cfg.Data, "api-token"),
+		Webhook: hookHandler, Registry: reg, Logger: log})
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	fmt.Fprintf(e.stdout, "vdc serve: API and status page on http://%s (token in %s)\n", ln.Addr(), filepath.Join(cfg.Data, "api-token"))
+	if cl.stack != nil {
+		fmt.Fprintf(e.stdout, "cloud simulators on %s\n", cl.stack.URL)
+	}
+	runErr := d.Run(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdownCtx)
+	if runErr != nil {
+		return withCode(ExitFailure, runErr)
+	}
+	return nil
+}
+
+// webhookBranch is the branch pushes must name to trigger a sync.
+func webhookBranch(ref string) string {
+	if ref == "" || ref == "HEAD" {
+		return ""
+	}
+	return ref
+}
+
+// scalerAdapter turns autoscale decisions into the API's view.
+type scalerAdapter struct{ s *autoscale.Scaler }
+
+func (a *scalerAdapter) Evaluate(ctx context.Context, cs []schema.Customer, obs []plan.Resource) ([]api.ScaleDecision, error) {
+	ds, err := a.s.Evaluate(ctx, cs, obs)
+	out := make([]api.ScaleDecision, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, api.ScaleDecision{Customer: d.Customer, At: d.At, Resource: d.Resource, From: d.From, To: d.To,
+			Reason: d.Reason, MonthlyCostDeltaUSD: d.MonthlyCostDeltaUSD})
+	}
+	return out, err
+}
+
+func (a *scalerAdapter) Targets() map[string]plan.Scale { return a.s.Targets() }

@@ -1,0 +1,49 @@
+// Package api owns the daemon's HTTP surface: the JSON API that on-call
+// tools and CI use, the server-rendered status page, health and readiness
+// probes, the Prometheus metrics the daemon updates (Metrics), and a Go
+// client of the API (Client) that the vdc CLI uses. The daemon implements
+// Service; this package never touches state, git or a cloud itself.
+//
+// # Endpoints
+//
+//	GET  /healthz                              200 while the process serves (no auth)
+//	GET  /readyz                               200 once Service.Ready is nil, else 503 (no auth)
+//	*    /webhook                              the git push webhook (no bearer auth: it verifies its own signatures)
+//	GET  /metrics                              Prometheus exposition of Config.Registry
+//	GET  /api/v1/customers                     {"customers": [CustomerView...]}
+//	GET  /api/v1/customers/{name}              CustomerView
+//	POST /api/v1/customers/{name}/reconcile    202 {"customer","status":"queued"}
+//	POST /api/v1/customers/{name}/suspend      200 CustomerView (on-call hold on)
+//	POST /api/v1/customers/{name}/resume       200 CustomerView (on-call hold off)
+//	GET  /api/v1/customers/{name}/history?limit=N   {"customer","history":[state.ApplyRecord...]}
+//	POST /api/v1/plan                          body {"ref","format":"json|markdown|text"} → the rendered plan
+//	POST /api/v1/sync                          202 {"status":"sync requested"}
+//	GET  /                                     status page (HTML)
+//	GET  /customers/{name}                     customer page (HTML)
+//	POST /customers/{name}/{reconcile,suspend,resume}   page buttons; 303 back to the customer page
+//	GET|POST /login, POST /logout              browser sign-in (token cookie)
+//
+// Errors are JSON objects {"error": "..."}: 400 bad JSON, bad parameter or
+// unknown git ref (ErrBadRef), 401 no token, 403 wrong token, 404 unknown
+// customer (ErrNotFound) or path, 405 wrong method (with Allow), 500
+// anything else the Service returns.
+//
+// # Authentication
+//
+// Everything but /healthz, /readyz, /webhook and /login needs the API token,
+// sent as "Authorization: Bearer TOKEN" (CLI, CI, Prometheus'
+// authorization.credentials_file) or, for browsers, as the vdc_token cookie
+// that /login sets (HttpOnly, SameSite=Strict). Tokens are compared in
+// constant time. A missing token gets 401 with WWW-Authenticate: Bearer, a
+// wrong one 403. When Config.Token is empty the token is read from
+// Config.TokenFile, or generated there (32 random bytes, base64url, mode
+// 0600) when the file does not exist; a token file readable by group or
+// others is refused. The token is never logged nor echoed.
+//
+// POST /login takes the token as the form field "token"; GET
+// /login?token=... does the same for scripts and headless browsers (it
+// puts the token in the browser history: prefer the form). Unsafe requests
+// carrying browser cross-origin markers (Sec-Fetch-Site, Origin) from
+// another origin are refused (http.CrossOriginProtection), so a page
+// elsewhere cannot drive the buttons with the cookie.
+package api

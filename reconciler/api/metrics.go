@@ -1,0 +1,246 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Label values. Labels never carry a customer name: their cardinality is
+// fixed by these lists (values outside them are counted as "other" by the
+// helper methods).
+const (
+	CloudOpenNebula = "opennebula"
+	CloudHetzner    = "hetzner"
+	CloudExoscale   = "exoscale"
+
+	JobIngest       = "ingest"
+	JobRelationship = "relationship"
+	JobLearning     = "learning"
+
+	// Reconcile and apply results.
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+	ResultNoop    = "noop"     // reconcile found nothing to do
+	ResultSkipped = "skipped"  // suspended, on hold, or blocked
+	ResultPartial = "partial"  // apply: some actions failed
+
+	ResourceServers   = "servers"
+	ResourceStorageGB = "storage_gb"
+
+	DirectionUp   = "up"
+	DirectionDown = "down"
+
+	labelOther = "other"
+)
+
+// Label value sets (also used to pre-create series at zero).
+func clouds() []string { return []string{CloudOpenNebula, CloudHetzner, CloudExoscale} }
+func jobs() []string   { return []string{JobIngest, JobRelationship, JobLearning} }
+func results() []string {
+	return []string{ResultSuccess, ResultFailure, ResultNoop, ResultSkipped, ResultPartial}
+}
+func resources() []string  { return []string{ResourceServers, ResourceStorageGB} }
+func directions() []string { return []string{DirectionUp, DirectionDown} }
+
+// Metrics are the daemon's Prometheus metrics (namespace agentvdc). The
+// daemon updates them; GET /metrics serves the registry they are
+// registered in. Fields may be used directly with the label values above;
+// the methods clamp unknown label values to "other".
+type Metrics struct {
+	// ReconcileDuration: agentvdc_reconcile_duration_seconds{result}.
+	ReconcileDuration *prometheus.HistogramVec
+	// QueueDepth: agentvdc_queue_depth, customers waiting in the work queue.
+	QueueDepth prometheus.Gauge
+	// CloudAPICalls: agentvdc_cloud_api_calls_total{cloud}, every HTTP
+	// request to a cloud API.
+	CloudAPICalls *prometheus.CounterVec
+	// CloudRateLimited: agentvdc_cloud_api_rate_limited_total{cloud},
+	// responses with status 429.
+	CloudRateLimited *prometheus.CounterVec
+	// DriftResources: agentvdc_drift_resources, resources currently
+	// differing from the desired state (all customers).
+	DriftResources prometheus.Gauge
+	// DriftDetected: agentvdc_drift_detected_total, drifted resources
+	// found by drift checks.
+	DriftDetected prometheus.Counter
+	// AgentRuns: agentvdc_agent_runs_total{job}; AgentFailures:
+	// agentvdc_agent_failures_total{job}; AgentRunDuration:
+	// agentvdc_agent_run_duration_seconds{job}.
+	AgentRuns        *prometheus.CounterVec
+	AgentFailures    *prometheus.CounterVec
+	AgentRunDuration *prometheus.HistogramVec
+	// AutoscaleEvents: agentvdc_autoscale_events_total{resource,direction}.
+	AutoscaleEvents *prometheus.CounterVec
+	// Applies: agentvdc_applies_total{result}.
+	Applies *prometheus.CounterVec
+	// Customers: agentvdc_customers{status}, customers per sync status
+	// (set all statuses on each update; see state.Statuses).
+	Customers *prometheus.GaugeVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered, for tests). Registering twice in one registry is an error.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	const ns = "agentvdc"
+	m := &Metrics{
+		ReconcileDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "reconcile_duration_seconds",
+			Help:    "Duration of one customer reconcile (plan and apply), by result.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"result"}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "queue_depth",
+			Help: "Customers waiting in the reconcile work queue.",
+		}),
+		CloudAPICalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "cloud_api_calls_total",
+			Help: "HTTP requests made to a cloud API, by cloud.",
+		}, []string{"cloud"}),
+		CloudRateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "cloud_api_rate_limited_total",
+			Help: "Cloud API responses with status 429 (rate limited), by cloud.",
+		}, []string{"cloud"}),
+		DriftResources: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "drift_resources",
+			Help: "Resources that currently differ from the desired state.",
+		}),
+		DriftDetected: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "drift_detected_total",
+			Help: "Drifted resources found by drift checks.",
+		}),
+		AgentRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "agent_runs_total",
+			Help: "Finished agent runs, by job.",
+		}, []string{"job"}),
+		AgentFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "agent_failures_total",
+			Help: "Agent runs that failed, by job.",
+		}, []string{"job"}),
+		AgentRunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "agent_run_duration_seconds",
+			Help:    "Duration of one agent run, by job.",
+			Buckets: []float64{0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600},
+		}, []string{"job"}),
+		AutoscaleEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "autoscale_events_total",
+			Help: "Autoscaler decisions, by resource (servers, storage_gb) and direction (up, down).",
+		}, []string{"resource", "direction"}),
+		Applies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "applies_total",
+			Help: "Applies, by result.",
+		}, []string{"result"}),
+		Customers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "customers",
+			Help: "Customers by sync status.",
+		}, []string{"status"}),
+	}
+	// Pre-create the known series so dashboards and rate() see zeros.
+	for _, c := range clouds() {
+		m.CloudAPICalls.WithLabelValues(c)
+		m.CloudRateLimited.WithLabelValues(c)
+	}
+	for _, j := range jobs() {
+		m.AgentRuns.WithLabelValues(j)
+		m.AgentFailures.WithLabelValues(j)
+	}
+	for _, r := range results() {
+		m.Applies.WithLabelValues(r)
+	}
+	for _, r := range resources() {
+		for _, d := range directions() {
+			m.AutoscaleEvents.WithLabelValues(r, d)
+		}
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range m.collectors() {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.ReconcileDuration, m.QueueDepth, m.CloudAPICalls, m.CloudRateLimited,
+		m.DriftResources, m.DriftDetected, m.AgentRuns, m.AgentFailures,
+		m.AgentRunDuration, m.AutoscaleEvents, m.Applies, m.Customers,
+	}
+}
+
+func bound(v string, allowed []string) string {
+	if slices.Contains(allowed, v) {
+		return v
+	}
+	return labelOther
+}
+
+// ObserveReconcile records one reconcile.
+func (m *Metrics) ObserveReconcile(result string, d time.Duration) {
+	m.ReconcileDuration.WithLabelValues(bound(result, results())).Observe(d.Seconds())
+}
+
+// ObserveApply counts one apply.
+func (m *Metrics) ObserveApply(result string) {
+	m.Applies.WithLabelValues(bound(result, results())).Inc()
+}
+
+// ObserveAgentRun records one finished agent run; a non-nil err counts as
+// a failure.
+func (m *Metrics) ObserveAgentRun(job string, d time.Duration, err error) {
+	job = bound(job, jobs())
+	m.AgentRuns.WithLabelValues(job).Inc()
+	m.AgentRunDuration.WithLabelValues(job).Observe(d.Seconds())
+	if err != nil {
+		m.AgentFailures.WithLabelValues(job).Inc()
+	}
+}
+
+// ObserveAutoscale counts one autoscaler decision: resource is
+// ResourceServers or ResourceStorageGB, the direction follows from from/to
+// (no change: not counted).
+func (m *Metrics) ObserveAutoscale(resource string, from, to int) {
+	if from == to {
+		return
+	}
+	dir := DirectionUp
+	if to < from {
+		dir = DirectionDown
+	}
+	m.AutoscaleEvents.WithLabelValues(bound(resource, resources()), dir).Inc()
+}
+
+// InstrumentTransport wraps rt (nil: http.DefaultTransport) so every
+// request counts in CloudAPICalls and every 429 in CloudRateLimited under
+// cloud. Give the result to the cloud's client library.
+func (m *Metrics) InstrumentTransport(cloud string, rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	cloud = bound(cloud, clouds())
+	return &countingTransport{
+		next:    rt,
+		calls:   m.CloudAPICalls.WithLabelValues(cloud),
+		limited: m.CloudRateLimited.WithLabelValues(cloud),
+	}
+}
+
+type countingTransport struct {
+	next           http.RoundTripper
+	calls, limited prometheus.Counter
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.calls.Inc()
+	resp, err := t.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		t.limited.Inc()
+	}
+	return resp, err
+}

@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+var _ api.Service = (*Daemon)(nil)
+
+// Customers implements api.Service.
+func (d *Daemon) Customers(ctx context.Context) ([]api.CustomerView, error) {
+	names := map[string]bool{}
+	d.mu.Lock()
+	for n := range d.desired {
+		names[n] = true
+	}
+	for n := range d.observed {
+		if n != "" {
+			names[n] = true
+		}
+	}
+	d.mu.Unlock()
+	list, err := d.cfg.Store.ListStatus()
+	if err != nil {
+		return nil, err
+	}
+	for _, cs := range list {
+		names[cs.Name] = true
+	}
+	out := make([]api.CustomerView, 0, len(names))
+	for n := range names {
+		v, err := d.view(n, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Customer implements api.Service.
+func (d *Daemon) Customer(ctx context.Context, name string) (api.CustomerView, error) {
+	return d.view(name, true)
+}
+
+func (d *Daemon) view(name string, detail bool) (api.CustomerView, error) {
+	st, err := d.cfg.Store.GetStatus(name)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return api.CustomerView{}, err
+	}
+	known := err == nil
+	d.mu.Lock()
+	c, inGit := d.desired[name]
+	obs := append([]plan.Resource(nil), d.observed[name]...)
+	v := api.CustomerView{Name: name, InGit: inGit, Hold: d.holds[name], Status: st,
+		Autoscale: append([]api.ScaleDecision(nil), d.decisions[name]...)}
+	prices := d.prices
+	d.mu.Unlock()
+	if !inGit && !known && len(obs) == 0 {
+		return api.CustomerView{}, api.ErrNotFound
+	}
+	if v.Status.Name == "" {
+		v.Status.Name = name
+	}
+	if inGit {
+		v.DisplayName, v.Tier, v.Region, v.Suspended = c.DisplayName, string(c.Tier), c.Region, c.Suspended
+		v.MinServers, v.MaxServers, v.MaxStorageGB = c.Compute.MinServers, c.Compute.MaxServers, c.Storage.MaxGB
+		v.ListPriceUSD = c.Placement.ListPriceUSD
+	}
+	for _, r := range obs {
+		switch r.Kind {
+		case plan.HetznerServer:
+			v.Servers++
+		case plan.ExoBlockVolume:
+			v.StorageGB, _ = strconv.Atoi(r.Attrs["size_gb"])
+		}
+	}
+	v.MonthlyCostUSD = plan.MonthlyCostUSD(obs, prices)
+	if detail {
+		v.Resources = obs
+	}
+	if d.sched != nil {
+		if ss, ok := d.sched.Status(name); ok {
+			for _, j := range ss.Jobs {
+				aj := api.AgentJob{Job: j.Job, Interval: j.Interval, Next: j.Next, Running: j.Running, Runs: j.Counters.Runs, Failures: j.Counters.Failures}
+				if j.LastRun != nil {
+					aj.LastRun = &api.AgentRun{Start: j.LastRun.Start, Duration: j.LastRun.Duration, Err: j.LastRun.Err}
+				}
+				v.Agents = append(v.Agents, aj)
+			}
+		}
+	}
+	return v, nil
+}
+
+// Reconcile implements api.Service.
+func (d *Daemon) Reconcile(ctx context.Context, name string) error {
+	if _, err := d.view(name, false); err != nil {
+		return err
+	}
+	d.queue.Add(name)
+	return nil
+}
+
+// Hold implements api.Service: an on-call suspension that survives restarts.
+func (d *Daemon) Hold(ctx context.Context, name string, hold bool) error {
+	if _, err := d.view(name, false); err != nil {
+		return err
+	}
+	v := []byte("0")
+	if hold {
+		v = []byte("1")
+	}
+	if err := d.cfg.Store.PutCursor(holdCursor, name, v); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if hold {
+		d.holds[name] = true
+	} else {
+		delete(d.holds, name)
+	}
+	d.mu.Unlock()
+	d.queue.Add(name)
+	return nil
+}
+
+// History implements api.Service.
+func (d *Daemon) History(ctx context.Context, name string, limit int) ([]state.ApplyRecord, error) {
+	if _, err := d.view(name, false); err != nil {
+		return nil, err
+	}
+	return d.cfg.Store.History(name, limit)
+}
+
+// Plan implements api.Service: the customer files at ref, planned against
+// the cached observation (no cloud API call).
+func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
+	commit, err := d.cfg.Source.Resolve(ref)
+	if err != nil {
+		if _, ferr := d.cfg.Source.Fetch(ctx); ferr == nil {
+			commit, err = d.cfg.Source.Resolve(ref)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", api.ErrBadRef, err)
+		}
+	}
+	files, err := d.cfg.Source.Files(commit, d.cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", api.ErrBadRef, err)
+	}
+	loaded := d.loader.Load(files)
+	d.mu.Lock()
+	in := plan.Input{Commit: commit.Hash.String(), Customers: loaded.Customers, Invalid: loaded.Diagnostics,
+		Observed: d.observedLocked(), ObservedAt: d.observedAt, Prices: d.prices,
+		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction}}
+	d.mu.Unlock()
+	in.Now = nowUTC()
+	p, err := plan.Build(in)
+	if p != nil {
+		return p, nil // a refused plan still explains itself
+	}
+	return nil, err
+}
+
+// Sync implements api.Service.
+func (d *Daemon) Sync(ctx context.Context) error {
+	err := d.syncGit(ctx)
+	d.updateReady()
+	return err
+}
+
+// Ready implements api.Service.
+func (d *Daemon) Ready() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ready
+}
