@@ -15,11 +15,13 @@ help: ## list the targets
 build: ## build bin/vdc
 	$(GO) build -o $(BIN)/vdc ./cmd/vdc
 
-run: build ## run vdc against this checkout's customers/ (validate for now)
+run: build ## validate customers/, then run the daemon on this checkout with the simulators (Ctrl-C stops)
 	$(BIN)/vdc validate --repo . --path customers
+	$(BIN)/vdc serve --sim --repo . --ref HEAD --data .vdc --listen 127.0.0.1:8787
 
-prereqs: $(BIN)/minio ## install what the tests need (MinIO server, git)
-	@command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq git)
+prereqs: $(BIN)/minio ## install what the tests need (MinIO server, git, Chromium for the status page test)
+	@if ! command -v git >/dev/null || ! test -x /usr/bin/chromium; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git chromium >/dev/null; fi
 
 $(BIN)/minio:
 	@echo "building MinIO $(MINIO_VERSION) into bin/ (several minutes on a cold cache)"

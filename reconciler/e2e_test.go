@@ -3,8 +3,6 @@ package reconciler_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,9 +11,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/exoscale"
 	"github.com/agentvdc/agentvdc/reconciler/hetzner"
-	"github.com/agentvdc/agentvdc/reconciler/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/simctl"
 	"github.com/agentvdc/agentvdc/reconciler/simstack"
 	"github.com/agentvdc/agentvdc/schema"
@@ -38,21 +34,7 @@ func newWorld(tb testing.TB, o simstack.Options) *world {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	env := st.Env()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	hz, err := hetzner.New(ctx, hetzner.Config{Endpoint: env["HCLOUD_ENDPOINT"], Token: env["HCLOUD_TOKEN"], HTTPClient: client,
-		RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond, MaxRetries: 8, MaxRateLimited: 20})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	exo, err := exoscale.New(ctx, exoscale.Config{Logger: quiet, Endpoint: env["EXOSCALE_API_ENDPOINT"], APIKey: env["EXOSCALE_API_KEY"], APISecret: env["EXOSCALE_API_SECRET"],
-		HTTPClient: client, Retry: exoscale.Retry{Attempts: 8, BaseDelay: 10 * time.Millisecond, MaxDelay: 200 * time.Millisecond}, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	one, err := opennebula.New(ctx, opennebula.Config{XMLRPCURL: env["ONE_XMLRPC"], FlowURL: env["ONEFLOW_URL"], User: env["ONE_USER"], Password: env["ONE_PASSWORD"],
-		HTTPClient: client, MaxAttempts: 8, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	ps, err := st.NewProviders(ctx, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,8 +43,7 @@ func newWorld(tb testing.TB, o simstack.Options) *world {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	return &world{stack: st, store: store, hetzner: hz,
-		providers: map[plan.Cloud]reconciler.Provider{plan.Hetzner: hz, plan.Exoscale: exo, plan.OpenNebula: one}}
+	return &world{stack: st, store: store, hetzner: ps.Hetzner, providers: ps.All}
 }
 
 func (w *world) controllers() []*simctl.Controller {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +17,6 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/exoscale"
-	"github.com/agentvdc/agentvdc/reconciler/hetzner"
-	"github.com/agentvdc/agentvdc/reconciler/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/simctl"
 	"github.com/agentvdc/agentvdc/reconciler/simstack"
 )
@@ -109,22 +105,11 @@ func tail(s string) string {
 // providers are the real adapters on the simulators, to inspect the clouds.
 func (c *cloud) providers(t *testing.T) map[plan.Cloud]reconciler.Provider {
 	t.Helper()
-	ctx := context.Background()
-	env := c.stack.Env()
-	quiet := slog.New(slog.DiscardHandler)
-	hz, err := hetzner.New(ctx, hetzner.Config{Endpoint: env["HCLOUD_ENDPOINT"], Token: env["HCLOUD_TOKEN"], Logger: quiet})
+	ps, err := c.stack.NewProviders(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exo, err := exoscale.New(ctx, exoscale.Config{Endpoint: env["EXOSCALE_API_ENDPOINT"], APIKey: env["EXOSCALE_API_KEY"], APISecret: env["EXOSCALE_API_SECRET"], Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	one, err := opennebula.New(ctx, opennebula.Config{XMLRPCURL: env["ONE_XMLRPC"], FlowURL: env["ONEFLOW_URL"], User: env["ONE_USER"], Password: env["ONE_PASSWORD"], Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[plan.Cloud]reconciler.Provider{plan.Hetzner: hz, plan.Exoscale: exo, plan.OpenNebula: one}
+	return ps.All
 }
 
 // inventory lists every managed resource as "kind.name attrs" (sorted) and

@@ -24,9 +24,9 @@ const (
 	// Reconcile and apply results.
 	ResultSuccess = "success"
 	ResultFailure = "failure"
-	ResultNoop    = "noop"     // reconcile found nothing to do
-	ResultSkipped = "skipped"  // suspended, on hold, or blocked
-	ResultPartial = "partial"  // apply: some actions failed
+	ResultNoop    = "noop"    // reconcile found nothing to do
+	ResultSkipped = "skipped" // suspended, on hold, or blocked
+	ResultPartial = "partial" // apply: some actions failed
 
 	ResourceServers   = "servers"
 	ResourceStorageGB = "storage_gb"

@@ -62,9 +62,11 @@
 // Evaluate a target is clamped to the file's current bounds (a file edit
 // lowering maxServers or maxGB wins) and a target no longer differing from
 // the observed value is cleared. plan.ExpandScaled clamps again against the
-// file it expands. A suspended customer is skipped: its samples and pending
-// targets are dropped (cooldown times are kept). Forget drops a deleted
-// customer entirely.
+// file it expands. A suspended customer (Suspended set in the customers
+// given to Evaluate) is skipped: its samples and pending targets are
+// dropped (cooldown times are kept). A customer left out of a call keeps
+// its state and pending target unchanged; Forget drops a deleted customer
+// entirely.
 //
 // # Decisions
 //

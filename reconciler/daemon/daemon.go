@@ -32,6 +32,11 @@ type Source interface {
 type Autoscaler interface {
 	Evaluate(ctx context.Context, customers []schema.Customer, observed []plan.Resource) ([]api.ScaleDecision, error)
 	Targets() map[string]plan.Scale
+	// Forget drops a deleted customer's samples and targets.
+	Forget(customer string)
+	// Snapshot and Restore carry cooldowns and targets across restarts.
+	Snapshot() ([]byte, error)
+	Restore([]byte) error
 }
 
 // Config wires the daemon.
@@ -53,8 +58,8 @@ type Config struct {
 	// DriftMin is the shortest drift-check interval (default 1m). The real
 	// interval grows so that refreshes use at most HetznerBudgetShare
 	// (default 0.5) of HetznerLimitPerHour (default 3,600).
-	DriftMin           time.Duration
-	HetznerBudgetShare float64
+	DriftMin            time.Duration
+	HetznerBudgetShare  float64
 	HetznerLimitPerHour int
 
 	// AllowDelete lets the daemon delete unprotected customers removed
@@ -152,10 +157,11 @@ func New(cfg Config) (*Daemon, error) {
 		d.sched, err = schedule.New(schedule.Options{Runner: cfg.Agents, Logger: cfg.Logger,
 			OnRun: func(customer string, r schedule.Run) {
 				if m := cfg.Metrics; m != nil {
-					m.AgentRuns.WithLabelValues(r.Job).Inc()
+					var err error
 					if r.Err != "" {
-						m.AgentFailures.WithLabelValues(r.Job).Inc()
+						err = errors.New(r.Err)
 					}
+					m.ObserveAgentRun(r.Job, r.Duration, err)
 				}
 			}})
 		if err != nil {
@@ -168,6 +174,7 @@ func New(cfg Config) (*Daemon, error) {
 // Run runs the daemon until ctx ends.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.loadHolds()
+	d.restoreAutoscaler()
 	if err := d.settleJournal(); err != nil {
 		return err
 	}
@@ -457,11 +464,16 @@ func (d *Daemon) checkDrift(ctx context.Context) {
 	d.mu.Lock()
 	d.drift = changed
 	d.mu.Unlock()
+	total := 0
+	for _, n := range changed {
+		total += n
+	}
+	if m := d.cfg.Metrics; m != nil {
+		m.DriftResources.Set(float64(total))
+		m.DriftDetected.Add(float64(total))
+	}
 	now := time.Now().UTC()
 	for name, n := range changed {
-		if m := d.cfg.Metrics; m != nil {
-			m.Drift.Add(float64(n))
-		}
 		_, _ = d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
 			cs.Drift = n
 			if cs.Status == state.StatusSynced {
@@ -495,16 +507,15 @@ func (d *Daemon) Autoscale(ctx context.Context) error {
 	d.mu.Lock()
 	cs := make([]schema.Customer, 0, len(d.desired))
 	for _, c := range d.desired {
-		if !d.holds[c.Name] && !c.Suspended {
-			cs = append(cs, c)
-		}
+		// The autoscaler drops the samples and targets of suspended
+		// customers; an on-call hold counts as suspended.
+		c.Suspended = c.Suspended || d.holds[c.Name]
+		cs = append(cs, c)
 	}
 	obs := d.observedLocked()
 	d.mu.Unlock()
+	// Decisions made before a metric call failed are still recorded.
 	decisions, err := d.cfg.Autoscaler.Evaluate(ctx, cs, obs)
-	if err != nil {
-		return err
-	}
 	for _, dec := range decisions {
 		name := dec.Customer
 		d.mu.Lock()
@@ -515,16 +526,32 @@ func (d *Daemon) Autoscale(ctx context.Context) error {
 		d.decisions[name] = list
 		d.mu.Unlock()
 		if m := d.cfg.Metrics; m != nil {
-			dir := "up"
-			if dec.To < dec.From {
-				dir = "down"
-			}
-			m.AutoscaleEvents.WithLabelValues(dec.Resource, dir).Inc()
+			m.ObserveAutoscale(dec.Resource, dec.From, dec.To)
 		}
 		d.log.Info("autoscale decision", "customer", name, "resource", dec.Resource, "from", dec.From, "to", dec.To, "reason", dec.Reason, "monthly_cost_delta_usd", dec.MonthlyCostDeltaUSD)
 		d.queue.Add(name)
 	}
-	return nil
+	if snap, serr := d.cfg.Autoscaler.Snapshot(); serr == nil {
+		_ = d.cfg.Store.PutCursor(autoscaleCursor, "all", snap)
+	}
+	return err
+}
+
+const autoscaleCursor = "autoscale"
+
+// restoreAutoscaler reloads cooldowns, targets and decisions saved before
+// a restart.
+func (d *Daemon) restoreAutoscaler() {
+	if d.cfg.Autoscaler == nil {
+		return
+	}
+	b, err := d.cfg.Store.Cursor(autoscaleCursor, "all")
+	if err != nil || len(b) == 0 {
+		return
+	}
+	if err := d.cfg.Autoscaler.Restore(b); err != nil {
+		d.log.Warn("autoscaler state not restored", "err", err)
+	}
 }
 
 func (d *Daemon) observedLocked() []plan.Resource {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/workqueue"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
@@ -21,11 +22,11 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 	start := time.Now()
 	defer func() {
 		if m := d.cfg.Metrics; m != nil {
-			result := "ok"
+			result := api.ResultSuccess
 			if err != nil {
-				result = "error"
+				result = api.ResultFailure
 			}
-			m.ReconcileDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+			m.ObserveReconcile(result, time.Since(start))
 		}
 	}()
 	log := d.log.With("customer", name, "reconcile_id", fmt.Sprintf("%d", start.UnixNano()))
@@ -53,9 +54,7 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 		return err
 	}
 	if !inGit && !hasResources {
-		if d.sched != nil {
-			d.sched.Remove(name)
-		}
+		d.forget(name)
 		return d.cfg.Store.DeleteCustomer(name)
 	}
 
@@ -116,13 +115,13 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 		err = res.Err()
 	}
 	d.patchObserved(name, res.Changed, res.Deleted)
-	rec := state.ApplyRecord{ID: res.ApplyID, When: now, Commit: commit, Who: "daemon", Customers: []string{name}, Actions: res.Done, Duration: time.Since(start), Result: "success"}
+	rec := state.ApplyRecord{ID: res.ApplyID, When: now, Commit: commit, Who: "daemon", Customers: []string{name}, Actions: res.Done, Duration: time.Since(start), Result: api.ResultSuccess}
 	if err != nil {
-		rec.Result, rec.Errors = "failed", []string{err.Error()}
+		rec.Result, rec.Errors = api.ResultFailure, []string{err.Error()}
 	}
 	_ = d.cfg.Store.AppendHistory(rec)
 	if m := d.cfg.Metrics; m != nil {
-		m.Applies.WithLabelValues(rec.Result).Inc()
+		m.ObserveApply(rec.Result)
 	}
 	after := time.Now().UTC()
 	_, _ = d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
@@ -143,14 +142,25 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 	}
 	log.Info("applied", "steps", res.Done, "duration", time.Since(start))
 	if !inGit {
-		if d.sched != nil {
-			d.sched.Remove(name)
-		}
+		d.forget(name)
 		_ = d.cfg.Store.DeleteCustomer(name)
 		return nil
 	}
 	d.scheduleAgents(c, true)
 	return nil
+}
+
+// forget drops a deleted customer from the agents and the autoscaler.
+func (d *Daemon) forget(name string) {
+	if d.sched != nil {
+		d.sched.Remove(name)
+	}
+	if d.cfg.Autoscaler != nil {
+		d.cfg.Autoscaler.Forget(name)
+	}
+	d.mu.Lock()
+	delete(d.decisions, name)
+	d.mu.Unlock()
 }
 
 // patchObserved folds an apply's results into the cached observation.

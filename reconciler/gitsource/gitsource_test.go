@@ -5,59 +5,17 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentvdc/agentvdc/reconciler/gitsource/gittest"
 )
 
-// gitDaemon serves root over git:// on 127.0.0.1 with a real `git daemon`.
-func gitDaemon(t *testing.T, root string) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatal("git is not installed: run `make prereqs`")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-		"--base-path="+root, "--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), root)
-	// Its own process group, so the cleanup also ends the upload-pack
-	// children it forks; no inherited output pipes to hold the test open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "git://" + addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("git daemon did not start")
-	return ""
-}
+func gitDaemon(t *testing.T, root string) string { return gittest.Daemon(t, root) }
 
-func run(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+func run(t *testing.T, dir string, args ...string) string { return gittest.Git(t, dir, args...) }
 
 func writeCustomer(t *testing.T, work, name string) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,16 @@ type cloudFlags struct {
 	oneXMLRPC, oneFlow          string
 	exoZones                    []string
 	pricesFile                  string
+	// instrument, if set, wraps each cloud's HTTP transport (metrics).
+	instrument func(cloud string, rt http.RoundTripper) http.RoundTripper
+}
+
+// httpClient is the client for one cloud's API (nil: the adapter's default).
+func (f *cloudFlags) httpClient(cloud plan.Cloud) *http.Client {
+	if f.instrument == nil {
+		return nil
+	}
+	return &http.Client{Transport: f.instrument(string(cloud), http.DefaultTransport)}
 }
 
 func (f *cloudFlags) register(cmd *cobra.Command) {
@@ -111,7 +122,7 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 	}
 	hcfg := hetzner.Config{
 		Endpoint: firstNonEmpty(f.hcloudEndpointFor(), getenv("HCLOUD_ENDPOINT")),
-		Token:    getenv("HCLOUD_TOKEN"), Logger: log,
+		Token:    getenv("HCLOUD_TOKEN"), Logger: log, HTTPClient: f.httpClient(plan.Hetzner),
 	}
 	if f.sim {
 		// The simulator finishes actions at once; do not wait 500 ms per poll.
@@ -125,7 +136,7 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 		exo, err = exoscale.New(ctx, exoscale.Config{
 			Endpoint: firstNonEmpty(f.exoEndpointFor(), getenv("EXOSCALE_API_ENDPOINT")),
 			APIKey:   getenv("EXOSCALE_API_KEY"), APISecret: getenv("EXOSCALE_API_SECRET"),
-			Zones: f.exoZones, Logger: log,
+			Zones: f.exoZones, Logger: log, HTTPClient: f.httpClient(plan.Exoscale),
 		})
 		if err == nil {
 			c.providers[plan.Exoscale] = exo
@@ -133,7 +144,7 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 			one, err = opennebula.New(ctx, opennebula.Config{
 				XMLRPCURL: firstNonEmpty(f.oneXMLRPCFor(), getenv("ONE_XMLRPC")),
 				FlowURL:   firstNonEmpty(f.oneFlowFor(), getenv("ONEFLOW_URL")),
-				User:      oneUser, Password: onePass, Logger: log,
+				User:      oneUser, Password: onePass, Logger: log, HTTPClient: f.httpClient(plan.OpenNebula),
 			})
 			if err == nil {
 				c.providers[plan.OpenNebula] = one

@@ -165,7 +165,14 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 
 func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := api.NewMetrics(reg)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+
+	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return withCode(ExitFailure, err)
 	}
@@ -184,10 +191,6 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := api.NewMetrics(reg)
-
 	dc := daemon.Config{
 		Source: repo, Ref: cfg.Repo.Ref, Path: cfg.Repo.Path, PollInterval: cfg.Repo.Poll.Duration,
 		Providers: cl.providers, Store: store,
@@ -283,3 +286,6 @@ func (a *scalerAdapter) Evaluate(ctx context.Context, cs []schema.Customer, obs 
 }
 
 func (a *scalerAdapter) Targets() map[string]plan.Scale { return a.s.Targets() }
+func (a *scalerAdapter) Forget(customer string)         { a.s.Forget(customer) }
+func (a *scalerAdapter) Snapshot() ([]byte, error)      { return a.s.Snapshot() }
+func (a *scalerAdapter) Restore(b []byte) error         { return a.s.Restore(b) }
