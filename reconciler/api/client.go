@@ -53,7 +53,8 @@ type Client struct {
 func NewClient(baseURL, token string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil {
-		return nil, fmt.Errorf("daemon URL: %w", err)
+		// The parse error repeats the URL, which may hold a password.
+		return nil, errors.New("daemon URL is not a URL: want http://HOST:PORT or https://HOST:PORT")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("daemon URL %q: want http://HOST:PORT or https://HOST:PORT", u.Redacted())

@@ -692,3 +692,10 @@ func wantError(sub string) func(t *testing.T, b []byte) {
 		}
 	}
 }
+
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}

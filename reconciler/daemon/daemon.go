@@ -13,6 +13,7 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/reconciler/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/reconciler/schedule"
 	"github.com/agentvdc/agentvdc/reconciler/workqueue"
@@ -28,9 +29,9 @@ type Source interface {
 }
 
 // Autoscaler decides server counts and volume sizes from metrics
-// (reconciler/autoscale).
+// (*autoscale.Scaler implements it).
 type Autoscaler interface {
-	Evaluate(ctx context.Context, customers []schema.Customer, observed []plan.Resource) ([]api.ScaleDecision, error)
+	Evaluate(ctx context.Context, customers []schema.Customer, observed []plan.Resource) ([]autoscale.Decision, error)
 	Targets() map[string]plan.Scale
 	// Forget drops a deleted customer's samples and targets.
 	Forget(customer string)
@@ -516,7 +517,9 @@ func (d *Daemon) Autoscale(ctx context.Context) error {
 	d.mu.Unlock()
 	// Decisions made before a metric call failed are still recorded.
 	decisions, err := d.cfg.Autoscaler.Evaluate(ctx, cs, obs)
-	for _, dec := range decisions {
+	for _, ad := range decisions {
+		dec := api.ScaleDecision{Customer: ad.Customer, At: ad.At, Resource: ad.Resource, From: ad.From, To: ad.To,
+			Reason: ad.Reason, MonthlyCostDeltaUSD: ad.MonthlyCostDeltaUSD}
 		name := dec.Customer
 		d.mu.Lock()
 		list := append([]api.ScaleDecision{dec}, d.decisions[name]...)
@@ -625,3 +628,5 @@ func joinMax(msgs []string, n int) string {
 	}
 	return out
 }
+
+var _ Autoscaler = (*autoscale.Scaler)(nil)

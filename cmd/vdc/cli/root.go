@@ -92,6 +92,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newPlanCmd(e),
 		newApplyCmd(e),
 		newServeCmd(e),
+		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e),
 	)
 	return root
 }

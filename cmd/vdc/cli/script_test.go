@@ -36,6 +36,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       *updateScripts,
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"apiserver": apiServerCmd, // oncall_test.go
 			// waitfor FILE: wait up to 20s until FILE exists.
 			"waitfor": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

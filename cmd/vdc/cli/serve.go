@@ -26,7 +26,6 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/reconciler/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/webhook"
-	"github.com/agentvdc/agentvdc/schema"
 )
 
 // serveConfig is vdc.yaml (see vdc.example.yaml). Secrets are never in the
@@ -201,8 +200,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
 		if one, ok := cl.providers["opennebula"].(*opennebula.Provider); ok {
-			dc.Autoscaler = &scalerAdapter{autoscale.New(autoscale.Options{Metrics: one, Window: cfg.Autoscale.Window.Duration, Logger: log,
-				Prices: func() plan.Prices { p, _ := cf.prices(context.Background(), nil, store); return p }})}
+			dc.Autoscaler = autoscale.New(autoscale.Options{Metrics: one, Window: cfg.Autoscale.Window.Duration, Logger: log,
+				Prices: func() plan.Prices { p, _ := cf.prices(context.Background(), nil, store); return p }})
 		}
 	}
 	if cfg.Agents.Enabled == nil || *cfg.Agents.Enabled {
@@ -271,21 +270,3 @@ func webhookBranch(ref string) string {
 	}
 	return ref
 }
-
-// scalerAdapter turns autoscale decisions into the API's view.
-type scalerAdapter struct{ s *autoscale.Scaler }
-
-func (a *scalerAdapter) Evaluate(ctx context.Context, cs []schema.Customer, obs []plan.Resource) ([]api.ScaleDecision, error) {
-	ds, err := a.s.Evaluate(ctx, cs, obs)
-	out := make([]api.ScaleDecision, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, api.ScaleDecision{Customer: d.Customer, At: d.At, Resource: d.Resource, From: d.From, To: d.To,
-			Reason: d.Reason, MonthlyCostDeltaUSD: d.MonthlyCostDeltaUSD})
-	}
-	return out, err
-}
-
-func (a *scalerAdapter) Targets() map[string]plan.Scale { return a.s.Targets() }
-func (a *scalerAdapter) Forget(customer string)         { a.s.Forget(customer) }
-func (a *scalerAdapter) Snapshot() ([]byte, error)      { return a.s.Snapshot() }
-func (a *scalerAdapter) Restore(b []byte) error         { return a.s.Restore(b) }

@@ -3,6 +3,7 @@ package onesim
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -933,7 +934,11 @@ func (s *Server) schedule(now timeT) {
 	s.scheduleVMs(now, pending)
 }
 
-// scheduleVMs deploys the given PENDING VMs, in order.
+// scheduleVMs deploys the given PENDING VMs, in order, each on the
+// eligible host with the fewest VMs. As in oned, a host is eligible when
+// its cluster holds every network the VM's NICs use, and, if the VM has
+// SCHED_REQUIREMENTS naming a CLUSTER_ID, is that cluster. A VM with no
+// eligible host stays PENDING.
 func (s *Server) scheduleVMs(now timeT, pending []int) {
 	var hosts []*host
 	for _, id := range sortedIDs(s.d.Hosts) {
@@ -941,19 +946,43 @@ func (s *Server) scheduleVMs(now timeT, pending []int) {
 			hosts = append(hosts, h)
 		}
 	}
-	if len(hosts) == 0 {
-		return
-	}
 	for _, id := range pending {
 		v := s.d.VMs[id]
-		best := hosts[0]
-		for _, h := range hosts[1:] {
-			if len(h.VMs) < len(best.VMs) {
+		var best *host
+		for _, h := range hosts {
+			if s.eligible(v, h) && (best == nil || len(h.VMs) < len(best.VMs)) {
 				best = h
 			}
 		}
-		s.deploy(v, best, now)
+		if best != nil {
+			s.deploy(v, best, now)
+		}
 	}
+}
+
+var clusterReqRE = regexp.MustCompile(`CLUSTER_ID\s*=\s*"?(\d+)"?`)
+
+// eligible reports whether v may run on h (see scheduleVMs).
+func (s *Server) eligible(v *vm, h *host) bool {
+	if req, ok := v.Tmpl.Get("SCHED_REQUIREMENTS"); ok {
+		if m := clusterReqRE.FindStringSubmatch(req); m != nil && m[1] != strconv.Itoa(h.ClusterID) {
+			return false
+		}
+	}
+	for _, nic := range v.Tmpl.Vectors("NIC") {
+		id, ok := Tmpl(nic.Vec).Get("NETWORK_ID")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(id)
+		if err != nil {
+			continue
+		}
+		if vn, ok := s.d.VNets[n]; ok && !slices.Contains(vn.Clusters, h.ClusterID) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) deploy(v *vm, h *host, now timeT) {

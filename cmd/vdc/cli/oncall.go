@@ -1,0 +1,458 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+// The on-call commands (status, reconcile, suspend, resume, history) talk
+// to a running daemon over its HTTP API only: the daemon holds state.db
+// exclusively, so they never open it.
+
+// defaultDaemonURL is where vdc serve listens by default.
+const defaultDaemonURL = "http://127.0.0.1:8787"
+
+// oncallFlags locate the daemon and its token and choose the output.
+type oncallFlags struct {
+	daemon, data, format string
+}
+
+func (f *oncallFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.daemon, "daemon", "", "daemon URL (default $VDC_DAEMON, else "+defaultDaemonURL+")")
+	cmd.Flags().StringVar(&f.data, "data", ".vdc", "the daemon's data directory, for its api-token file (used when $VDC_TOKEN is unset)")
+	cmd.Flags().StringVar(&f.format, "format", "text", "output: text or json")
+}
+
+// client validates the flags and returns an API client.
+func (f *oncallFlags) client(e *env) (*api.Client, error) {
+	if f.format != "text" && f.format != "json" {
+		return nil, withCode(ExitUsage, fmt.Errorf("--format must be text or json, not %q", f.format))
+	}
+	base := firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), defaultDaemonURL)
+	token := strings.TrimSpace(e.getenv("VDC_TOKEN"))
+	if token == "" {
+		raw, err := os.ReadFile(filepath.Join(f.data, "api-token"))
+		switch {
+		case err == nil:
+			token = strings.TrimSpace(string(raw))
+		case errors.Is(err, fs.ErrNotExist):
+			// No token: the daemon answers 401 and we say how to fix it.
+		default:
+			return nil, withCode(ExitFailure, fmt.Errorf("read the API token: %w", err))
+		}
+	}
+	c, err := api.NewClient(base, token, &http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return c, nil
+}
+
+// daemonErr turns a client error into an exit error with a hint.
+func (f *oncallFlags) daemonErr(c *api.Client, err error) error {
+	var se *api.StatusError
+	switch {
+	case errors.Is(err, api.ErrUnreachable):
+		return withCode(ExitFailure, fmt.Errorf("no daemon reachable at %s (%w); start one with 'vdc serve' or point --daemon / VDC_DAEMON at it", c.URL(), err))
+	case errors.As(err, &se) && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden):
+		return withCode(ExitFailure, fmt.Errorf("%w; set VDC_TOKEN or --data to the daemon's data directory (its api-token file)", err))
+	}
+	return withCode(ExitFailure, err)
+}
+
+func (f *oncallFlags) writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	return nil
+}
+
+func newStatusCmd(e *env) *cobra.Command {
+	var f oncallFlags
+	cmd := &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "Show every customer's status, or one customer in detail, from the running daemon",
+		Long: `Status asks the running daemon (vdc serve) for the customers: sync status,
+last applied commit, drift, servers, storage and monthly cost. With NAME it
+shows one customer in detail: conditions, resources, agents and the
+autoscaler's latest decisions.
+
+The daemon is found through --daemon, else $VDC_DAEMON, else ` + defaultDaemonURL + `;
+its token through $VDC_TOKEN, else the api-token file in --data.
+
+Exit codes: 0 success, 1 daemon unreachable, error or unknown customer,
+2 usage error.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(e)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if len(args) == 1 {
+				v, err := c.Customer(ctx, args[0])
+				if err != nil {
+					return f.daemonErr(c, err)
+				}
+				if f.format == "json" {
+					return f.writeJSON(e.stdout, v)
+				}
+				oncallDetail(e.stdout, v, time.Now())
+				return nil
+			}
+			cs, err := c.Customers(ctx)
+			if err != nil {
+				return f.daemonErr(c, err)
+			}
+			if f.format == "json" {
+				return f.writeJSON(e.stdout, api.CustomersBody{Customers: cs})
+			}
+			oncallStatusTable(e.stdout, cs, time.Now())
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// statusWord is the status with the on-call hold marked.
+func oncallStatusWord(v api.CustomerView) string {
+	s := string(v.Status.Status)
+	if s == "" {
+		s = "Unknown"
+	}
+	if v.Hold {
+		s += " (hold)"
+	}
+	return s
+}
+
+func oncallStatusTable(w io.Writer, cs []api.CustomerView, now time.Time) {
+	if len(cs) == 0 {
+		fmt.Fprintln(w, "no customers")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tCOMMIT\tLAST APPLY\tDRIFT\tSERVERS\tSTORAGE GB\tCOST/MO\tLIST/MO")
+	for _, v := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d/%d..%d\t%d\t%s\t%s\n",
+			v.Name, oncallStatusWord(v), oncallDash(short(v.Status.LastAppliedCommit)), oncallAge(now, v.Status.LastAppliedAt),
+			v.Status.Drift, v.Servers, v.MinServers, v.MaxServers, v.StorageGB,
+			oncallUSD(v.MonthlyCostUSD), oncallUSD(v.ListPriceUSD))
+	}
+	tw.Flush()
+}
+
+func oncallDetail(w io.Writer, v api.CustomerView, now time.Time) {
+	title := v.Name
+	if v.DisplayName != "" {
+		title += " (" + v.DisplayName + ")"
+	}
+	fmt.Fprintln(w, title)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "  %s:\t"+format+"\n", append([]any{k}, a...)...) }
+	row("tier", "%s", oncallDash(v.Tier))
+	row("region", "%s", oncallDash(v.Region))
+	row("status", "%s", oncallStatusWord(v))
+	row("on hold", "%s", oncallYesNo(v.Hold))
+	row("suspended in file", "%s", oncallYesNo(v.Suspended))
+	row("in git", "%s", oncallYesNo(v.InGit))
+	row("last applied", "%s, %s", oncallDash(short(v.Status.LastAppliedCommit)), oncallAge(now, v.Status.LastAppliedAt))
+	row("last plan", "%s", oncallDash(v.Status.LastPlanSummary))
+	row("last error", "%s", oncallDash(v.Status.LastError))
+	row("drift", "%d resource(s)", v.Status.Drift)
+	row("servers", "%d (min %d, max %d)", v.Servers, v.MinServers, v.MaxServers)
+	row("storage", "%d GB (max %d GB)", v.StorageGB, v.MaxStorageGB)
+	row("monthly cost", "%s (list price %s)", oncallUSD(v.MonthlyCostUSD), oncallUSD(v.ListPriceUSD))
+	row("resources", "%d", len(v.Resources))
+	tw.Flush()
+
+	fmt.Fprintln(w, "conditions:")
+	if len(v.Status.Conditions) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range v.Status.Conditions {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\tsince %s\n", c.Type, c.Status, oncallDash(c.Reason), oncallDash(c.Message), oncallAge(now, c.LastTransition))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "agents:")
+	if len(v.Agents) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, a := range v.Agents {
+		last := "never run"
+		if r := a.LastRun; r != nil {
+			result := "ok"
+			if r.Err != "" {
+				result = "failed: " + r.Err
+			}
+			last = fmt.Sprintf("last %s, %s", oncallAge(now, r.Start), result)
+		}
+		running := ""
+		if a.Running {
+			running = " (running)"
+		}
+		fmt.Fprintf(tw, "  %s%s\tevery %s\t%s\truns %d\tfailures %d\n", a.Job, running, oncallDuration(a.Interval), last, a.Runs, a.Failures)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "autoscale:")
+	if len(v.Autoscale) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, d := range v.Autoscale {
+		applied := "not applied"
+		if d.Applied {
+			applied = "applied"
+		}
+		fmt.Fprintf(tw, "  %s\t%s %d→%d\t%s/mo\t%s\t%s\n", oncallAge(now, d.At), d.Resource, d.From, d.To, oncallSignedUSD(d.MonthlyCostDeltaUSD), applied, d.Reason)
+	}
+	tw.Flush()
+}
+
+func newReconcileCmd(e *env) *cobra.Command {
+	var f oncallFlags
+	cmd := &cobra.Command{
+		Use:   "reconcile NAME...",
+		Short: "Ask the running daemon to reconcile customers now",
+		Long: `Reconcile queues an immediate reconcile of each customer in the running
+daemon and returns once queued (watch it with 'vdc status NAME').
+
+Without a reachable daemon nothing is done: run 'vdc apply --customer NAME'
+to reconcile from this machine instead (only while no daemon holds the
+state).
+
+Exit codes: 0 all queued, 1 daemon unreachable or a customer unknown or
+refused, 2 usage error.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(e)
+			if err != nil {
+				return err
+			}
+			type result struct {
+				Customer string `json:"customer"`
+				Status   string `json:"status"`
+				Error    string `json:"error,omitempty"`
+			}
+			var results []result
+			failed := 0
+			for _, name := range args {
+				err := c.Reconcile(cmd.Context(), name)
+				if errors.Is(err, api.ErrUnreachable) {
+					local := "vdc apply --customer " + strings.Join(args, " --customer ")
+					return withCode(ExitFailure, fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine run: %s", c.URL(), err, local))
+				}
+				if err != nil {
+					var se *api.StatusError
+					if !errors.As(err, &se) {
+						return f.daemonErr(c, err)
+					}
+					if se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden {
+						return f.daemonErr(c, err)
+					}
+					failed++
+					results = append(results, result{Customer: name, Status: "failed", Error: err.Error()})
+					fmt.Fprintf(e.stderr, "vdc: %s: %v\n", name, err)
+					continue
+				}
+				results = append(results, result{Customer: name, Status: "queued"})
+				if f.format == "text" {
+					fmt.Fprintf(e.stdout, "%s: reconcile queued\n", name)
+				}
+			}
+			if f.format == "json" {
+				if err := f.writeJSON(e.stdout, results); err != nil {
+					return err
+				}
+			}
+			if failed > 0 {
+				return withCode(ExitFailure, nil)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newHoldCmd(e *env, hold bool) *cobra.Command {
+	var f oncallFlags
+	use, short, done := "resume NAME", "Lift the on-call suspension of a customer", "resumed"
+	if hold {
+		use, short, done = "suspend NAME", "Suspend reconciling and agents of a customer (on-call override of the file)", "suspended"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: short + ` in the running daemon.
+
+The suspension is the daemon's on-call hold, kept in its state: the file's
+own "suspended" flag is not changed ('vdc status NAME' shows both).
+
+Exit codes: 0 done, 1 daemon unreachable, error or unknown customer,
+2 usage error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client(e)
+			if err != nil {
+				return err
+			}
+			v, err := c.Hold(cmd.Context(), args[0], hold)
+			if err != nil {
+				return f.daemonErr(c, err)
+			}
+			if f.format == "json" {
+				return f.writeJSON(e.stdout, v)
+			}
+			fmt.Fprintf(e.stdout, "%s: %s (status %s)\n", v.Name, done, oncallStatusWord(v))
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newHistoryCmd(e *env) *cobra.Command {
+	var f oncallFlags
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history NAME",
+		Short: "Show a customer's apply history from the running daemon, newest first",
+		Long: `History lists the customer's applies, newest first: when, commit, result,
+number of actions, duration, who started it and errors.
+
+Exit codes: 0 success, 1 daemon unreachable, error or unknown customer,
+2 usage error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 || limit > api.MaxHistoryLimit {
+				return withCode(ExitUsage, fmt.Errorf("--limit must be from 1 to %d, not %d", api.MaxHistoryLimit, limit))
+			}
+			c, err := f.client(e)
+			if err != nil {
+				return err
+			}
+			h, err := c.History(cmd.Context(), args[0], limit)
+			if err != nil {
+				return f.daemonErr(c, err)
+			}
+			if f.format == "json" {
+				if h == nil {
+					h = []state.ApplyRecord{}
+				}
+				return f.writeJSON(e.stdout, api.HistoryBody{Customer: args[0], History: h})
+			}
+			oncallHistory(e.stdout, h, time.Now())
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&limit, "limit", api.DefaultHistoryLimit, "show at most N applies")
+	return cmd
+}
+
+func oncallHistory(w io.Writer, h []state.ApplyRecord, now time.Time) {
+	if len(h) == 0 {
+		fmt.Fprintln(w, "no applies yet")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tAGE\tCOMMIT\tRESULT\tACTIONS\tDURATION\tBY\tERRORS")
+	for _, r := range h {
+		errs := "-"
+		if len(r.Errors) > 0 {
+			errs = r.Errors[0]
+			if len(r.Errors) > 1 {
+				errs += fmt.Sprintf(" (+%d more)", len(r.Errors)-1)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
+			r.When.UTC().Format(time.RFC3339), oncallAge(now, r.When), oncallDash(short(r.Commit)), oncallDash(r.Result),
+			r.Actions, oncallDuration(r.Duration), oncallDash(r.Who), errs)
+	}
+	tw.Flush()
+}
+
+// Formatting helpers of the on-call output.
+
+func oncallDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oncallYesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func oncallUSD(v float64) string { return fmt.Sprintf("$%.2f", v) }
+
+func oncallSignedUSD(v float64) string {
+	if v < 0 {
+		return fmt.Sprintf("-$%.2f", -v)
+	}
+	return fmt.Sprintf("+$%.2f", v)
+}
+
+// oncallDuration is compact: "1h", "1h30m", "2m", "1.5s", "-" for zero.
+func oncallDuration(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	if d < time.Minute {
+		return d.Round(time.Millisecond).String()
+	}
+	out := d.Round(time.Second).String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
+// oncallAge is "never" for a zero time, else a compact "3m ago".
+func oncallAge(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+}
