@@ -338,3 +338,81 @@ func TestCrashSafety(t *testing.T) {
 	}
 	t.Logf("clean apply: %d mutating calls, %d resources; killed and recovered at %d points", total, len(want), killed)
 }
+
+// TestDaemonSurvivesSIGKILL starts `vdc serve` on a git checkout, SIGKILLs
+// it in the middle of converging three customers, restarts it, and
+// requires the clouds to end exactly as a clean apply leaves them.
+func TestDaemonSurvivesSIGKILL(t *testing.T) {
+	files := map[string]string{"customers/alpha.yaml": alphaYAML, "customers/beta.yaml": betaYAML, "customers/gamma.yaml": gammaYAML}
+	ref := newCloud(t)
+	refDir := t.TempDir()
+	for p, d := range files {
+		writeFile(t, filepath.Join(refDir, p), d)
+	}
+	ref.must(t, refDir, 0, "apply", "--auto-approve")
+	want := ref.inventory(t)
+	total := mutatingCalls(ref.stack)
+
+	c := newCloud(t)
+	repo := t.TempDir()
+	for p, d := range files {
+		writeFile(t, filepath.Join(repo, p), d)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"commit", "-q", "-m", "three customers"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	data := t.TempDir()
+	serve := func() *exec.Cmd {
+		cmd := exec.Command(vdcBin, "serve", "--repo", repo, "--ref", "main", "--data", data, "--listen", "127.0.0.1:0", "--poll", "200ms")
+		cmd.Env = c.env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	// Slow the mutating calls so the kill lands in the middle.
+	for _, ctl := range []*simctl.Controller{c.stack.Hetzner.Control(), c.stack.Exoscale.Control()} {
+		ctl.AddFault(simctl.Fault{Pattern: "POST *", Latency: simctl.Duration(20 * time.Millisecond)})
+	}
+	first := serve()
+	deadline := time.Now().Add(60 * time.Second)
+	for mutatingCalls(c.stack) < total/2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon made only %d of %d mutating calls in 60s", mutatingCalls(c.stack), total)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	killedAt := mutatingCalls(c.stack)
+	for _, ctl := range []*simctl.Controller{c.stack.Hetzner.Control(), c.stack.Exoscale.Control()} {
+		ctl.ClearFaults()
+	}
+
+	second := serve()
+	var got []string
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		got = c.inventory(t)
+		if strings.Join(got, "\n") == strings.Join(want, "\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not converged 90s after the restart\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Errorf("daemon after SIGTERM: %v", err)
+	}
+	t.Logf("killed after %d of a clean apply's %d mutating calls; after the restart the clouds match a clean apply (%d resources, no duplicates)", killedAt, total, len(want))
+}
