@@ -29,7 +29,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // startWith runs a daemon with extra configuration.
-func (f *fixture) startWith(t *testing.T, mod func(*daemon.Config)) *daemon.Daemon {
+func (f *fixture) startWith(t testing.TB, mod func(*daemon.Config)) *daemon.Daemon {
 	t.Helper()
 	src, _, err := gitsource.Open(context.Background(), gitsource.Options{URL: f.url, CacheDir: filepath.Join(f.data, "git")})
 	if err != nil {
@@ -65,7 +65,7 @@ func (f *fixture) startWith(t *testing.T, mod func(*daemon.Config)) *daemon.Daem
 }
 
 // observedOf lists a customer's resources of one kind, straight from the cloud.
-func (f *fixture) observedOf(t *testing.T, kind plan.Kind, customer string) []plan.Resource {
+func (f *fixture) observedOf(t testing.TB, kind plan.Kind, customer string) []plan.Resource {
 	t.Helper()
 	rs, err := f.ps.All[kind.Cloud()].Observe(context.Background())
 	if err != nil {

@@ -37,7 +37,7 @@ type fixture struct {
 	data  string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st, err := simstack.Start(simstack.Options{HetznerRateLimitPerHour: -1})
 	if err != nil {
@@ -63,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{stack: st, ps: ps, store: store, url: url, work: work, data: data}
 }
 
-func (f *fixture) push(t *testing.T, msg string, files map[string]string) {
+func (f *fixture) push(t testing.TB, msg string, files map[string]string) {
 	t.Helper()
 	for name, data := range files {
 		p := filepath.Join(f.work, "customers", name)
@@ -84,7 +84,7 @@ func (f *fixture) push(t *testing.T, msg string, files map[string]string) {
 }
 
 // start runs a daemon until the test ends (or stop is called).
-func (f *fixture) start(t *testing.T, poll time.Duration) (*daemon.Daemon, func()) {
+func (f *fixture) start(t testing.TB, poll time.Duration) (*daemon.Daemon, func()) {
 	t.Helper()
 	src, _, err := gitsource.Open(context.Background(), gitsource.Options{URL: f.url, CacheDir: filepath.Join(f.data, "git")})
 	if err != nil {
@@ -124,7 +124,7 @@ func (f *fixture) start(t *testing.T, poll time.Duration) (*daemon.Daemon, func(
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < timeout {
@@ -154,7 +154,7 @@ func (f *fixture) servers(prefix string) []string {
 	return out
 }
 
-func head(t *testing.T, work string) string { return gittest.Git(t, work, "rev-parse", "HEAD") }
+func head(t testing.TB, work string) string { return gittest.Git(t, work, "rev-parse", "HEAD") }
 
 const (
 	alpha = "name: alpha\ndisplayName: Alpha\nowner: ops@alpha.example\ntier: casual\n"
