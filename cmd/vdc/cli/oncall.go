@@ -42,7 +42,7 @@ func (f *oncallFlags) client(e *env) (*api.Client, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, withCode(ExitUsage, fmt.Errorf("--format must be text or json, not %q", f.format))
 	}
-	base := firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), defaultDaemonURL)
+	base := firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), readDaemonURL(f.data), defaultDaemonURL)
 	token := strings.TrimSpace(e.getenv("VDC_TOKEN"))
 	if token == "" {
 		raw, err := os.ReadFile(filepath.Join(f.data, "api-token"))
@@ -94,7 +94,8 @@ last applied commit, drift, servers, storage and monthly cost. With NAME it
 shows one customer in detail: conditions, resources, agents and the
 autoscaler's latest decisions.
 
-The daemon is found through --daemon, else $VDC_DAEMON, else ` + defaultDaemonURL + `;
+The daemon is found through --daemon, else $VDC_DAEMON, else the daemon-url
+file a running 'vdc serve' writes into --data, else ` + defaultDaemonURL + `;
 its token through $VDC_TOKEN, else the api-token file in --data.
 
 Exit codes: 0 success, 1 daemon unreachable, error or unknown customer,
@@ -455,4 +456,16 @@ func oncallAge(now, t time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+}
+
+// daemonURLFile is where vdc serve records the address it listens on.
+const daemonURLFile = "daemon-url"
+
+// readDaemonURL returns the URL a running daemon recorded in dataDir ("" if none).
+func readDaemonURL(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, daemonURLFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -7,12 +7,16 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/agentvdc/agentvdc/reconciler/api"
 )
 
 var updateScripts = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
@@ -37,6 +41,32 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"apiserver": apiServerCmd, // oncall_test.go
+			// waitsynced DATA NAME...: wait up to 90s until the daemon
+			// recorded in DATA reports every NAME Synced.
+			"waitsynced": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: waitsynced DATA NAME...")
+				}
+				data := ts.MkAbs(args[0])
+				token, _ := os.ReadFile(filepath.Join(data, "api-token"))
+				c, err := api.NewClient(readDaemonURL(data), strings.TrimSpace(string(token)), nil)
+				if err != nil {
+					ts.Fatalf("client: %v", err)
+				}
+				deadline := time.Now().Add(90 * time.Second)
+				for _, name := range args[1:] {
+					for {
+						v, err := c.Customer(context.Background(), name)
+						if err == nil && v.Status.Status == "Synced" {
+							break
+						}
+						if time.Now().After(deadline) {
+							ts.Fatalf("%s not Synced after 90s: %+v %v", name, v.Status, err)
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+				}
+			},
 			// waitfor FILE: wait up to 20s until FILE exists.
 			"waitfor": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

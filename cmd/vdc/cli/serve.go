@@ -86,7 +86,7 @@ func defaultServeConfig() serveConfig {
 	c.Reconcile.Workers, c.Reconcile.DriftMin, c.Reconcile.HetznerBudgetShare = 4, duration{time.Minute}, 0.5
 	c.Reconcile.MaxDeleteFraction = plan.DefaultMaxDeleteFraction
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
-	c.API.TokenEnv = "VDC_API_TOKEN"
+	c.API.TokenEnv = "VDC_TOKEN"
 	return c
 }
 
@@ -249,6 +249,12 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
+	// The on-call CLI finds the daemon through this file (see vdc status).
+	urlFile := filepath.Join(cfg.Data, daemonURLFile)
+	if err := os.WriteFile(urlFile, []byte("http://"+ln.Addr().String()+"\n"), 0o600); err != nil {
+		log.Warn("daemon-url file", "err", err)
+	}
+	defer os.Remove(urlFile)
 	fmt.Fprintf(e.stdout, "vdc serve: API and status page on http://%s (token in %s)\n", ln.Addr(), filepath.Join(cfg.Data, "api-token"))
 	if cl.stack != nil {
 		fmt.Fprintf(e.stdout, "cloud simulators on %s\n", cl.stack.URL)
