@@ -106,18 +106,29 @@ func TestAutoscalingThroughTheDaemon(t *testing.T) {
 			}
 		}
 	}
+	decisions := func() int {
+		v, err := d.Customer(ctx, "gamma")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(v.Autoscale)
+	}
 	servers := func() int { return len(f.observedOf(t, plan.HetznerServer, "gamma")) }
 	// tick: one autoscaler evaluation 30 s later, then wait for the
 	// reconcile it queued (if any) to finish.
 	tick := func(pct float64) {
 		setHostCPU(pct)
 		clock.Advance(30 * time.Second)
+		before, called := decisions(), time.Now()
 		if err := d.Autoscale(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "reconciled", func() bool {
+		if decisions() == before {
+			return
+		}
+		waitFor(t, 30*time.Second, "the decision applied", func() bool {
 			st, _ := f.store.GetStatus("gamma")
-			return st.Status == state.StatusSynced
+			return st.Status == state.StatusSynced && st.LastAppliedAt.After(called)
 		})
 	}
 	maxSeen := 0
@@ -183,13 +194,13 @@ func TestAutoscalingThroughTheDaemon(t *testing.T) {
 	if card != "3" {
 		t.Fatalf("workers role cardinality after VM CPU 90%%: %s, want 1+step 2 = 3", card)
 	}
+	called := time.Now()
 	if err := d.Reconcile(ctx, "gamma"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	waitFor(t, 30*time.Second, "reconciled", func() bool {
+	waitFor(t, 30*time.Second, "a reconcile after OneFlow scaled", func() bool {
 		st, _ := f.store.GetStatus("gamma")
-		return st.Status == state.StatusSynced
+		return st.Status == state.StatusSynced && st.UpdatedAt.After(called)
 	})
 	if got := f.observedOf(t, plan.ONEFlowService, "gamma")[0]; got.ID != svc.ID || got.Attrs["cardinality"] != "3" {
 		t.Fatalf("the daemon undid OneFlow's scaling: id %s→%s cardinality %s", svc.ID, got.ID, got.Attrs["cardinality"])
