@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,8 +14,6 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/autoscale"
-	"github.com/agentvdc/agentvdc/reconciler/exoscale"
-	"github.com/agentvdc/agentvdc/reconciler/hetzner"
 	"github.com/agentvdc/agentvdc/reconciler/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/simstack"
 	"github.com/agentvdc/agentvdc/schema"
@@ -51,24 +48,12 @@ func newLoop(t *testing.T, yaml string) *loop {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	env := st.Env()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	ps, err := st.NewProviders(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hz, one := ps.Hetzner, ps.OpenNebula
 	quiet := slog.New(slog.DiscardHandler)
-	hz, err := hetzner.New(ctx, hetzner.Config{Endpoint: env["HCLOUD_ENDPOINT"], Token: env["HCLOUD_TOKEN"], HTTPClient: client,
-		RetryBase: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, PollInterval: 5 * time.Millisecond, MaxRetries: 8, MaxRateLimited: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exo, err := exoscale.New(ctx, exoscale.Config{Logger: quiet, Endpoint: env["EXOSCALE_API_ENDPOINT"], APIKey: env["EXOSCALE_API_KEY"], APISecret: env["EXOSCALE_API_SECRET"],
-		HTTPClient: client, Retry: exoscale.Retry{Attempts: 8, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	one, err := opennebula.New(ctx, opennebula.Config{XMLRPCURL: env["ONE_XMLRPC"], FlowURL: env["ONEFLOW_URL"], User: env["ONE_USER"], Password: env["ONE_PASSWORD"],
-		HTTPClient: client, MaxAttempts: 8, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +76,7 @@ func newLoop(t *testing.T, yaml string) *loop {
 		t.Fatal(res.Error())
 	}
 	lp := &loop{t: t, stack: st, one: one, prices: pr, customer: res.Customers[0],
-		providers: map[plan.Cloud]reconciler.Provider{plan.Hetzner: hz, plan.Exoscale: exo, plan.OpenNebula: one},
+		providers: ps.All,
 		start:     time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	lp.exec = &reconciler.Executor{Providers: lp.providers, Journal: store, Secrets: store, Log: quiet}
 	lp.now = lp.start

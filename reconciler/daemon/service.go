@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
@@ -163,7 +164,7 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 		Observed: d.observedLocked(), ObservedAt: d.observedAt, Prices: d.prices,
 		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction}}
 	d.mu.Unlock()
-	in.Now = nowUTC()
+	in.Now = time.Now().UTC()
 	p, err := plan.Build(in)
 	if p != nil {
 		return p, nil // a refused plan still explains itself

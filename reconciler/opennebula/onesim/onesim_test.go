@@ -762,3 +762,59 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("groups = %d", len(p.Groups))
 	}
 }
+
+// TestVMsStayInTheirNetworksCluster: as oned's scheduler, a VM only runs
+// on a host of a cluster that holds its networks (one customer's VMs never
+// land on another's hosts), and waits PENDING when there is none.
+func TestVMsStayInTheirNetworksCluster(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.ctrl
+	clusterA, err := c.Clusters().Create("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterB, err := c.Clusters().Create("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostB, err := c.Hosts().Create("host-b", "kvm", "kvm", clusterB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := c.VirtualNetworks().Create("NAME=\"net-a\"\nVN_MAD=\"bridge\"\nBRIDGE=\"br0\"\nAR=[TYPE=\"IP4\",IP=\"10.0.0.10\",SIZE=\"10\"]", clusterA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=512\nNIC=[NETWORK_ID=\"" + itoa(net) + "\"]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmID, err := c.Template(tid).Instantiate("vm", false, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := c.VM(vmID).Info(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := vm.State(); st.String() != "PENDING" {
+		t.Fatalf("VM in cluster a's network with only a cluster b host: state %s, want PENDING", st)
+	}
+	hostA, err := c.Hosts().Create("host-a", "kvm", "kvm", clusterA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmID2, err := c.Template(tid).Instantiate("vm2", false, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int{vmID, vmID2} {
+		vm, err := c.VM(id).Info(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vm.HistoryRecords) == 0 || vm.HistoryRecords[len(vm.HistoryRecords)-1].HID != hostA {
+			t.Errorf("VM %d not on host-a (%d); host-b is %d: %+v", id, hostA, hostB, vm.HistoryRecords)
+		}
+	}
+}

@@ -1,5 +1,0 @@
-package daemon
-
-import "time"
-
-func nowUTC() time.Time { return time.Now().UTC() }
