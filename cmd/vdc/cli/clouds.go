@@ -52,7 +52,7 @@ func (f *cloudFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.oneXMLRPC, "one-xmlrpc", "", "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC)")
 	cmd.Flags().StringVar(&f.oneFlow, "oneflow-url", "", "OneFlow endpoint (default $ONEFLOW_URL)")
 	cmd.Flags().StringSliceVar(&f.exoZones, "exoscale-zones", []string{"de-fra-1", "de-muc-1"}, "Exoscale zones to observe")
-	cmd.Flags().StringVar(&f.pricesFile, "prices", "", "JSON file overriding the Exoscale price table (see docs/plan-json.md)")
+	cmd.Flags().StringVar(&f.pricesFile, "prices", "", "JSON file overriding the Exoscale price table: {\"exoscale_instance_hourly\": {\"standard.small\": 0.025}, \"exoscale_volume_gb_monthly\": 0.1, \"eur_to_usd\": 1.08} (EUR)")
 }
 
 // clouds is what a command needs to reach the providers.
