@@ -22,16 +22,23 @@ import (
 //     IS_A) from Hearst-style patterns;
 //   - SIMILAR edges between chunks of different documents whose sparse
 //     cosine similarity reaches SimilarThreshold (at most SimilarPerChunk
-//     per chunk), computed for documents changed since the last run.
+//     per chunk), computed for documents changed since the last run;
+//   - when Chat is set, the model's entities and typed relations for the
+//     chunks of changed documents, merged by CanonicalKey (see
+//     relationship_chat.go for the confidence rule); a chunk whose call
+//     fails keeps its heuristic entities and is counted in the Report.
 //
 // Every edge carries a confidence, a count and evidence (chunk ids).
 type Relationship struct {
 	*Deps
-	MinCooccur       int     // default 2
-	MinNPMI          float64 // default 0.1
-	SimilarThreshold float64 // default 0.45
-	SimilarPerChunk  int     // default 3
-	MaxSimilarChunks int     // chunks compared per run, default 5000
+	Chat             ChatExtractor // optional chat model; nil = heuristics only, no HTTP call
+	MaxChatChunks    int           // chunks sent to Chat per run, default 200
+	ChatConcurrency  int           // Chat calls in flight, default 2
+	MinCooccur       int           // default 2
+	MinNPMI          float64       // default 0.1
+	SimilarThreshold float64       // default 0.45
+	SimilarPerChunk  int           // default 3
+	MaxSimilarChunks int           // chunks compared per run, default 5000
 }
 
 // Relationship report counts.
@@ -201,6 +208,16 @@ func (a *Relationship) Run(ctx context.Context, customer string) (Report, error)
 			noteEntity(m)
 		}
 	}
+	chatOuts, chatPending, err := a.chatExtract(ctx, customer, chunks, &rep)
+	if err != nil {
+		return rep, err
+	}
+	for _, o := range chatOuts {
+		for _, m := range o.mentions {
+			noteEntity(m)
+			rep.Counts[CountChatEntities]++
+		}
+	}
 	// Patterns use the entity's kind over all its mentions ("Lumen
 	// Freight GmbH" somewhere makes every "Lumen Freight" an org).
 	resolve := func(m Mention) Mention {
@@ -226,6 +243,20 @@ func (a *Relationship) Run(ctx context.Context, customer string) (Report, error)
 			acc.add(c.id, m.Confidence)
 			if m.Kind != KindDate && m.Kind != KindAmount {
 				inChunk[m.Key] = true
+			}
+		}
+		// Model mentions get HAS_ENTITY edges but stay out of the NPMI
+		// counts, which remain comparable between runs with and without
+		// the model (and corroborate its relations independently).
+		for _, m := range chatOuts[ci].mentions {
+			k := c.id + "\x00" + m.Key
+			acc := hasEnt[k]
+			if acc == nil {
+				acc = &edgeAcc{edge: Edge{Type: RelHasEntity, From: NodeRef{LabelChunk, c.id}, To: NodeRef{LabelEntity, m.Key}}}
+				hasEnt[k] = acc
+			}
+			if acc.count == 0 || acc.evidence[len(acc.evidence)-1] != c.id {
+				acc.add(c.id, m.Confidence)
 			}
 		}
 		keys := make([]string, 0, len(inChunk))
@@ -325,6 +356,15 @@ func (a *Relationship) Run(ctx context.Context, customer string) (Report, error)
 			Props: map[string]string{"npmi": strconv.FormatFloat(npmi, 'f', 3, 64), "method": "co-occurrence"}})
 		rep.Counts[CountRelated]++
 	}
+	if a.Chat != nil {
+		edges = append(edges, chatEdges(a.Chat.Name(), chunks, chatOuts, typed, func(k1, k2 string) bool {
+			if k1 > k2 {
+				k1, k2 = k2, k1
+			}
+			pc := pairCount[[2]string{k1, k2}]
+			return pc != nil && pc.count >= minCo
+		}, &rep)...)
+	}
 	for _, acc := range typed {
 		e := acc.edge
 		e.Count, e.Evidence = acc.count, acc.evidence
@@ -361,6 +401,9 @@ func (a *Relationship) Run(ctx context.Context, customer string) (Report, error)
 	}
 	if err := a.State.Update(ctx, customer, func(w StateWriter) error {
 		for _, d := range dirty {
+			if chatPending[d] {
+				continue // chunks left for the chat model's next run
+			}
 			if err := w.Delete(bucketDirty, d); err != nil {
 				return err
 			}

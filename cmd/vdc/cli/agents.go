@@ -16,6 +16,7 @@ import (
 	"github.com/agentvdc/agentvdc/agents"
 	"github.com/agentvdc/agentvdc/agents/embed"
 	"github.com/agentvdc/agentvdc/agents/embedded"
+	"github.com/agentvdc/agentvdc/agents/llm"
 )
 
 // agentsFlags are shared by the data-agent commands.
@@ -45,6 +46,20 @@ func openAgents(e *env, f *agentsFlags, customer string) (*embedded.Stores, *age
 		d.Dense = &embed.Client{BaseURL: url, Model: model, APIKey: e.getenv("VDC_EMBEDDINGS_KEY")}
 	}
 	return s, d, nil
+}
+
+// chatFromEnv configures the relationship agent's optional chat model from
+// VDC_CHAT_URL and VDC_CHAT_MODEL (and VDC_CHAT_KEY); nil when unset.
+func chatFromEnv(e *env) (agents.ChatExtractor, error) {
+	url := e.getenv("VDC_CHAT_URL")
+	if url == "" {
+		return nil, nil
+	}
+	model := e.getenv("VDC_CHAT_MODEL")
+	if model == "" {
+		return nil, withCode(ExitFailure, errors.New("VDC_CHAT_URL is set but VDC_CHAT_MODEL is not"))
+	}
+	return &llm.Client{BaseURL: url, Model: model, APIKey: e.getenv("VDC_CHAT_KEY")}, nil
 }
 
 func newUploadCmd(e *env) *cobra.Command {
@@ -109,7 +124,11 @@ func newAgentsCmd(e *env) *cobra.Command {
 			case "ingest":
 				runner = &agents.Ingest{Deps: d}
 			case "relationship":
-				runner = &agents.Relationship{Deps: d}
+				chat, err := chatFromEnv(e)
+				if err != nil {
+					return err
+				}
+				runner = &agents.Relationship{Deps: d, Chat: chat}
 			case "learning":
 				runner = &agents.Learning{Deps: d, GapReportPath: s.GapReportPath}
 			default:
