@@ -54,7 +54,21 @@
 //
 // Sensitive inputs (Resource.Sensitive) are never in Attrs, plans or logs:
 // "user_data" (cloud-init with WireGuard keys) for hetzner_server and
-// exoscale_instance, "password" for opennebula_user.
+// exoscale_instance, "password" for opennebula_user, and for the data
+// template (opennebula_template agentvdc-C-data) the generated credentials
+// of the services it enables: "minio_access_key" and "minio_secret_key"
+// (MinIO root user and password), "neo4j_password" (user neo4j),
+// "qdrant_api_key". The OpenNebula adapter writes them into the template's
+// CONTEXT (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, NEO4J_PASSWORD,
+// QDRANT_API_KEY), from which the data VM configures its services; they
+// are never read back.
+//
+// Outputs (Resource.Outputs, observed facts, never compared): "public_ip"
+// of hetzner_server and exoscale_instance; "ip" of opennebula_vm, the
+// address of its first NIC (oned's lease from the customer's vnet, e.g.
+// 10.0.2.10). The agents reach the customer's data services there, on
+// fixed ports: MinIO (S3, HTTP) 9000, Qdrant gRPC 6334, Neo4j Bolt 7687
+// (constants in reconciler/daemon).
 //
 // # Expansion, diff and plan
 //

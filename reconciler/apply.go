@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,13 +229,44 @@ func (x *Executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID,
 }
 
 func needsSensitive(k plan.Kind) bool {
-	return k == plan.HetznerServer || k == plan.ExoInstance || k == plan.ONEUser
+	return k == plan.HetznerServer || k == plan.ExoInstance || k == plan.ONEUser || k == plan.ONETemplate
 }
 
 // sensitiveFor renders the secret inputs of a create or update: user data
-// with WireGuard keys for servers and the storage node, the admin password.
+// with WireGuard keys for servers and the storage node, the admin password,
+// and for the data template the credentials of the services it enables.
 func sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[string]string, error) {
 	switch r.Kind {
+	case plan.ONETemplate:
+		if r.Name != plan.BaseName(r.Customer)+"-data" {
+			return nil, nil
+		}
+		out := map[string]string{}
+		for _, svc := range strings.Split(r.Attrs["services"], ",") {
+			var pairs [][2]string
+			switch svc {
+			case "":
+				continue
+			case "minio":
+				pairs = [][2]string{{SensitiveMinIOAccessKey, SecretMinIOAccessKey}, {SensitiveMinIOSecretKey, SecretMinIOSecretKey}}
+			case "neo4j":
+				pairs = [][2]string{{SensitiveNeo4jPassword, SecretNeo4jPassword}}
+			case "qdrant":
+				pairs = [][2]string{{SensitiveQdrantAPIKey, SecretQdrantAPIKey}}
+			default:
+				return nil, fmt.Errorf("unknown data service %q", svc)
+			}
+			for _, p := range pairs {
+				if secrets[p[1]] == "" {
+					return nil, fmt.Errorf("no generated credential %s", p[1])
+				}
+				out[p[0]] = secrets[p[1]]
+			}
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
 	case plan.ONEUser:
 		return map[string]string{plan.SensitivePassword: secrets[SecretAdminPassword]}, nil
 	case plan.ExoInstance:

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -23,7 +24,43 @@ type SecretStore interface {
 const (
 	SecretAdminPassword = "opennebula/admin-password"
 	storageNode         = "storage"
+
+	// Credentials of the data services in the customer's data VM
+	// (opennebula_vm agentvdc-C-data): the MinIO root user and password,
+	// the Neo4j password of the user Neo4jUser, the Qdrant API key.
+	SecretMinIOAccessKey = "services/minio/access-key"
+	SecretMinIOSecretKey = "services/minio/secret-key"
+	SecretNeo4jPassword  = "services/neo4j/password"
+	SecretQdrantAPIKey   = "services/qdrant/api-key"
 )
+
+// Neo4jUser is the Neo4j user the agents log in as (Neo4j's initial admin
+// user, whose password the data VM sets from its context).
+const Neo4jUser = "neo4j"
+
+// Sensitive keys of the data template (opennebula_template
+// agentvdc-C-data): the executor passes the credentials of the enabled
+// services under these keys, the OpenNebula adapter writes them into the
+// template's CONTEXT (see reconciler/opennebula) and never reads them back.
+const (
+	SensitiveMinIOAccessKey = "minio_access_key"
+	SensitiveMinIOSecretKey = "minio_secret_key"
+	SensitiveNeo4jPassword  = "neo4j_password"
+	SensitiveQdrantAPIKey   = "qdrant_api_key"
+)
+
+// serviceSecrets generates the data services' credentials: how each one
+// is made (sizes within MinIO's limits: user 3-20, password 8-40).
+var serviceSecrets = []struct {
+	key   string
+	bytes int
+	hex   bool
+}{
+	{SecretMinIOAccessKey, 8, true}, // "vdc" + 16 hex = 19 characters
+	{SecretMinIOSecretKey, 24, false},
+	{SecretNeo4jPassword, 24, false},
+	{SecretQdrantAPIKey, 32, false},
+}
 
 // WireGuardPrivate and WireGuardPublic name a node's WireGuard keys; a node
 // is "storage" or a server slot "1".."32".
@@ -34,7 +71,10 @@ func WireGuardPublic(node string) string  { return "wireguard/" + node + "/publi
 // (a WireGuard key pair for the storage node and for every server slot, so
 // scaling never changes the storage node's peers, and the OpenNebula admin
 // password) and storing it before returning: a key is generated once and
-// survives restarts.
+// survives restarts. It also generates the data services' credentials
+// (SecretMinIOAccessKey, SecretMinIOSecretKey, SecretNeo4jPassword,
+// SecretQdrantAPIKey), which the data VM learns from its template's
+// context and the agents use to reach the services.
 func EnsureSecrets(store SecretStore, customer string) (map[string]string, error) {
 	have, err := store.Secrets(customer)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -51,6 +91,21 @@ func EnsureSecrets(store SecretStore, customer string) (map[string]string, error
 			return nil, fmt.Errorf("admin password: %w", err)
 		}
 		out[SecretAdminPassword] = base64.RawURLEncoding.EncodeToString(b)
+		changed = true
+	}
+	for _, g := range serviceSecrets {
+		if out[g.key] != "" {
+			continue
+		}
+		b := make([]byte, g.bytes)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("service credential: %w", err)
+		}
+		if g.hex {
+			out[g.key] = "vdc" + hex.EncodeToString(b)
+		} else {
+			out[g.key] = base64.RawURLEncoding.EncodeToString(b)
+		}
 		changed = true
 	}
 	nodes := []string{storageNode}

@@ -42,8 +42,13 @@ func TestEnsureSecretsGeneratesOnceAndValidKeys(t *testing.T) {
 		}
 		seen[pub] = true
 	}
+	for _, k := range []string{SecretMinIOAccessKey, SecretMinIOSecretKey, SecretNeo4jPassword, SecretQdrantAPIKey} {
+		if len(a[k]) < 16 || a[k] != b[k] {
+			t.Errorf("service secret %s missing, short or regenerated", k)
+		}
+	}
 	other, _ := EnsureSecrets(st, "bluebird")
-	if other[WireGuardPrivate("1")] == a[WireGuardPrivate("1")] {
+	if other[WireGuardPrivate("1")] == a[WireGuardPrivate("1")] || other[SecretMinIOSecretKey] == a[SecretMinIOSecretKey] {
 		t.Error("two customers share a key")
 	}
 }

@@ -71,8 +71,15 @@ type Config struct {
 	Autoscaler        Autoscaler
 	AutoscaleInterval time.Duration // default 1m
 
-	// Agents runs one agent job for a customer; nil disables agents.
+	// Agents runs one agent job for a customer. When nil and AgentStores
+	// is set, the daemon runs the jobs itself (RunAgent) with the stores
+	// AgentStores gives each customer; when both are nil, no agents run.
 	Agents schedule.Runner
+	// AgentStores gives each agent run its customer's stores (embedded
+	// under --sim, else the data services at the observed data VM). The
+	// daemon forgets a removed customer there; the caller closes it after
+	// Run returns.
+	AgentStores AgentStores
 
 	Metrics *api.Metrics
 	Logger  *slog.Logger
@@ -154,8 +161,12 @@ func New(cfg Config) (*Daemon, error) {
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
 	}
 	d.exec = &reconciler.Executor{Providers: cfg.Providers, Journal: cfg.Store, Secrets: cfg.Store, Log: cfg.Logger, Concurrency: 1}
-	if cfg.Agents != nil {
-		d.sched, err = schedule.New(schedule.Options{Runner: cfg.Agents, Logger: cfg.Logger,
+	runner := cfg.Agents
+	if runner == nil && cfg.AgentStores != nil {
+		runner = d.RunAgent
+	}
+	if runner != nil {
+		d.sched, err = schedule.New(schedule.Options{Runner: runner, Logger: cfg.Logger,
 			OnRun: func(customer string, r schedule.Run) {
 				if m := cfg.Metrics; m != nil {
 					var err error

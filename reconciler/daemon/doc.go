@@ -17,6 +17,24 @@
 // refreshes. Create is idempotent (deterministic names, ownership labels),
 // so a stale cache can never duplicate a resource.
 //
+// # Agents
+//
+// Each customer's agent jobs run on robfig/cron schedules (reconciler/
+// schedule). With Config.AgentStores the daemon runs them itself
+// (RunAgent): every run asks AgentStores for that customer's stores,
+// passing only the customer's file, its own observed resources and its own
+// secrets. EmbeddedStores (vdc serve --sim) serve the embedded stores
+// under DATA/agents. ServiceStores reach the data services of the
+// customer's data VM at the address the reconciler observed
+// (opennebula_vm agentvdc-C-data, Outputs["ip"]): MinIO at IP:9000, Qdrant
+// at IP:6334, Neo4j at bolt://IP:7687, with the credentials generated for
+// the customer (reconciler.EnsureSecrets, passed to the VM through its
+// template's CONTEXT), for the services its file enables; the agents'
+// state stays local. Without an observed address the run fails with
+// ErrNoDataEndpoint (an agent failure in status and metrics). Clients are
+// cached per customer, rebuilt when the address or credentials change,
+// and closed when the customer is removed, once no run holds them.
+//
 // # Lifecycle
 //
 // Run returns when its context ends: intake stops, in-flight reconciles

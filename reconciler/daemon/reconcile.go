@@ -158,6 +158,11 @@ func (d *Daemon) forget(name string) {
 	if d.cfg.Autoscaler != nil {
 		d.cfg.Autoscaler.Forget(name)
 	}
+	if d.cfg.AgentStores != nil {
+		if err := d.cfg.AgentStores.Forget(name); err != nil {
+			d.log.Warn("close the agents' data service clients", "customer", name, "err", err)
+		}
+	}
 	d.mu.Lock()
 	delete(d.decisions, name)
 	d.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -196,7 +197,9 @@ func (p *Provider) create(ctx context.Context, r plan.Resource, m marks, ids pla
 		nic := t.AddVector("NIC")
 		nic.AddPair("NETWORK_ID", nid)
 		t.AddPair("SCHED_DS_REQUIREMENTS", "ID="+strconv.Itoa(did))
-		addContext(t, a["services"])
+		if err := addContext(t, a["services"], r.Sensitive); err != nil {
+			return plan.Resource{}, err
+		}
 		m.addTo(t)
 		return p.allocate(ctx, r, m, "one.template.allocate", func(c *goca.Controller) (int, error) {
 			return c.Templates().Create(t.String())
@@ -572,15 +575,44 @@ func checkCompute(a map[string]string) error {
 	return nil
 }
 
-// addContext writes CONTEXT=[NETWORK="YES", SERVICES="..."]; the VM reads
-// the services to start from its context. Empty services are left out
-// (oned drops empty attributes anyway).
-func addContext(t *dyn.Template, services string) {
+// addContext writes CONTEXT=[NETWORK="YES", SERVICES="...", credentials]:
+// the VM reads the services to start, and their credentials, from its
+// context (OpenNebula contextualization). Empty services are left out
+// (oned drops empty attributes anyway). sensitive holds the data
+// services' credentials (reconciler.Sensitive* keys), written under
+// contextVars' names; they are never read back (Observe reads SERVICES
+// only), so they cause no drift and never reach Attrs, plans or logs.
+// Errors name the offending key, never its value.
+func addContext(t *dyn.Template, services string, sensitive map[string]string) error {
+	keys := make([]string, 0, len(sensitive))
+	for k := range sensitive {
+		if _, ok := contextVars[k]; !ok {
+			return fmt.Errorf("Sensitive[%q] is not a context variable of a VM template", k)
+		}
+		if v := sensitive[k]; v == "" || strings.ContainsAny(v, "\"\\\n\r]") {
+			return fmt.Errorf("Sensitive[%q] is empty or contains quotes, backslashes, ']' or newlines", k)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	ctx := t.AddVector("CONTEXT")
 	ctx.AddPair("NETWORK", "YES")
 	if services != "" {
 		ctx.AddPair(tplServices, services)
 	}
+	for _, k := range keys {
+		ctx.AddPair(contextVars[k], sensitive[k])
+	}
+	return nil
+}
+
+// contextVars maps the Sensitive keys of the data template to the CONTEXT
+// variables the data VM's start scripts read.
+var contextVars = map[string]string{
+	reconciler.SensitiveMinIOAccessKey: "MINIO_ROOT_USER",
+	reconciler.SensitiveMinIOSecretKey: "MINIO_ROOT_PASSWORD",
+	reconciler.SensitiveNeo4jPassword:  "NEO4J_PASSWORD",
+	reconciler.SensitiveQdrantAPIKey:   "QDRANT_API_KEY",
 }
 
 // redact removes Sensitive values from an error's text.

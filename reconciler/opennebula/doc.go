@@ -41,12 +41,23 @@
 //	vnet       CLUSTERS, VN_MAD, BRIDGE, first AR (IP, SIZE)
 //	datastore  CLUSTERS, DS_MAD, TM_MAD, NFS_SERVER, NFS_PATH, LIMIT_MB
 //	template   CPU, MEMORY, NIC=[NETWORK_ID], SCHED_DS_REQUIREMENTS="ID=n",
-//	           CONTEXT=[NETWORK="YES", SERVICES="..."]
-//	vm         TEMPLATE_ID
+//	           CONTEXT=[NETWORK="YES", SERVICES="...", credentials]
+//	vm         TEMPLATE_ID; Outputs["ip"] = IP of the first NIC (lowest
+//	           NIC_ID), from the same vmpool answer
 //	flow tmpl  role "workers": vm_template, cardinality=min_vms, min_vms,
 //	           max_vms, cooldown, elasticity_policies
 //	flow svc   template_id, role "workers" min_vms, max_vms, policies,
 //	           cardinality (observed as "cardinality", autoscaler-owned)
+//
+// The data template's credentials come from Sensitive (keys
+// reconciler.SensitiveMinIOAccessKey, ...SecretKey, ...Neo4jPassword,
+// ...QdrantAPIKey) and are written as the CONTEXT variables
+// MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, NEO4J_PASSWORD and QDRANT_API_KEY,
+// on create and with every in-place update (a merge replaces the whole
+// CONTEXT vector). They are never read back: Observe reads SERVICES only,
+// so they cause no drift and never reach Attrs, plans, errors or logs. An
+// unknown Sensitive key, or a value with quotes, backslashes, ']' or
+// newlines, is refused with an error naming the key only.
 //
 // The canonical "policies" value is encoding/json's Marshal of the array of
 // {"type","adjust","expression","period","period_number","cooldown"} in

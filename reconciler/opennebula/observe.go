@@ -467,7 +467,11 @@ func (s *snapshot) resources(k plan.Kind) []plan.Resource {
 			if err == nil {
 				tname = nameOf(tmpls, tid)
 			}
-			add(res(k, v.Name, v.ID, m, map[string]string{"template": tname}), m)
+			r := res(k, v.Name, v.ID, m, map[string]string{"template": tname})
+			if ip := nicIP(&v.Template.Template); ip != "" {
+				r.Outputs = map[string]string{OutputIP: ip}
+			}
+			add(r, m)
 		}
 	case plan.ONEFlowTemplate:
 		tmpls := s.templateNames()
@@ -487,6 +491,31 @@ func (s *snapshot) resources(k plan.Kind) []plan.Resource {
 		}
 	}
 	return out
+}
+
+// OutputIP is the Outputs key of an observed opennebula_vm: the IPv4
+// address of its first NIC (lowest NIC_ID), leased by oned from the vnet
+// and read from the same vmpool answer. The agents reach the data
+// services there.
+const OutputIP = "ip"
+
+// nicIP returns the IP of the VM's first NIC, "" when it has none.
+func nicIP(t *dyn.Template) string {
+	best, ip := -1, ""
+	for _, nic := range t.GetVectors("NIC") {
+		addr, err := nic.GetStr("IP")
+		if err != nil || addr == "" {
+			continue
+		}
+		id, err := nic.GetInt("NIC_ID")
+		if err != nil {
+			id = 1 << 30
+		}
+		if best < 0 || id < best {
+			best, ip = id, addr
+		}
+	}
+	return ip
 }
 
 func flowTemplateAttrs(b flowBody, tmpls map[int]string) map[string]string {

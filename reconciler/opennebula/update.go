@@ -121,8 +121,11 @@ func (p *Provider) update(ctx context.Context, before, after plan.Resource, ids 
 			}
 			t.AddPair("CPU", a["cpu"])
 			t.AddPair("MEMORY", a["memory_mb"])
-			// Merge replaces the whole CONTEXT vector.
-			addContext(t, a["services"])
+			// Merge replaces the whole CONTEXT vector: the credentials
+			// (after.Sensitive) are written again with it.
+			if err := addContext(t, a["services"], after.Sensitive); err != nil {
+				return plan.Resource{}, err
+			}
 		}
 		if labelsChanged {
 			m.addTo(t)

@@ -17,8 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/agentvdc/agentvdc/agents"
-	"github.com/agentvdc/agentvdc/agents/embedded"
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/autoscale"
@@ -205,22 +203,20 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 	}
 	if cfg.Agents.Enabled == nil || *cfg.Agents.Enabled {
-		stores := embedded.Open(cfg.Data)
-		defer stores.Close()
-		deps := stores.Deps(log)
-		dc.Agents = func(ctx context.Context, customer, job string) error {
-			var err error
-			switch job {
-			case "ingest":
-				_, err = (&agents.Ingest{Deps: deps}).Run(ctx, customer)
-			case "relationship":
-				_, err = (&agents.Relationship{Deps: deps}).Run(ctx, customer)
-			case "learning":
-				_, err = (&agents.Learning{Deps: deps, GapReportPath: stores.GapReportPath}).Run(ctx, customer)
-			default:
-				err = fmt.Errorf("unknown agent job %q", job)
+		// --sim: the embedded stores under DATA/agents. Otherwise each
+		// customer's data services at its data VM's observed address,
+		// with the agents' state kept under DATA/agents.
+		if cfg.Sim {
+			stores := daemon.NewEmbeddedStores(cfg.Data, log)
+			defer stores.Close()
+			dc.AgentStores = stores
+		} else {
+			stores, err := daemon.NewServiceStores(daemon.ServiceStoresConfig{DataDir: cfg.Data, Logger: log})
+			if err != nil {
+				return withCode(ExitFailure, err)
 			}
-			return err
+			defer stores.Close()
+			dc.AgentStores = stores
 		}
 	}
 	d, err := daemon.New(dc)
