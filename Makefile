@@ -19,9 +19,11 @@ run: build ## validate customers/, then run the daemon on this checkout with the
 	$(BIN)/vdc validate --repo . --path customers
 	$(BIN)/vdc serve --sim --repo . --ref HEAD --data .vdc --listen 127.0.0.1:8787
 
-prereqs: $(BIN)/minio ## install what the tests need (MinIO server, git, Chromium for the status page test)
-	@if ! command -v git >/dev/null || ! test -x /usr/bin/chromium; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git chromium >/dev/null; fi
+prereqs: $(BIN)/minio ## install what the tests need (MinIO server; git, Chromium, curl and jq from Debian)
+	@missing=""; for t in git curl jq; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then echo "installing$$missing with apt"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 $(BIN)/minio:
 	@echo "building MinIO $(MINIO_VERSION) into bin/ (several minutes on a cold cache)"

@@ -110,7 +110,7 @@ func needTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed; the workflow's shell steps need bash, curl and jq", tool)
+			t.Fatalf("%s is not installed: run `make prereqs` (the workflow's shell steps need bash, curl and jq)", tool)
 		}
 	}
 }

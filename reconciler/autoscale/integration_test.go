@@ -189,7 +189,7 @@ func describe(ds []autoscale.Decision) []string {
 // up to max; a suspended customer gets nothing.
 func TestAutoscaleOnSimulators(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("-short: integration test on the three simulators; run it without -short")
 	}
 	// pro: servers 1..4, step 2, 80 %/30 %, cooldown 5m; volume 50 GB,
 	// +50 GB above 80 %, max 120 GB.

@@ -74,7 +74,7 @@ func randomKey(t *testing.T) string {
 // that customer only. Neo4j is used when NEO4J_URI is set.
 func TestAgentsReachObservedDataServices(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts two MinIO servers")
+		t.Skip("-short: this test starts two MinIO servers; run it without -short")
 	}
 	f := newFixture(t)
 	ctx := context.Background()

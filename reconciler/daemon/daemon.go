@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -630,14 +631,7 @@ func joinMax(msgs []string, n int) string {
 	if len(msgs) > n {
 		msgs = append(msgs[:n:n], fmt.Sprintf("and %d more", len(msgs)-n))
 	}
-	out := ""
-	for i, m := range msgs {
-		if i > 0 {
-			out += "; "
-		}
-		out += m
-	}
-	return out
+	return strings.Join(msgs, "; ")
 }
 
 var _ Autoscaler = (*autoscale.Scaler)(nil)

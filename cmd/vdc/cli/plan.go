@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -222,7 +223,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func writePlanFile(path string, p *plan.Plan) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".plan-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*")
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
@@ -235,13 +236,6 @@ func writePlanFile(path string, p *plan.Plan) error {
 		return fmt.Errorf("save plan: %w", err)
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 func readPlanFile(path string) (*plan.Plan, error) {
