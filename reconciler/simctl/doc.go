@@ -1,7 +1,8 @@
 // Package simctl owns what the three cloud simulators share: fault injection
 // (latency, 5xx, 429, timeouts, dropped connections per endpoint pattern),
 // per-endpoint call counters, the control API that drives both over HTTP,
-// and crash-safe persistence of a simulator's state file.
+// and crash-safe persistence of a simulator's state file (SaveJSON,
+// LoadJSON, and Saver, which writes behind changes and on Close).
 //
 // # Endpoint keys
 //

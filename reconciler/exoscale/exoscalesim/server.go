@@ -77,10 +77,7 @@ type Server struct {
 	failMu   sync.Mutex
 	failNext []string
 
-	saveMu    sync.Mutex
-	saveTimer *time.Timer
-	saveErr   error
-	closed    bool
+	saver *simctl.Saver
 }
 
 // New returns a Server, loading the state file from opts.DataDir if any.
@@ -121,6 +118,14 @@ func New(opts Options) (*Server, error) {
 		s.st.fill()
 	}
 	s.st.Version = stateVersion
+	s.saver = &simctl.Saver{Delay: saveDelay, Log: opts.Logger, Encode: func() ([]byte, error) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return json.Marshal(s.st)
+	}}
+	if opts.DataDir != "" {
+		s.saver.Path = filepath.Join(opts.DataDir, stateFile)
+	}
 	// Credentials: options win; otherwise reuse persisted ones; otherwise generate.
 	if opts.APIKey != "" || opts.APISecret != "" {
 		if opts.APIKey == "" || opts.APISecret == "" {
@@ -207,60 +212,14 @@ func (s *Server) takeFailure(key string) bool {
 // Close persists the state. After Close, New on the same DataDir sees
 // everything.
 func (s *Server) Close() error {
-	s.saveMu.Lock()
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-		s.saveTimer = nil
-	}
-	s.closed = true
-	s.saveMu.Unlock()
-	if s.opts.DataDir == "" {
-		return nil
-	}
-	if err := s.save(); err != nil {
-		return err
-	}
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	return s.saveErr
-}
-
-// markDirty schedules a write-behind save.
-func (s *Server) markDirty() {
-	if s.opts.DataDir == "" {
-		return
-	}
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	if s.closed || s.saveTimer != nil {
-		return
-	}
-	s.saveTimer = time.AfterFunc(saveDelay, func() {
-		s.saveMu.Lock()
-		s.saveTimer = nil
-		s.saveMu.Unlock()
-		if err := s.save(); err != nil {
-			s.log.Error("persist state", "err", err)
-		}
-	})
-}
-
-func (s *Server) save() error {
-	s.mu.RLock()
-	b, err := json.Marshal(s.st)
-	s.mu.RUnlock()
-	if err != nil {
-		return fmt.Errorf("exoscalesim: encode state: %w", err)
-	}
-	err = simctl.SaveJSON(filepath.Join(s.opts.DataDir, stateFile), json.RawMessage(b))
-	s.saveMu.Lock()
-	s.saveErr = err
-	s.saveMu.Unlock()
-	if err != nil {
+	if err := s.saver.Close(); err != nil {
 		return fmt.Errorf("exoscalesim: %w", err)
 	}
 	return nil
 }
+
+// markDirty schedules a write-behind save.
+func (s *Server) markDirty() { s.saver.Dirty() }
 
 // ServeHTTP serves the v2 API under <prefix>/v2 (default zone) and
 // <prefix>/<zone>/v2, and the control API under <prefix>/_sim/.

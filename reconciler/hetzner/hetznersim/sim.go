@@ -79,10 +79,7 @@ type Server struct {
 	names   map[string]int64 // server name -> id
 	pending []int64          // ids of running actions
 
-	saveMu  sync.Mutex // serialises writes of the state file
-	dirtyMu sync.Mutex
-	timer   *time.Timer
-	closed  bool
+	saver *simctl.Saver
 	saveErr error
 }
 
@@ -131,6 +128,14 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("hetznersim: state file %s has version %d, want %d", s.statePath(), s.st.Version, stateVersion)
 		}
 		s.st.fill()
+	}
+	s.saver = &simctl.Saver{Log: s.log, Encode: func() ([]byte, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return json.Marshal(s.st)
+	}}
+	if opts.DataDir != "" {
+		s.saver.Path = s.statePath()
 	}
 	tokens := opts.Tokens
 	if len(tokens) == 0 {
@@ -241,54 +246,14 @@ func (s *Server) Env(baseURL string) map[string]string {
 func (s *Server) statePath() string { return filepath.Join(s.opts.DataDir, "state.json") }
 
 // changed schedules a write of the state file (debounced, 200 ms).
-func (s *Server) changed() {
-	if s.opts.DataDir == "" {
-		return
-	}
-	s.dirtyMu.Lock()
-	defer s.dirtyMu.Unlock()
-	if s.closed || s.timer != nil {
-		return
-	}
-	s.timer = time.AfterFunc(200*time.Millisecond, func() {
-		s.dirtyMu.Lock()
-		s.timer = nil
-		s.dirtyMu.Unlock()
-		if err := s.save(); err != nil {
-			s.log.Error("hetznersim: persist state", "err", err)
-		}
-	})
-}
-
-// save writes the state file now.
-func (s *Server) save() error {
-	if s.opts.DataDir == "" {
-		return nil
-	}
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	s.mu.Lock()
-	b, err := json.Marshal(s.st)
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("hetznersim: encode state: %w", err)
-	}
-	if err := simctl.SaveJSON(s.statePath(), json.RawMessage(b)); err != nil {
-		return fmt.Errorf("hetznersim: %w", err)
-	}
-	return nil
-}
+func (s *Server) changed() { s.saver.Dirty() }
 
 // Close persists the state. A New on the same DataDir sees everything.
 func (s *Server) Close() error {
-	s.dirtyMu.Lock()
-	s.closed = true
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
+	if err := s.saver.Close(); err != nil {
+		return fmt.Errorf("hetznersim: %w", err)
 	}
-	s.dirtyMu.Unlock()
-	return s.save()
+	return nil
 }
 
 // ---- rate limiting ----

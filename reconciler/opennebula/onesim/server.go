@@ -49,10 +49,8 @@ type Server struct {
 	mu sync.RWMutex
 	d  *db
 
-	saveMu    sync.Mutex
-	dirtyMu   sync.Mutex
-	saveTimer *time.Timer
-	closed    bool
+	saver     *simctl.Saver
+	closeOnce sync.Once
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -117,7 +115,13 @@ func New(opts Options) (*Server, error) {
 		admin.Name = s.opts.User
 		admin.PassHash = hashPassword(s.opts.Password)
 	}
+	s.saver = &simctl.Saver{Log: s.log, Encode: func() ([]byte, error) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return json.Marshal(s.d)
+	}}
 	if opts.DataDir != "" {
+		s.saver.Path = filepath.Join(opts.DataDir, stateFile)
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("onesim: data dir: %w", err)
 		}
@@ -126,8 +130,8 @@ func New(opts Options) (*Server, error) {
 		if err := os.WriteFile(filepath.Join(opts.DataDir, "one_auth"), []byte(s.opts.User+":"+s.opts.Password), 0o600); err != nil {
 			return nil, fmt.Errorf("onesim: write one_auth: %w", err)
 		}
-		if err := s.save(); err != nil {
-			return nil, err
+		if err := s.saver.Save(); err != nil {
+			return nil, fmt.Errorf("onesim: %w", err)
 		}
 	}
 	if opts.ElasticityInterval > 0 {
@@ -197,58 +201,18 @@ func (s *Server) Env(baseURL string) map[string]string {
 
 // Close stops the elasticity ticker and persists the state.
 func (s *Server) Close() error {
-	s.dirtyMu.Lock()
-	if s.closed {
-		s.dirtyMu.Unlock()
-		return nil
-	}
-	s.closed = true
-	if s.saveTimer != nil {
-		s.saveTimer.Stop()
-	}
-	s.dirtyMu.Unlock()
-	close(s.stop)
-	s.wg.Wait()
-	return s.save()
-}
-
-// markDirty schedules a write-behind save (at most 200 ms later).
-func (s *Server) markDirty() {
-	if s.opts.DataDir == "" {
-		return
-	}
-	s.dirtyMu.Lock()
-	defer s.dirtyMu.Unlock()
-	if s.closed || s.saveTimer != nil {
-		return
-	}
-	s.saveTimer = time.AfterFunc(200*time.Millisecond, func() {
-		s.dirtyMu.Lock()
-		s.saveTimer = nil
-		s.dirtyMu.Unlock()
-		if err := s.save(); err != nil {
-			s.log.Error("persist state", "err", err)
-		}
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
 	})
-}
-
-func (s *Server) save() error {
-	if s.opts.DataDir == "" {
-		return nil
-	}
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	s.mu.RLock()
-	b, err := json.Marshal(s.d)
-	s.mu.RUnlock()
-	if err != nil {
-		return fmt.Errorf("onesim: encode state: %w", err)
-	}
-	if err := simctl.SaveJSON(filepath.Join(s.opts.DataDir, stateFile), json.RawMessage(b)); err != nil {
+	if err := s.saver.Close(); err != nil {
 		return fmt.Errorf("onesim: %w", err)
 	}
 	return nil
 }
+
+// markDirty schedules a write-behind save (at most 200 ms later).
+func (s *Server) markDirty() { s.saver.Dirty() }
 
 // ServeHTTP routes /RPC2 (XML-RPC), /flow/ (OneFlow) and /_sim/ (control).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
