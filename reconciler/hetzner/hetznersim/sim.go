@@ -79,7 +79,7 @@ type Server struct {
 	names   map[string]int64 // server name -> id
 	pending []int64          // ids of running actions
 
-	saver *simctl.Saver
+	saver   *simctl.Saver
 	saveErr error
 }
 
