@@ -79,8 +79,7 @@ type Server struct {
 	names   map[string]int64 // server name -> id
 	pending []int64          // ids of running actions
 
-	saver   *simctl.Saver
-	saveErr error
+	saver *simctl.Saver
 }
 
 // idBases are where the id counters start, in the ranges real ids live in.
