@@ -29,3 +29,26 @@ func TakeLease(st Leaser, customer, holder string, ttl time.Duration, now time.T
 	_, err = st.Acquire(customer, holder, ttl, now)
 	return locked.Holder, err
 }
+
+// PendingJournal is the part of state.Store that settles interrupted calls.
+type PendingJournal interface {
+	Pending() ([]state.JournalEntry, error)
+	Finish(seq uint64, o state.Outcome) error
+}
+
+// SettleJournal closes the intents an interrupted apply (a killed CLI or
+// daemon) left without an outcome and returns them. Nothing is replayed:
+// the refresh that follows reads what really happened, and Create adopts
+// what a lost response created, so a rerun never duplicates.
+func SettleJournal(j PendingJournal) ([]state.JournalEntry, error) {
+	pending, err := j.Pending()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pending {
+		if err := j.Finish(p.Seq, state.Outcome{Err: "interrupted: outcome unknown, settled by the next refresh"}); err != nil && !errors.Is(err, state.ErrAlreadyFinished) {
+			return nil, err
+		}
+	}
+	return pending, nil
+}

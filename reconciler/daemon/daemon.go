@@ -242,20 +242,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
-// settleJournal closes intents a killed daemon left open; the refresh that
-// follows reads what really happened.
+// settleJournal closes intents a killed daemon left open.
 func (d *Daemon) settleJournal() error {
-	pending, err := d.cfg.Store.Pending()
-	if err != nil {
-		return err
-	}
+	pending, err := reconciler.SettleJournal(d.cfg.Store)
 	for _, p := range pending {
 		d.log.Warn("interrupted call from a previous run", "customer", p.Intent.Customer, "action", p.Intent.Action, "address", p.Intent.Address.String())
-		if err := d.cfg.Store.Finish(p.Seq, state.Outcome{Err: "interrupted: outcome unknown, settled by the next refresh"}); err != nil && !errors.Is(err, state.ErrAlreadyFinished) {
-			return err
-		}
 	}
-	return nil
+	return err
 }
 
 func (d *Daemon) updateReady() {

@@ -131,24 +131,13 @@ func short(commit string) string {
 	return commit
 }
 
-// settleJournal closes the intents an interrupted apply left open. The
-// refresh that follows reads what really happened; Create adopts what a
-// lost response created, so nothing is repeated.
+// settleJournal closes the intents an interrupted apply left open.
 func settleJournal(st *state.Store, e *env) error {
-	pending, err := st.Pending()
-	if err != nil {
-		return err
+	pending, err := reconciler.SettleJournal(st)
+	if len(pending) > 0 {
+		fmt.Fprintf(e.stderr, "resuming after an interrupted apply: %d calls had no recorded outcome; re-reading the clouds\n", len(pending))
 	}
-	if len(pending) == 0 {
-		return nil
-	}
-	fmt.Fprintf(e.stderr, "resuming after an interrupted apply: %d calls had no recorded outcome; re-reading the clouds\n", len(pending))
-	for _, p := range pending {
-		if err := st.Finish(p.Seq, state.Outcome{Err: "interrupted: outcome unknown, settled by the next refresh"}); err != nil && !errors.Is(err, state.ErrAlreadyFinished) {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 func runApply(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan.Plan) error {
