@@ -159,8 +159,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 }
 
 // Observe reads the RateLimit-* headers of an answer; a 429 blocks every
-// request until RateLimit-Reset (or one refill interval when the header is
-// missing or already past).
+// request for one refill interval (the time the bucket needs to regain one
+// request), after which requests leave at the refill rate.
 func (l *Limiter) Observe(h http.Header, status int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -178,15 +178,16 @@ func (l *Limiter) Observe(h http.Header, status int) {
 		return
 	}
 	l.stats.Throttled++
-	until := l.reset
-	if !until.After(now) {
-		until = now.Add(l.refillLocked(now))
-	}
-	if until.After(l.blocked) {
-		l.blocked = until
-	}
+	// The bucket refills continuously (RateLimit-Reset is when it is full
+	// again): after a 429 the next request is possible one refill interval
+	// later, not at the reset, which can be an hour away. Requests then
+	// leave at the refill rate (below the low-water mark Wait spaces them).
 	if l.known {
 		l.remaining = 0
+	}
+	until := now.Add(l.refillLocked(now))
+	if until.After(l.blocked) {
+		l.blocked = until
 	}
 }
 

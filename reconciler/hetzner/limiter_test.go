@@ -36,7 +36,9 @@ func TestLimiterPacing(t *testing.T) {
 		{"plenty left: no wait", func(now time.Time) http.Header { return rateHeaders(3600, 3000, now.Add(600*time.Second)) }, 200, 5, 0, 0},
 		// 100 left of 3600, full again in 3500 s: one request per second.
 		{"low: spread at the refill rate", func(now time.Time) http.Header { return rateHeaders(3600, 100, now.Add(3500*time.Second)) }, 200, 3, 1900 * time.Millisecond, 2100 * time.Millisecond},
-		{"429: wait until reset", func(now time.Time) http.Header { return rateHeaders(30, 0, now.Add(time.Hour)) }, 429, 1, time.Hour, time.Hour},
+		// 30 an hour, empty, full in an hour: the next request in 2 min, not at the reset.
+		{"429: wait one refill, not until the reset", func(now time.Time) http.Header { return rateHeaders(30, 0, now.Add(time.Hour)) }, 429, 1, 2 * time.Minute, 2 * time.Minute},
+		{"429 then more: spaced at the refill rate", func(now time.Time) http.Header { return rateHeaders(30, 0, now.Add(time.Hour)) }, 429, 3, 5*time.Minute + 50*time.Second, 6 * time.Minute},
 		{"429 without headers: one refill (1 s)", func(time.Time) http.Header { return http.Header{} }, 429, 1, time.Second, time.Second},
 		{"429 with reset in the past: one refill", func(now time.Time) http.Header { return rateHeaders(3600, 0, now.Add(-time.Minute)) }, 429, 1, time.Second, time.Second},
 	}
@@ -62,7 +64,8 @@ func TestLimiterPacing(t *testing.T) {
 
 func TestLimiterFailsFastPastDeadline(t *testing.T) {
 	l := NewLimiter(LimiterOptions{})
-	l.Observe(rateHeaders(3600, 0, time.Now().Add(time.Hour)), http.StatusTooManyRequests)
+	// 60 an hour: the next request is a minute away, past the deadline.
+	l.Observe(rateHeaders(60, 0, time.Now().Add(time.Hour)), http.StatusTooManyRequests)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
