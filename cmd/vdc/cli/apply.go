@@ -36,8 +36,6 @@ Exit codes: 0 applied (or nothing to do), 1 error, refused or not approved,
 2 usage error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			log := pf.logger(e)
 			var saved *plan.Plan
 			if len(args) == 1 {
 				var err error
@@ -45,68 +43,75 @@ Exit codes: 0 applied (or nothing to do), 1 error, refused or not approved,
 					return withCode(ExitFailure, err)
 				}
 			}
-			s, err := pf.open(ctx, e, log, true)
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			defer s.Close()
-			if err := settleJournal(s.store, e); err != nil {
-				return withCode(ExitFailure, err)
-			}
-			if err := s.observe(ctx, true); err != nil {
-				return withCode(ExitFailure, err)
-			}
-			p := saved
-			if p != nil {
-				if p.Commit != s.commit {
-					return withCode(ExitFailure, fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", short(p.Commit), short(s.commit)))
-				}
-				if fp := plan.Fingerprint(s.observed, p.Scope); fp != p.ObservedFingerprint {
-					return withCode(ExitFailure, errors.New("the clouds changed since the plan was saved (observed state moved); run vdc plan again"))
-				}
-				if p.Options.AllowDelete && !allowDelete {
-					return withCode(ExitFailure, errors.New("the saved plan deletes customers: pass --allow-delete to apply it"))
-				}
-			} else {
-				var buildErr error
-				p, buildErr = pf.build(ctx, s, allowDelete)
-				if p == nil || buildErr != nil {
-					if p != nil {
-						_ = plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)})
-					}
-					return withCode(ExitFailure, buildErr)
-				}
-			}
-			if p.Refused != "" {
-				return withCode(ExitFailure, fmt.Errorf("plan refused: %s", p.Refused))
-			}
-			if err := plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)}); err != nil {
-				return withCode(ExitFailure, err)
-			}
-			blocked := blockedCustomers(p)
-			if !p.HasChanges() {
-				if blocked != nil {
-					return withCode(ExitFailure, blocked)
-				}
-				fmt.Fprintln(e.stdout, "Nothing to apply.")
-				return nil
-			}
-			if !autoApprove && !confirm(e, fmt.Sprintf("Apply %d steps to %d customers?", len(p.Steps), p.Summary.Changed)) {
-				return withCode(ExitFailure, errors.New("apply cancelled"))
-			}
-			if err := runApply(ctx, e, log, s, p); err != nil {
-				return err
-			}
-			if blocked != nil {
-				return withCode(ExitFailure, blocked)
-			}
-			return nil
+			return applyLocally(cmd.Context(), e, &pf, saved, allowDelete, autoApprove)
 		},
 	}
 	pf.register(cmd)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&allowDelete, "allow-delete", false, "delete the resources of customers removed from git whose protection is off")
 	return cmd
+}
+
+// applyLocally plans (or takes the saved plan), shows it, asks unless
+// autoApprove, and applies it from this machine.
+func applyLocally(ctx context.Context, e *env, pf *planFlags, saved *plan.Plan, allowDelete, autoApprove bool) error {
+	log := pf.logger(e)
+	s, err := pf.open(ctx, e, log, true)
+	if err != nil {
+		return withCode(ExitFailure, err)
+	}
+	defer s.Close()
+	if err := settleJournal(s.store, e); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	if err := s.observe(ctx, true); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	p := saved
+	if p != nil {
+		if p.Commit != s.commit {
+			return withCode(ExitFailure, fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", short(p.Commit), short(s.commit)))
+		}
+		if fp := plan.Fingerprint(s.observed, p.Scope); fp != p.ObservedFingerprint {
+			return withCode(ExitFailure, errors.New("the clouds changed since the plan was saved (observed state moved); run vdc plan again"))
+		}
+		if p.Options.AllowDelete && !allowDelete {
+			return withCode(ExitFailure, errors.New("the saved plan deletes customers: pass --allow-delete to apply it"))
+		}
+	} else {
+		var buildErr error
+		p, buildErr = pf.build(ctx, s, allowDelete)
+		if p == nil || buildErr != nil {
+			if p != nil {
+				_ = plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)})
+			}
+			return withCode(ExitFailure, buildErr)
+		}
+	}
+	if p.Refused != "" {
+		return withCode(ExitFailure, fmt.Errorf("plan refused: %s", p.Refused))
+	}
+	if err := plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)}); err != nil {
+		return withCode(ExitFailure, err)
+	}
+	blocked := blockedCustomers(p)
+	if !p.HasChanges() {
+		if blocked != nil {
+			return withCode(ExitFailure, blocked)
+		}
+		fmt.Fprintln(e.stdout, "Nothing to apply.")
+		return nil
+	}
+	if !autoApprove && !confirm(e, fmt.Sprintf("Apply %d steps to %d customers?", len(p.Steps), p.Summary.Changed)) {
+		return withCode(ExitFailure, errors.New("apply cancelled"))
+	}
+	if err := runApply(ctx, e, log, s, p); err != nil {
+		return err
+	}
+	if blocked != nil {
+		return withCode(ExitFailure, blocked)
+	}
+	return nil
 }
 
 // blockedCustomers explains the customers whose actions the plan refuses

@@ -45,8 +45,13 @@ func (f *cloudFlags) httpClient(cloud plan.Cloud) *http.Client {
 }
 
 func (f *cloudFlags) register(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&f.sim, "sim", false, "use the in-process cloud simulators (state under DATA/sim) instead of real clouds")
 	cmd.Flags().StringVar(&f.dataDir, "data", ".vdc", "data directory: state.db (bbolt), its key file, simulator state")
+	f.registerEndpoints(cmd)
+}
+
+// registerEndpoints registers every cloud flag but --data.
+func (f *cloudFlags) registerEndpoints(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.sim, "sim", false, "use the in-process cloud simulators (state under DATA/sim) instead of real clouds")
 	cmd.Flags().StringVar(&f.hcloudEndpoint, "hcloud-endpoint", "", "Hetzner API endpoint (default $HCLOUD_ENDPOINT or the public API)")
 	cmd.Flags().StringVar(&f.exoEndpoint, "exoscale-endpoint", "", "Exoscale API endpoint (default $EXOSCALE_API_ENDPOINT or the public API)")
 	cmd.Flags().StringVar(&f.oneXMLRPC, "one-xmlrpc", "", "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC)")

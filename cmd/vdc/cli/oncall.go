@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/state"
 )
@@ -234,18 +235,22 @@ func oncallDetail(w io.Writer, v api.CustomerView, now time.Time) {
 
 func newReconcileCmd(e *env) *cobra.Command {
 	var f oncallFlags
+	var local planFlags
+	var noLocal bool
 	cmd := &cobra.Command{
 		Use:   "reconcile NAME...",
-		Short: "Ask the running daemon to reconcile customers now",
+		Short: "Reconcile customers now: through the running daemon, else locally",
 		Long: `Reconcile queues an immediate reconcile of each customer in the running
 daemon and returns once queued (watch it with 'vdc status NAME').
 
-Without a reachable daemon nothing is done: run 'vdc apply --customer NAME'
-to reconcile from this machine instead (only while no daemon holds the
-state).
+Without a reachable daemon it reconciles the customers from this machine,
+as 'vdc apply --customer NAME… --auto-approve' would (the state in --data,
+the files from --repo/--ref/--path, the clouds from the environment or
+--sim); deletions still need 'vdc apply --allow-delete'. --no-local only
+asks the daemon.
 
-Exit codes: 0 all queued, 1 daemon unreachable or a customer unknown or
-refused, 2 usage error.`,
+Exit codes: 0 all queued or reconciled, 1 daemon unreachable (with
+--no-local), a customer unknown, refused or failed, 2 usage error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client(e)
@@ -262,8 +267,14 @@ refused, 2 usage error.`,
 			for _, name := range args {
 				err := c.Reconcile(cmd.Context(), name)
 				if errors.Is(err, api.ErrUnreachable) {
-					local := "vdc apply --customer " + strings.Join(args, " --customer ")
-					return withCode(ExitFailure, fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine run: %s", c.URL(), err, local))
+					if noLocal {
+						cmdline := "vdc apply --customer " + strings.Join(args, " --customer ")
+						return withCode(ExitFailure, fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine run: %s", c.URL(), err, cmdline))
+					}
+					fmt.Fprintf(e.stderr, "no daemon reachable at %s: reconciling %s from this machine\n", c.URL(), strings.Join(args, ", "))
+					local.cloud.dataDir, local.targets, local.refresh = f.data, args, true
+					local.maxDelete = plan.DefaultMaxDeleteFraction
+					return applyLocally(cmd.Context(), e, &local, nil, false, true)
 				}
 				if err != nil {
 					var se *api.StatusError
@@ -295,6 +306,9 @@ refused, 2 usage error.`,
 		},
 	}
 	f.register(cmd)
+	local.repo.register(cmd)
+	local.cloud.registerEndpoints(cmd)
+	cmd.Flags().BoolVar(&noLocal, "no-local", false, "only ask the daemon; never reconcile from this machine")
 	return cmd
 }
 
