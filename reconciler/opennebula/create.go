@@ -12,6 +12,14 @@ import (
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/cluster"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/datastore"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/group"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/host"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/template"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/user"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/vdc"
+	vn "github.com/OpenNebula/one/src/oca/go/src/goca/schemas/virtualnetwork"
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
@@ -365,63 +373,44 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 	return plan.Resource{}, true, fmt.Errorf("%w: %s %d vanished while adopting", errMalformed, r.Kind, id)
 }
 
+// cand is an object found by name, with its marks.
+type cand struct {
+	id int
+	m  marks
+}
+
+// named returns the objects of list called name.
+func named[T any](list []T, name string, get func(*T) (string, int, *dyn.Template)) []cand {
+	var out []cand
+	for i := range list {
+		if n, id, t := get(&list[i]); n == name {
+			out = append(out, cand{id, marksFrom(t)})
+		}
+	}
+	return out
+}
+
 // find returns the id and marks of the object named name (preferring one
 // with marks m when names may repeat).
 func (s *snapshot) find(k plan.Kind, name string, m marks) (int, marks, bool) {
-	type cand struct {
-		id int
-		m  marks
-	}
 	var cs []cand
 	switch k {
 	case plan.ONEGroup:
-		for _, o := range s.groups {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template)})
-			}
-		}
+		cs = named(s.groups, name, func(o *group.GroupShort) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template })
 	case plan.ONECluster:
-		for _, o := range s.clusters {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template.Template)})
-			}
-		}
+		cs = named(s.clusters, name, func(o *cluster.Cluster) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEUser:
-		for _, o := range s.users {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template)})
-			}
-		}
+		cs = named(s.users, name, func(o *user.User) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template })
 	case plan.ONEVDC:
-		for _, o := range s.vdcs {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template.Template)})
-			}
-		}
+		cs = named(s.vdcs, name, func(o *vdc.VDC) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEHost:
-		for _, o := range s.hosts {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template.Template)})
-			}
-		}
+		cs = named(s.hosts, name, func(o *host.Host) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEVNet:
-		for _, o := range s.vnets {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template.Template)})
-			}
-		}
+		cs = named(s.vnets, name, func(o *vn.VirtualNetwork) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEDatastore:
-		for _, o := range s.datastores {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template.Template)})
-			}
-		}
+		cs = named(s.datastores, name, func(o *datastore.Datastore) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONETemplate:
-		for _, o := range s.templates {
-			if o.Name == name {
-				cs = append(cs, cand{o.ID, marksFrom(&o.Template.Template)})
-			}
-		}
+		cs = named(s.templates, name, func(o *template.Template) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEVM, plan.ONEFlowTemplate, plan.ONEFlowService:
 		// Names repeat: only our own objects count (the pool of VMs is
 		// already filtered by the marks).

@@ -210,44 +210,34 @@ var (
 )
 
 func (d *db) table(k kind) map[int]object {
-	out := map[int]object{}
 	switch k.prefix {
 	case "group":
-		for id, o := range d.Groups {
-			out[id] = o
-		}
+		return objects(d.Groups)
 	case "vdc":
-		for id, o := range d.VDCs {
-			out[id] = o
-		}
+		return objects(d.VDCs)
 	case "cluster":
-		for id, o := range d.Clusters {
-			out[id] = o
-		}
+		return objects(d.Clusters)
 	case "user":
-		for id, o := range d.Users {
-			out[id] = o
-		}
+		return objects(d.Users)
 	case "host":
-		for id, o := range d.Hosts {
-			out[id] = o
-		}
+		return objects(d.Hosts)
 	case "vn":
-		for id, o := range d.VNets {
-			out[id] = o
-		}
+		return objects(d.VNets)
 	case "datastore":
-		for id, o := range d.Datastores {
-			out[id] = o
-		}
+		return objects(d.Datastores)
 	case "template":
-		for id, o := range d.Templates {
-			out[id] = o
-		}
+		return objects(d.Templates)
 	case "vm":
-		for id, o := range d.VMs {
-			out[id] = o
-		}
+		return objects(d.VMs)
+	}
+	return map[int]object{}
+}
+
+// objects views one typed table as objects.
+func objects[T object](m map[int]T) map[int]object {
+	out := make(map[int]object, len(m))
+	for id, o := range m {
+		out[id] = o
 	}
 	return out
 }
