@@ -12,7 +12,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )

@@ -11,9 +11,9 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/hetzner"
-	"github.com/agentvdc/agentvdc/reconciler/simctl"
-	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/hetzner"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )

@@ -8,7 +8,7 @@ import (
 )
 
 // Provider is one cloud as the reconciler uses it. The adapters in
-// reconciler/opennebula, reconciler/hetzner and reconciler/exoscale
+// reconciler/clouds/opennebula, reconciler/clouds/hetzner and reconciler/clouds/exoscale
 // implement it on the real client libraries.
 //
 // Error contract: errors are wrapped with %w; a retryable condition

@@ -41,7 +41,7 @@ const Neo4jUser = "neo4j"
 // Sensitive keys of the data template (opennebula_template
 // agentvdc-C-data): the executor passes the credentials of the enabled
 // services under these keys, the OpenNebula adapter writes them into the
-// template's CONTEXT (see reconciler/opennebula) and never reads them back.
+// template's CONTEXT (see reconciler/clouds/opennebula) and never reads them back.
 const (
 	SensitiveMinIOAccessKey = "minio_access_key"
 	SensitiveMinIOSecretKey = "minio_secret_key"

@@ -17,8 +17,8 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/simctl"
-	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 )
 
 // vdcBin is the vdc binary the end-to-end tests run as a real process.

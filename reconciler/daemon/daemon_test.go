@@ -21,8 +21,8 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource/gittest"
-	"github.com/agentvdc/agentvdc/reconciler/simstack"
-	"github.com/agentvdc/agentvdc/reconciler/webhook"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
 	"github.com/agentvdc/agentvdc/state"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/api"
-	"github.com/agentvdc/agentvdc/reconciler/workqueue"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/workqueue"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )

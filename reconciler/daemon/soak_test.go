@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
-	"github.com/agentvdc/agentvdc/reconciler/simctl"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 	"github.com/agentvdc/agentvdc/state"
 )
 

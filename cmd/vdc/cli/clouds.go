@@ -16,10 +16,10 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/exoscale"
-	"github.com/agentvdc/agentvdc/reconciler/hetzner"
-	"github.com/agentvdc/agentvdc/reconciler/opennebula"
-	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/exoscale"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/hetzner"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 	"github.com/agentvdc/agentvdc/state"
 )
 

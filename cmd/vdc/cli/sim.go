@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentvdc/agentvdc/reconciler/simstack"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 )
 
 func newSimCmd(e *env) *cobra.Command {
