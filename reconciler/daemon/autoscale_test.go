@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
-	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/state"
 )

@@ -15,9 +15,9 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
-	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/schedule"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/workqueue"
+	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/state"
 )
 

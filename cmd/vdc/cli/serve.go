@@ -19,11 +19,11 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
-	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
-	"github.com/agentvdc/agentvdc/reconciler/daemon"
-	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
+	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 )
 
 // serveConfig is vdc.yaml (see vdc.example.yaml). Secrets are never in the

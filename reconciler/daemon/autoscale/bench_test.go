@@ -11,9 +11,9 @@ import (
 	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
 
 	"github.com/agentvdc/agentvdc/plan"
-	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula/onesim"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/schema"
 )
 
