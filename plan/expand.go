@@ -316,13 +316,13 @@ func customerLabels(c schema.Customer) map[string]string {
 func servicesList(s schema.Services) string {
 	var l []string
 	if s.MinIO {
-		l = append(l, "minio")
+		l = append(l, ServiceMinIO)
 	}
 	if s.Neo4j {
-		l = append(l, "neo4j")
+		l = append(l, ServiceNeo4j)
 	}
 	if s.Qdrant {
-		l = append(l, "qdrant")
+		l = append(l, ServiceQdrant)
 	}
 	return strings.Join(l, ",")
 }

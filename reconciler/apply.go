@@ -23,8 +23,8 @@ type Journal interface {
 	Finish(seq uint64, o state.Outcome) error
 }
 
-// Executor applies a plan's actions through the providers.
-type Executor struct {
+// executor applies a plan's actions through the providers.
+type executor struct {
 	Providers map[plan.Cloud]Provider
 	Journal   Journal
 	Secrets   SecretStore
@@ -76,7 +76,7 @@ func (r *ApplyResult) Err() error {
 // Apply runs the steps of actions (as plan.Steps orders them). observed
 // supplies the ids of existing resources for references. Customers are
 // independent: one customer's failure stops only its own remaining steps.
-func (x *Executor) Apply(ctx context.Context, actions []plan.Action, observed []plan.Resource) (*ApplyResult, error) {
+func (x *executor) Apply(ctx context.Context, actions []plan.Action, observed []plan.Resource) (*ApplyResult, error) {
 	log := x.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -143,7 +143,7 @@ func (x *Executor) Apply(ctx context.Context, actions []plan.Action, observed []
 	return res, ctx.Err()
 }
 
-func (x *Executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent, *plan.Resource, *plan.Address)) error {
+func (x *executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent, *plan.Resource, *plan.Address)) error {
 	var secrets map[string]string
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -247,11 +247,11 @@ func sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[s
 			switch svc {
 			case "":
 				continue
-			case "minio":
+			case plan.ServiceMinIO:
 				pairs = [][2]string{{SensitiveMinIOAccessKey, SecretMinIOAccessKey}, {SensitiveMinIOSecretKey, SecretMinIOSecretKey}}
-			case "neo4j":
+			case plan.ServiceNeo4j:
 				pairs = [][2]string{{SensitiveNeo4jPassword, SecretNeo4jPassword}}
-			case "qdrant":
+			case plan.ServiceQdrant:
 				pairs = [][2]string{{SensitiveQdrantAPIKey, SecretQdrantAPIKey}}
 			default:
 				return nil, fmt.Errorf("unknown data service %q", svc)

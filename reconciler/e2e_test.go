@@ -91,7 +91,7 @@ func customers(tb testing.TB, n int) []schema.Customer {
 func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	tb.Helper()
 	ctx := context.Background()
-	x := &reconciler.Executor{Providers: w.providers, Journal: w.store, Secrets: w.store, Concurrency: 8}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, Holder: "e2e", Who: "test", Concurrency: 8}
 	for i := 0; i < rounds; i++ {
 		observed, err := reconciler.Refresh(ctx, w.providers, w.store)
 		if err != nil {
@@ -110,9 +110,9 @@ func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 		if !p.HasChanges() {
 			return i
 		}
-		res, err := x.Apply(ctx, p.Actions, observed)
+		res, err := conv.Converge(ctx, p, observed)
 		if err != nil {
-			tb.Fatalf("apply: %v", err)
+			tb.Fatalf("converge: %v", err)
 		}
 		if err := res.Err(); err != nil {
 			tb.Logf("round %d: %v", i, err)

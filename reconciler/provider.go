@@ -39,3 +39,11 @@ type Provider interface {
 // ErrNotOwned is returned when asked to change a resource that does not
 // carry the ownership labels.
 var ErrNotOwned = errors.New("resource is not managed by agentvdc")
+
+// RefreshCoster is implemented by a provider that knows how many API calls
+// one Observe makes for a fleet observed as observed (list pages per
+// kind). The daemon paces its drift refreshes on it within the cloud's
+// request budget.
+type RefreshCoster interface {
+	RefreshCalls(observed []plan.Resource) int
+}

@@ -17,12 +17,41 @@ type ApplyRecord struct {
 	Commit    string    `json:"commit"`
 	Who       string    `json:"who"`
 	Customers []string  `json:"customers"`
-	// Result is the apply's outcome word, e.g. "succeeded", "failed",
-	// "partial".
-	Result   string        `json:"result"`
+	Result   Result        `json:"result"`
 	Actions  int           `json:"actions"`
 	Errors   []string      `json:"errors,omitempty"`
 	Duration time.Duration `json:"duration"`
+}
+
+// Result is an apply's outcome.
+type Result string
+
+// The apply outcomes. Records written before these words were fixed say
+// "success" or "failure"; History reads them as ResultSucceeded and
+// ResultFailed.
+const (
+	ResultSucceeded Result = "succeeded" // every customer's steps succeeded
+	ResultFailed    Result = "failed"    // no customer's steps all succeeded
+	ResultPartial   Result = "partial"   // some customers succeeded, some failed
+)
+
+// Results lists every Result.
+func Results() []Result { return []Result{ResultSucceeded, ResultFailed, ResultPartial} }
+
+// UnmarshalJSON reads the current words and the legacy ones.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	switch s {
+	case "success":
+		s = string(ResultSucceeded)
+	case "failure":
+		s = string(ResultFailed)
+	}
+	*r = Result(s)
+	return nil
 }
 
 // historyKey sorts by When, then by append order: the signed nanosecond

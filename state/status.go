@@ -53,6 +53,27 @@ type Condition struct {
 	LastTransition time.Time `json:"last_transition"`
 }
 
+// Condition types.
+const (
+	// ConditionReconciling: True when the customer's clouds match its
+	// file; False with the reason why not.
+	ConditionReconciling = "Reconciling"
+	// ConditionGitValid: False while the customer's file fails validation
+	// (the last good version stays in force).
+	ConditionGitValid = "GitValid"
+)
+
+// Condition reasons.
+const (
+	ReasonSynced      = "Synced"      // Reconciling True: nothing to change
+	ReasonApplied     = "Applied"     // Reconciling True: an apply made it match
+	ReasonApplyFailed = "ApplyFailed" // Reconciling False: a step failed
+	ReasonRefused     = "Refused"     // Reconciling False: the plan may not be applied
+	ReasonSuspended   = "Suspended"   // Reconciling False: suspended in its file or on hold
+	ReasonValid       = "Valid"       // GitValid True
+	ReasonInvalidFile = "InvalidFile" // GitValid False
+)
+
 // CustomerStatus is what the daemon knows about one customer.
 type CustomerStatus struct {
 	Name              string      `json:"name"`
@@ -177,26 +198,51 @@ func (s *Store) UpdateStatus(name string, fn func(*CustomerStatus) error) (Custo
 	var cs CustomerStatus
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		cs, err = getStatus(tx, name)
-		if errors.Is(err, ErrNotFound) {
-			cs, err = CustomerStatus{Name: name}, nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(&cs); err != nil {
-			return err
-		}
-		if cs.Name != name {
-			return invalid("status update of customer %q renamed it to %q", name, cs.Name)
-		}
-		cs.UpdatedAt = s.now()
-		return s.putStatus(tx, &cs)
+		cs, err = s.updateStatus(tx, name, fn)
+		return err
 	})
 	if err != nil {
 		return CustomerStatus{}, err
 	}
 	return cs, nil
+}
+
+// UpdateStatuses applies fn to the status of each customer in names in
+// one transaction (as UpdateStatus does for one): a fleet-wide apply
+// records every customer's outcome with one write. An error from fn
+// aborts the whole update.
+func (s *Store) UpdateStatuses(names []string, fn func(*CustomerStatus) error) error {
+	for _, name := range names {
+		if err := validName("customer name", name); err != nil {
+			return err
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range names {
+			if _, err := s.updateStatus(tx, name, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) updateStatus(tx *bolt.Tx, name string, fn func(*CustomerStatus) error) (CustomerStatus, error) {
+	cs, err := getStatus(tx, name)
+	if errors.Is(err, ErrNotFound) {
+		cs, err = CustomerStatus{Name: name}, nil
+	}
+	if err != nil {
+		return CustomerStatus{}, err
+	}
+	if err := fn(&cs); err != nil {
+		return CustomerStatus{}, err
+	}
+	if cs.Name != name {
+		return CustomerStatus{}, invalid("status update of customer %q renamed it to %q", name, cs.Name)
+	}
+	cs.UpdatedAt = s.now()
+	return cs, s.putStatus(tx, &cs)
 }
 
 // ListStatus returns every customer's status ordered by name.

@@ -10,13 +10,14 @@ import (
 
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/api/apitest"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 )
 
 // BenchmarkPages1000 measures the status page and the JSON list with 1,000
 // customers (the scale one daemon serves), over loopback HTTP.
 func BenchmarkPages1000(b *testing.B) {
 	sample := apitest.Sample(time.Now())
-	cs := make([]api.CustomerView, 0, 1000)
+	cs := make([]daemon.CustomerView, 0, 1000)
 	for i := range 1000 {
 		c := sample[i%len(sample)]
 		c.Name = fmt.Sprintf("customer-%04d", i)

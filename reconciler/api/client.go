@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -20,7 +21,7 @@ import (
 var ErrUnreachable = errors.New("daemon unreachable")
 
 // StatusError is an error response of the daemon. errors.Is(err,
-// ErrNotFound) holds for a 404.
+// daemon.ErrNotFound) holds for a 404.
 type StatusError struct {
 	Code    int
 	Message string
@@ -33,9 +34,9 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("daemon answered %d: %s", e.Code, e.Message)
 }
 
-// Is makes a 404 match ErrNotFound.
+// Is makes a 404 match daemon.ErrNotFound.
 func (e *StatusError) Is(target error) bool {
-	return target == ErrNotFound && e.Code == http.StatusNotFound
+	return target == daemon.ErrNotFound && e.Code == http.StatusNotFound
 }
 
 // maxResponseBytes caps what the client reads of a response.
@@ -139,15 +140,15 @@ func customerPath(name string, rest string) string {
 }
 
 // Customers lists the customers.
-func (c *Client) Customers(ctx context.Context) ([]CustomerView, error) {
+func (c *Client) Customers(ctx context.Context) ([]daemon.CustomerView, error) {
 	var b CustomersBody
 	err := c.getJSON(ctx, http.MethodGet, "/api/v1/customers", nil, nil, &b)
 	return b.Customers, err
 }
 
 // Customer returns one customer.
-func (c *Client) Customer(ctx context.Context, name string) (CustomerView, error) {
-	var v CustomerView
+func (c *Client) Customer(ctx context.Context, name string) (daemon.CustomerView, error) {
+	var v daemon.CustomerView
 	err := c.getJSON(ctx, http.MethodGet, customerPath(name, ""), nil, nil, &v)
 	return v, err
 }
@@ -158,12 +159,12 @@ func (c *Client) Reconcile(ctx context.Context, name string) error {
 }
 
 // Hold suspends (true) or resumes (false) the customer and returns it.
-func (c *Client) Hold(ctx context.Context, name string, hold bool) (CustomerView, error) {
+func (c *Client) Hold(ctx context.Context, name string, hold bool) (daemon.CustomerView, error) {
 	action := "/resume"
 	if hold {
 		action = "/suspend"
 	}
-	var v CustomerView
+	var v daemon.CustomerView
 	err := c.getJSON(ctx, http.MethodPost, customerPath(name, action), nil, nil, &v)
 	return v, err
 }

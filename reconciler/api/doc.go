@@ -10,11 +10,11 @@
 //	GET  /readyz                               200 once Service.Ready is nil, else 503 (no auth)
 //	*    /webhook                              the git push webhook (no bearer auth: it verifies its own signatures)
 //	GET  /metrics                              Prometheus exposition of Config.Registry
-//	GET  /api/v1/customers                     {"customers": [CustomerView...]}
-//	GET  /api/v1/customers/{name}              CustomerView
+//	GET  /api/v1/customers                     {"customers": [daemon.CustomerView...]}
+//	GET  /api/v1/customers/{name}              daemon.CustomerView
 //	POST /api/v1/customers/{name}/reconcile    202 {"customer","status":"queued"}
-//	POST /api/v1/customers/{name}/suspend      200 CustomerView (on-call hold on)
-//	POST /api/v1/customers/{name}/resume       200 CustomerView (on-call hold off)
+//	POST /api/v1/customers/{name}/suspend      200 daemon.CustomerView (on-call hold on)
+//	POST /api/v1/customers/{name}/resume       200 daemon.CustomerView (on-call hold off)
 //	GET  /api/v1/customers/{name}/history?limit=N   {"customer","history":[state.ApplyRecord...]}
 //	POST /api/v1/plan                          body {"ref","format":"json|markdown|text"} → the rendered plan
 //	POST /api/v1/sync                          202 {"status":"sync requested"}
@@ -24,8 +24,8 @@
 //	GET|POST /login, POST /logout              browser sign-in (token cookie)
 //
 // Errors are JSON objects {"error": "..."}: 400 bad JSON, bad parameter or
-// unknown git ref (ErrBadRef), 401 no token, 403 wrong token, 404 unknown
-// customer (ErrNotFound) or path, 405 wrong method (with Allow), 500
+// unknown git ref (daemon.ErrBadRef), 401 no token, 403 wrong token, 404 unknown
+// customer (daemon.ErrNotFound) or path, 405 wrong method (with Allow), 500
 // anything else the Service returns.
 //
 // # Authentication

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -267,9 +268,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, daemon.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, ErrBadRef):
+	case errors.Is(err, daemon.ErrBadRef):
 		status = http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
@@ -300,7 +301,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // CustomersBody is the body of GET /api/v1/customers.
 type CustomersBody struct {
-	Customers []CustomerView `json:"customers"`
+	Customers []daemon.CustomerView `json:"customers"`
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
@@ -310,7 +311,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cs == nil {
-		cs = []CustomerView{}
+		cs = []daemon.CustomerView{}
 	}
 	writeJSON(w, http.StatusOK, CustomersBody{Customers: cs})
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/api/apitest"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
@@ -32,7 +34,7 @@ type fixture struct {
 	svc      *apitest.Service
 	srv      *httptest.Server
 	reg      *prometheus.Registry
-	metrics  *api.Metrics
+	metrics  *daemon.Metrics
 	webhooks atomic.Int32
 	logs     *bytes.Buffer
 }
@@ -74,7 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	})
 	f.svc.SetPlan("main", realPlan(t))
 	var err error
-	if f.metrics, err = api.NewMetrics(f.reg); err != nil {
+	if f.metrics, err = daemon.NewMetrics(f.reg); err != nil {
 		t.Fatal(err)
 	}
 	s, err := api.New(api.Config{
@@ -244,7 +246,7 @@ func TestEndpoints(t *testing.T) {
 			}
 		}},
 		{"one", "GET", "/api/v1/customers/bluebird-books", "", 200, func(t *testing.T, b []byte) {
-			var got api.CustomerView
+			var got daemon.CustomerView
 			mustJSON(t, b, &got)
 			if got.Name != "bluebird-books" || got.Status.Drift != 2 || len(got.Agents) != 3 || got.Agents[0].Failures != 7 {
 				t.Errorf("customer: %+v", got)
@@ -329,7 +331,7 @@ func TestReconcileAndHold(t *testing.T) {
 		{"resume", false, state.StatusOutOfSync},
 	} {
 		resp, b := f.do(t, "POST", "/api/v1/customers/acme-analytics/"+tc.action, testToken, "")
-		var v api.CustomerView
+		var v daemon.CustomerView
 		mustJSON(t, b, &v)
 		if resp.StatusCode != 200 || v.Hold != tc.hold || v.Status.Status != tc.status {
 			t.Errorf("%s: %d hold=%v status=%s", tc.action, resp.StatusCode, v.Hold, v.Status.Status)
@@ -631,7 +633,7 @@ func TestClient(t *testing.T) {
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("customers: %d %v", len(cs), err)
 	}
-	if _, err := c.Customer(ctx, "nobody"); !errors.Is(err, api.ErrNotFound) {
+	if _, err := c.Customer(ctx, "nobody"); !errors.Is(err, daemon.ErrNotFound) {
 		t.Errorf("unknown customer: %v, want ErrNotFound", err)
 	}
 	if err := c.Reconcile(ctx, "casa-verde"); err != nil {
@@ -698,4 +700,40 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	f := newFixture(t)
+	f.metrics.QueueDepth.Set(4)
+	f.metrics.DriftResources.Set(2)
+	f.metrics.ObserveReconcile(reconciler.OutcomeApplied, 1500*time.Millisecond)
+	resp, b := f.do(t, "GET", "/metrics", testToken, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	body := string(b)
+	for _, want := range []string{
+		"agentvdc_queue_depth 4",
+		"agentvdc_drift_resources 2",
+		`agentvdc_reconcile_duration_seconds_count{result="applied"} 1`,
+		`agentvdc_reconcile_duration_seconds_count{result="failed"} 0`,
+		`agentvdc_cloud_api_calls_total{cloud="opennebula"} 0`,
+		`agentvdc_cloud_api_rate_limited_total{cloud="exoscale"} 0`,
+		`agentvdc_agent_runs_total{job="learning"} 0`,
+		`agentvdc_agent_failures_total{job="ingest"} 0`,
+		`agentvdc_autoscale_events_total{direction="up",resource="storage_gb"} 0`,
+		`agentvdc_applies_total{result="failed"} 0`,
+		"agentvdc_drift_detected_total 0",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "customer=") {
+		t.Errorf("a metric carries a customer label")
+	}
+	// Registering twice in one registry is an error, not a panic.
+	if _, err := daemon.NewMetrics(f.reg); err == nil {
+		t.Errorf("second registration: no error")
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -62,7 +63,7 @@ type statusCount struct {
 
 type indexPage struct {
 	page
-	Customers []CustomerView
+	Customers []daemon.CustomerView
 	Counts    []statusCount
 	CostUSD   float64
 	ListUSD   float64
@@ -70,7 +71,7 @@ type indexPage struct {
 
 type customerPage struct {
 	page
-	C          *CustomerView
+	C          *daemon.CustomerView
 	History    []state.ApplyRecord
 	HistoryErr string
 }
@@ -223,7 +224,7 @@ func safeNext(next string) string {
 	return next
 }
 
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, daemon.ErrNotFound) }
 
 // Template helpers: formatting only.
 
@@ -318,7 +319,7 @@ func attrLines(m map[string]string) []string {
 }
 
 // latestDecision is the newest decision (the list is newest first).
-func latestDecision(ds []ScaleDecision) *ScaleDecision {
+func latestDecision(ds []daemon.ScaleDecision) *daemon.ScaleDecision {
 	if len(ds) == 0 {
 		return nil
 	}

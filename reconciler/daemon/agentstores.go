@@ -35,17 +35,6 @@ const (
 	PortNeo4jBolt  = 7687 // Neo4j Bolt
 )
 
-// Data services, as the data template's "services" attribute names them.
-const (
-	ServiceMinIO  = "minio"
-	ServiceNeo4j  = "neo4j"
-	ServiceQdrant = "qdrant"
-)
-
-// OutputIP is the Outputs key of an observed opennebula_vm that holds its
-// address (set by the OpenNebula adapter from the VM's first NIC).
-const OutputIP = "ip"
-
 // ErrNoDataEndpoint: the customer's data VM has no observed address yet
 // (not created, or created since the last refresh), so its agents cannot
 // reach their stores. The run fails; nothing falls back to other data.
@@ -79,7 +68,7 @@ type AgentStores interface {
 	Forget(customer string) error
 }
 
-// RunAgent runs one agent job ("ingest", "relationship", "learning") of a
+// RunAgent runs one agent job (plan.Jobs) of a
 // customer with the stores AgentStores gives for it; the scheduler calls
 // it (a returned error is a failed run).
 func (d *Daemon) RunAgent(ctx context.Context, customer, job string) error {
@@ -89,11 +78,11 @@ func (d *Daemon) RunAgent(ctx context.Context, customer, job string) error {
 	}
 	defer release.Close()
 	switch job {
-	case "ingest":
+	case plan.JobIngest:
 		_, err = (&agents.Ingest{Deps: deps}).Run(ctx, customer)
-	case "relationship":
+	case plan.JobRelationship:
 		_, err = (&agents.Relationship{Deps: deps}).Run(ctx, customer)
-	case "learning":
+	case plan.JobLearning:
 		_, err = (&agents.Learning{Deps: deps, GapReportPath: d.cfg.AgentStores.GapReportPath}).Run(ctx, customer)
 	default:
 		err = fmt.Errorf("unknown agent job %q", job)
@@ -285,13 +274,13 @@ type dataEndpoint struct {
 func resolve(t AgentTarget) (dataEndpoint, error) {
 	var ep dataEndpoint
 	if t.Services.MinIO {
-		ep.services = append(ep.services, ServiceMinIO)
+		ep.services = append(ep.services, plan.ServiceMinIO)
 	}
 	if t.Services.Neo4j {
-		ep.services = append(ep.services, ServiceNeo4j)
+		ep.services = append(ep.services, plan.ServiceNeo4j)
 	}
 	if t.Services.Qdrant {
-		ep.services = append(ep.services, ServiceQdrant)
+		ep.services = append(ep.services, plan.ServiceQdrant)
 	}
 	if len(ep.services) == 0 {
 		return ep, nil
@@ -299,7 +288,7 @@ func resolve(t AgentTarget) (dataEndpoint, error) {
 	vm := plan.Address{Kind: plan.ONEVM, Name: plan.BaseName(t.Customer) + "-data"}
 	for _, r := range t.Observed {
 		if r.Address() == vm && r.Customer == t.Customer {
-			ep.ip = r.Outputs[OutputIP]
+			ep.ip = r.Outputs[plan.OutputIP]
 		}
 	}
 	if ep.ip == "" {
@@ -309,9 +298,9 @@ func resolve(t AgentTarget) (dataEndpoint, error) {
 		return ep, fmt.Errorf("customer %s: %w: %s has the address %q, not an IP", t.Customer, ErrNoDataEndpoint, vm, ep.ip)
 	}
 	need := map[string][]string{
-		ServiceMinIO:  {reconciler.SecretMinIOAccessKey, reconciler.SecretMinIOSecretKey},
-		ServiceNeo4j:  {reconciler.SecretNeo4jPassword},
-		ServiceQdrant: {reconciler.SecretQdrantAPIKey},
+		plan.ServiceMinIO:  {reconciler.SecretMinIOAccessKey, reconciler.SecretMinIOSecretKey},
+		plan.ServiceNeo4j:  {reconciler.SecretNeo4jPassword},
+		plan.ServiceQdrant: {reconciler.SecretQdrantAPIKey},
 	}
 	ep.creds = map[string]string{}
 	for _, s := range ep.services {
@@ -395,7 +384,7 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 	c := &serviceConn{deps: deps}
 	for _, svc := range ep.services {
 		switch svc {
-		case ServiceMinIO:
+		case plan.ServiceMinIO:
 			h, p := s.addr(customer, svc, ep.ip, PortMinIO)
 			st, err := minio.New(minio.Config{Endpoint: net.JoinHostPort(h, strconv.Itoa(p)),
 				AccessKey: ep.creds[reconciler.SecretMinIOAccessKey], SecretKey: ep.creds[reconciler.SecretMinIOSecretKey], Logger: log})
@@ -404,7 +393,7 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 				return nil, fmt.Errorf("customer %s: minio: %w", customer, err)
 			}
 			deps.Objects = st
-		case ServiceQdrant:
+		case plan.ServiceQdrant:
 			h, p := s.addr(customer, svc, ep.ip, PortQdrantGRPC)
 			st, err := qdrant.New(qdrant.Config{Host: h, Port: p, APIKey: ep.creds[reconciler.SecretQdrantAPIKey], Logger: log})
 			if err != nil {
@@ -412,7 +401,7 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 				return nil, fmt.Errorf("customer %s: %w", customer, err)
 			}
 			c.qdrant, deps.Vectors = st, st
-		case ServiceNeo4j:
+		case plan.ServiceNeo4j:
 			h, p := s.addr(customer, svc, ep.ip, PortNeo4jBolt)
 			cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 			st, err := neo4j.New(cctx, neo4j.Config{URI: "bolt://" + net.JoinHostPort(h, strconv.Itoa(p)),

@@ -47,7 +47,7 @@ func (l *dialLog) endpoint(customer, service, ip string, port int) (string, int)
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, customer+" "+service+" "+ip+":"+strconv.Itoa(port))
 	r := l.routes[customer]
-	addr := map[string]string{daemon.ServiceMinIO: r.minio, daemon.ServiceQdrant: r.qdrant, daemon.ServiceNeo4j: r.neo4j}[service]
+	addr := map[string]string{plan.ServiceMinIO: r.minio, plan.ServiceQdrant: r.qdrant, plan.ServiceNeo4j: r.neo4j}[service]
 	h, p, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "127.0.0.1", 1 // nothing listens: the run fails
@@ -163,7 +163,7 @@ func TestAgentsReachObservedDataServices(t *testing.T) {
 		}
 		switch r.Kind {
 		case plan.ONEVM:
-			ips[r.Customer] = r.Outputs[daemon.OutputIP]
+			ips[r.Customer] = r.Outputs[plan.OutputIP]
 		case plan.ONETemplate:
 			id, _ := strconv.Atoi(r.ID)
 			tpl, err := one.Template(id).Info(false, false)
@@ -247,7 +247,7 @@ func TestAgentsReachObservedDataServices(t *testing.T) {
 	if len(calls) == 0 {
 		t.Fatal("no endpoint resolved")
 	}
-	ports := map[string]int{daemon.ServiceMinIO: daemon.PortMinIO, daemon.ServiceQdrant: daemon.PortQdrantGRPC, daemon.ServiceNeo4j: daemon.PortNeo4jBolt}
+	ports := map[string]int{plan.ServiceMinIO: daemon.PortMinIO, plan.ServiceQdrant: daemon.PortQdrantGRPC, plan.ServiceNeo4j: daemon.PortNeo4jBolt}
 	seen := map[string]bool{}
 	for _, c := range calls {
 		parts := strings.Fields(c)
@@ -258,13 +258,13 @@ func TestAgentsReachObservedDataServices(t *testing.T) {
 		}
 	}
 	for _, n := range names {
-		for _, s := range []string{daemon.ServiceMinIO, daemon.ServiceQdrant} {
+		for _, s := range []string{plan.ServiceMinIO, plan.ServiceQdrant} {
 			if !seen[n+" "+s] {
 				t.Errorf("%s's %s was never resolved (calls %v)", n, s, calls)
 			}
 		}
-		if seen[n+" "+daemon.ServiceNeo4j] != (neoURI != "") {
-			t.Errorf("%s's neo4j resolved: %v, enabled: %v", n, seen[n+" "+daemon.ServiceNeo4j], neoURI != "")
+		if seen[n+" "+plan.ServiceNeo4j] != (neoURI != "") {
+			t.Errorf("%s's neo4j resolved: %v, enabled: %v", n, seen[n+" "+plan.ServiceNeo4j], neoURI != "")
 		}
 	}
 	// A customer that is not in git gets nothing.
@@ -284,7 +284,7 @@ func TestServiceStoresResolve(t *testing.T) {
 	vm := func(customer, ip string) plan.Resource {
 		r := plan.Resource{Kind: plan.ONEVM, Name: plan.BaseName(customer) + "-data", Customer: customer, Attrs: map[string]string{}}
 		if ip != "" {
-			r.Outputs = map[string]string{daemon.OutputIP: ip}
+			r.Outputs = map[string]string{plan.OutputIP: ip}
 		}
 		return r
 	}
@@ -420,7 +420,7 @@ func TestServiceStoresCacheAndForget(t *testing.T) {
 	target := func(ip, k string) daemon.AgentTarget {
 		return daemon.AgentTarget{Customer: "alpha", Services: schema.Services{Qdrant: true},
 			Secrets:  map[string]string{reconciler.SecretQdrantAPIKey: k},
-			Observed: []plan.Resource{{Kind: plan.ONEVM, Name: "agentvdc-alpha-data", Customer: "alpha", Outputs: map[string]string{daemon.OutputIP: ip}}}}
+			Observed: []plan.Resource{{Kind: plan.ONEVM, Name: "agentvdc-alpha-data", Customer: "alpha", Outputs: map[string]string{plan.OutputIP: ip}}}}
 	}
 	cfg := agents.CollectionConfig{Embedder: "test", Sparse: true}
 	d1, r1, err := s.For(ctx, target("10.0.2.10", key))

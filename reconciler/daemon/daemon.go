@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/schedule"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/workqueue"
@@ -82,7 +81,7 @@ type Config struct {
 	// Run returns.
 	AgentStores AgentStores
 
-	Metrics *api.Metrics
+	Metrics *Metrics
 	Logger  *slog.Logger
 	// Backoff shapes the per-customer retry backoff (defaults 1s..5m).
 	BackoffBase, BackoffMax time.Duration
@@ -95,7 +94,7 @@ type Daemon struct {
 	loader *schema.Loader
 	queue  *workqueue.Queue[string]
 	sched  *schedule.Scheduler
-	exec   *reconciler.Executor
+	conv   *reconciler.Converger
 	syncCh chan struct{}
 
 	mu          sync.Mutex
@@ -108,7 +107,7 @@ type Daemon struct {
 	observedAt  map[plan.Kind]time.Time
 	prices      plan.Prices
 	holds       map[string]bool
-	decisions   map[string][]api.ScaleDecision
+	decisions   map[string][]ScaleDecision
 	drift       map[string]int
 	ready       error
 	lastRefresh time.Time
@@ -157,11 +156,12 @@ func New(cfg Config) (*Daemon, error) {
 		hashes:    map[string]string{},
 		observed:  map[string][]plan.Resource{},
 		holds:     map[string]bool{},
-		decisions: map[string][]api.ScaleDecision{},
+		decisions: map[string][]ScaleDecision{},
 		drift:     map[string]int{},
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
 	}
-	d.exec = &reconciler.Executor{Providers: cfg.Providers, Journal: cfg.Store, Secrets: cfg.Store, Log: cfg.Logger, Concurrency: 1}
+	d.conv = &reconciler.Converger{Providers: cfg.Providers, Store: cfg.Store, Log: cfg.Logger,
+		Holder: fmt.Sprintf("daemon-%d", os.Getpid()), Who: "daemon", Concurrency: 1}
 	runner := cfg.Agents
 	if runner == nil && cfg.AgentStores != nil {
 		runner = d.RunAgent
@@ -365,8 +365,8 @@ func (d *Daemon) recordInvalid(commit string, diags []schema.Diagnostic) {
 			if cs.Status == "" {
 				cs.Status = state.StatusError
 			}
-			cs.SetCondition(state.Condition{Type: "GitValid", Status: state.ConditionFalse, Reason: "InvalidFile",
-				Message: fmt.Sprintf("commit %s: %s", short(commit), joinMax(msgs, 5))}, now)
+			cs.SetCondition(state.Condition{Type: state.ConditionGitValid, Status: state.ConditionFalse, Reason: state.ReasonInvalidFile,
+				Message: fmt.Sprintf("commit %s: %s", plan.ShortCommit(commit), joinMax(msgs, 5))}, now)
 			cs.UpdatedAt = now
 			return nil
 		})
@@ -380,9 +380,9 @@ func (d *Daemon) clearInvalid() {
 	}
 	now := time.Now().UTC()
 	for _, cs := range list {
-		if c, ok := cs.Condition("GitValid"); ok && c.Status == state.ConditionFalse {
+		if c, ok := cs.Condition(state.ConditionGitValid); ok && c.Status == state.ConditionFalse {
 			_, _ = d.cfg.Store.UpdateStatus(cs.Name, func(cs *state.CustomerStatus) error {
-				cs.SetCondition(state.Condition{Type: "GitValid", Status: state.ConditionTrue, Reason: "Valid"}, now)
+				cs.SetCondition(state.Condition{Type: state.ConditionGitValid, Status: state.ConditionTrue, Reason: state.ReasonValid}, now)
 				return nil
 			})
 		}
@@ -402,16 +402,12 @@ func (d *Daemon) refresh(ctx context.Context) error {
 		}
 	}
 	byCustomer := map[string][]plan.Resource{}
-	pages := map[plan.Kind]int{}
 	for _, r := range all {
 		byCustomer[r.Customer] = append(byCustomer[r.Customer], r)
-		if r.Kind.Cloud() == plan.Hetzner {
-			pages[r.Kind]++
-		}
 	}
-	cost := 0
-	for _, k := range []plan.Kind{plan.HetznerNetwork, plan.HetznerFirewall, plan.HetznerServer} {
-		cost += max(1, int(math.Ceil(float64(pages[k])/50)))
+	cost := 3 // one list call per Hetzner kind when the adapter cannot tell
+	if rc, ok := d.cfg.Providers[plan.Hetzner].(reconciler.RefreshCoster); ok {
+		cost = rc.RefreshCalls(all)
 	}
 	_, at, _ := d.cfg.Store.Observed()
 	d.mu.Lock()
@@ -523,11 +519,10 @@ func (d *Daemon) Autoscale(ctx context.Context) error {
 	// Decisions made before a metric call failed are still recorded.
 	decisions, err := d.cfg.Autoscaler.Evaluate(ctx, cs, obs)
 	for _, ad := range decisions {
-		dec := api.ScaleDecision{Customer: ad.Customer, At: ad.At, Resource: ad.Resource, From: ad.From, To: ad.To,
-			Reason: ad.Reason, MonthlyCostDeltaUSD: ad.MonthlyCostDeltaUSD}
+		dec := ScaleDecision{Decision: ad}
 		name := dec.Customer
 		d.mu.Lock()
-		list := append([]api.ScaleDecision{dec}, d.decisions[name]...)
+		list := append([]ScaleDecision{dec}, d.decisions[name]...)
 		if len(list) > 20 {
 			list = list[:20]
 		}
@@ -611,13 +606,6 @@ func (d *Daemon) enqueueAll() {
 	for n := range names {
 		d.queue.Add(n)
 	}
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 func joinMax(msgs []string, n int) string {

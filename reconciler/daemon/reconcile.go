@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/workqueue"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
@@ -17,26 +15,23 @@ import (
 
 const holdCursor = "hold"
 
-// reconcile converges one customer (the work queue's function).
+// reconcile converges one customer (the work queue's function): the
+// on-call hold and a file's suspension stop it before planning; the rest
+// is reconciler.Converge.
 func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 	start := time.Now()
+	outcome := reconciler.Outcome(reconcileError)
 	defer func() {
 		if m := d.cfg.Metrics; m != nil {
-			result := api.ResultSuccess
-			if err != nil {
-				result = api.ResultFailure
-			}
-			m.ObserveReconcile(result, time.Since(start))
+			m.ObserveReconcile(outcome, time.Since(start))
 		}
 	}()
 	log := d.log.With("customer", name, "reconcile_id", fmt.Sprintf("%d", start.UnixNano()))
 	d.mu.Lock()
 	c, inGit := d.desired[name]
 	held := d.holds[name]
-	_, hasResources := d.observed[name]
-	commit := d.commit
+	obs := append([]plan.Resource(nil), d.observed[name]...)
 	d.mu.Unlock()
-	now := time.Now().UTC()
 
 	if held || (inGit && c.Suspended) {
 		reason := "suspended in its file"
@@ -46,15 +41,16 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 		if d.sched != nil {
 			_ = d.sched.Suspend(name)
 		}
+		outcome = reconciler.OutcomeSuspended
 		_, err := d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
-			cs.Status, cs.UpdatedAt = state.StatusSuspended, now
-			cs.SetCondition(state.Condition{Type: "Reconciling", Status: state.ConditionFalse, Reason: "Suspended", Message: reason}, now)
+			reconciler.MarkSuspended(cs, reason, time.Now().UTC())
 			return nil
 		})
 		return err
 	}
-	if !inGit && !hasResources {
+	if !inGit && len(obs) == 0 {
 		d.forget(name)
+		outcome = reconciler.OutcomeDeleted
 		return d.cfg.Store.DeleteCustomer(name)
 	}
 
@@ -62,92 +58,52 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 	if p == nil {
 		return workqueue.Terminal(buildErr)
 	}
-	var cp plan.CustomerPlan
-	for _, x := range p.Customers {
-		if x.Name == name {
-			cp = x
+	res, err := d.conv.Converge(ctx, p, obs)
+	if res.Apply != nil {
+		d.setObserved(name, res.Observed)
+		if m := d.cfg.Metrics; m != nil {
+			m.ObserveApply(res.Record.Result)
 		}
 	}
-	summary := fmt.Sprintf("%d to create, %d to update, %d to replace, %d to delete", cp.Counts.Create, cp.Counts.Update, cp.Counts.Replace, cp.Counts.Delete)
-	if p.Refused != "" || cp.Blocked != "" {
-		msg := p.Refused
-		if msg == "" {
-			msg = cp.Blocked
-		}
-		_, _ = d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
-			cs.Status, cs.LastError, cs.LastPlanSummary, cs.UpdatedAt = state.StatusDegraded, msg, summary, now
-			cs.SetCondition(state.Condition{Type: "Reconciling", Status: state.ConditionFalse, Reason: "Refused", Message: msg}, now)
-			return nil
-		})
-		log.Warn("plan refused", "reason", msg)
-		return workqueue.Terminal(errors.New(msg))
-	}
-	if !p.HasChanges() {
-		_, err := d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
-			cs.Status, cs.LastError, cs.LastPlanSummary, cs.Drift, cs.UpdatedAt = state.StatusSynced, "", summary, 0, now
-			if inGit && cs.LastAppliedCommit == "" {
-				cs.LastAppliedCommit, cs.LastAppliedAt = commit, now
-			}
-			cs.SetCondition(state.Condition{Type: "Reconciling", Status: state.ConditionTrue, Reason: "Synced"}, now)
-			return nil
-		})
-		d.scheduleAgents(c, inGit)
-		return err
-	}
-
-	holder := fmt.Sprintf("daemon-%d", os.Getpid())
-	if prev, err := reconciler.TakeLease(d.cfg.Store, name, holder, 30*time.Minute, now); err != nil {
-		return err
-	} else if prev != "" {
-		log.Warn("took over the lease of a process that is gone", "previous_holder", prev)
-	}
-	defer d.cfg.Store.Release(name, holder)
-	_, _ = d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
-		cs.Status, cs.LastPlanSummary, cs.UpdatedAt = state.StatusProgressing, summary, now
-		return nil
-	})
-	log.Info("applying", "summary", summary, "commit", commit)
-	d.mu.Lock()
-	obs := append([]plan.Resource(nil), d.observed[name]...)
-	d.mu.Unlock()
-	res, err := d.exec.Apply(ctx, p.Actions, obs)
-	if err == nil {
-		err = res.Err()
-	}
-	d.patchObserved(name, res.Changed, res.Deleted)
-	rec := state.ApplyRecord{ID: res.ApplyID, When: now, Commit: commit, Who: "daemon", Customers: []string{name}, Actions: res.Done, Duration: time.Since(start), Result: api.ResultSuccess}
 	if err != nil {
-		rec.Result, rec.Errors = api.ResultFailure, []string{err.Error()}
-	}
-	_ = d.cfg.Store.AppendHistory(rec)
-	if m := d.cfg.Metrics; m != nil {
-		m.ObserveApply(rec.Result)
-	}
-	after := time.Now().UTC()
-	_, _ = d.cfg.Store.UpdateStatus(name, func(cs *state.CustomerStatus) error {
-		cs.UpdatedAt = after
-		if err != nil {
-			cs.Status, cs.LastError = state.StatusError, err.Error()
-			cs.SetCondition(state.Condition{Type: "Reconciling", Status: state.ConditionFalse, Reason: "ApplyFailed", Message: err.Error()}, after)
-			return nil
+		if errors.Is(err, reconciler.ErrPlanRefused) {
+			outcome = reconciler.OutcomeRefused
+			log.Warn("plan refused", "reason", p.Refused)
+			return workqueue.Terminal(err)
 		}
-		cs.Status, cs.LastError, cs.Drift = state.StatusSynced, "", 0
-		cs.LastAppliedCommit, cs.LastAppliedAt = commit, after
-		cs.SetCondition(state.Condition{Type: "Reconciling", Status: state.ConditionTrue, Reason: "Applied", Message: summary}, after)
-		return nil
-	})
-	if err != nil {
-		log.Error("apply failed", "err", err)
 		return err
 	}
-	log.Info("applied", "steps", res.Done, "duration", time.Since(start))
-	if !inGit {
+	cr, _ := res.Customer(name)
+	outcome = cr.Outcome
+	switch cr.Outcome {
+	case reconciler.OutcomeRefused:
+		log.Warn("plan refused", "reason", cr.Err)
+		return workqueue.Terminal(cr.Err)
+	case reconciler.OutcomeFailed:
+		log.Error("apply failed", "err", cr.Err)
+		return cr.Err
+	case reconciler.OutcomeDeleted:
+		log.Info("deleted", "steps", res.Apply.Done, "duration", time.Since(start))
 		d.forget(name)
-		_ = d.cfg.Store.DeleteCustomer(name)
 		return nil
+	case reconciler.OutcomeApplied:
+		log.Info("applied", "summary", cr.Summary, "steps", res.Apply.Done, "duration", time.Since(start))
 	}
-	d.scheduleAgents(c, true)
+	d.markDecisionsApplied(name, p.CreatedAt)
+	d.scheduleAgents(c, inGit)
 	return nil
+}
+
+// markDecisionsApplied records that the clouds now match the customer's
+// autoscaler decisions made before the plan that converged them.
+func (d *Daemon) markDecisionsApplied(name string, planned time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range d.decisions[name] {
+		if !d.decisions[name][i].At.After(planned) {
+			d.decisions[name][i].Applied = true
+		}
+	}
 }
 
 // forget drops a deleted customer from the agents and the autoscaler.
@@ -168,30 +124,15 @@ func (d *Daemon) forget(name string) {
 	d.mu.Unlock()
 }
 
-// patchObserved folds an apply's results into the cached observation.
-func (d *Daemon) patchObserved(name string, changed []plan.Resource, deleted []plan.Address) {
+// setObserved replaces the cached observation of one customer.
+func (d *Daemon) setObserved(name string, rs []plan.Resource) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	cur := d.observed[name]
-	gone := map[plan.Address]bool{}
-	for _, a := range deleted {
-		gone[a] = true
-	}
-	for _, r := range changed {
-		gone[r.Address()] = true // replaced by the new version below
-	}
-	out := cur[:0:0]
-	for _, r := range cur {
-		if !gone[r.Address()] {
-			out = append(out, r)
-		}
-	}
-	out = append(out, changed...)
-	if len(out) == 0 {
+	if len(rs) == 0 {
 		delete(d.observed, name)
 		return
 	}
-	d.observed[name] = out
+	d.observed[name] = rs
 }
 
 // scheduleAgents keeps the customer's agent jobs in step with its file.
@@ -204,9 +145,9 @@ func (d *Daemon) scheduleAgents(c schema.Customer, inGit bool) {
 		return
 	}
 	_ = d.sched.Set(c.Name, map[string]time.Duration{
-		"ingest":       c.Agents.Ingest.Duration,
-		"relationship": c.Agents.Relationship.Duration,
-		"learning":     c.Agents.Learning.Duration,
+		plan.JobIngest:       c.Agents.Ingest.Duration,
+		plan.JobRelationship: c.Agents.Relationship.Duration,
+		plan.JobLearning:     c.Agents.Learning.Duration,
 	})
 	_ = d.sched.Resume(c.Name)
 }

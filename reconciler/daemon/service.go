@@ -9,14 +9,11 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
-	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/state"
 )
 
-var _ api.Service = (*Daemon)(nil)
-
-// Customers implements api.Service.
-func (d *Daemon) Customers(ctx context.Context) ([]api.CustomerView, error) {
+// Customers serves the API (reconciler/api.Service).
+func (d *Daemon) Customers(ctx context.Context) ([]CustomerView, error) {
 	names := map[string]bool{}
 	d.mu.Lock()
 	for n := range d.desired {
@@ -35,7 +32,7 @@ func (d *Daemon) Customers(ctx context.Context) ([]api.CustomerView, error) {
 	for _, cs := range list {
 		names[cs.Name] = true
 	}
-	out := make([]api.CustomerView, 0, len(names))
+	out := make([]CustomerView, 0, len(names))
 	for n := range names {
 		v, err := d.view(n, false)
 		if err != nil {
@@ -47,26 +44,26 @@ func (d *Daemon) Customers(ctx context.Context) ([]api.CustomerView, error) {
 	return out, nil
 }
 
-// Customer implements api.Service.
-func (d *Daemon) Customer(ctx context.Context, name string) (api.CustomerView, error) {
+// Customer serves the API (reconciler/api.Service).
+func (d *Daemon) Customer(ctx context.Context, name string) (CustomerView, error) {
 	return d.view(name, true)
 }
 
-func (d *Daemon) view(name string, detail bool) (api.CustomerView, error) {
+func (d *Daemon) view(name string, detail bool) (CustomerView, error) {
 	st, err := d.cfg.Store.GetStatus(name)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
-		return api.CustomerView{}, err
+		return CustomerView{}, err
 	}
 	known := err == nil
 	d.mu.Lock()
 	c, inGit := d.desired[name]
 	obs := append([]plan.Resource(nil), d.observed[name]...)
-	v := api.CustomerView{Name: name, InGit: inGit, Hold: d.holds[name], Status: st,
-		Autoscale: append([]api.ScaleDecision(nil), d.decisions[name]...)}
+	v := CustomerView{Name: name, InGit: inGit, Hold: d.holds[name], Status: st,
+		Autoscale: append([]ScaleDecision(nil), d.decisions[name]...)}
 	prices := d.prices
 	d.mu.Unlock()
 	if !inGit && !known && len(obs) == 0 {
-		return api.CustomerView{}, api.ErrNotFound
+		return CustomerView{}, ErrNotFound
 	}
 	if v.Status.Name == "" {
 		v.Status.Name = name
@@ -91,9 +88,9 @@ func (d *Daemon) view(name string, detail bool) (api.CustomerView, error) {
 	if d.sched != nil {
 		if ss, ok := d.sched.Status(name); ok {
 			for _, j := range ss.Jobs {
-				aj := api.AgentJob{Job: j.Job, Interval: j.Interval, Next: j.Next, Running: j.Running, Runs: j.Counters.Runs, Failures: j.Counters.Failures}
+				aj := AgentJob{Job: j.Job, Interval: j.Interval, Next: j.Next, Running: j.Running, Runs: j.Counters.Runs, Failures: j.Counters.Failures}
 				if j.LastRun != nil {
-					aj.LastRun = &api.AgentRun{Start: j.LastRun.Start, Duration: j.LastRun.Duration, Err: j.LastRun.Err}
+					aj.LastRun = &AgentRun{Start: j.LastRun.Start, Duration: j.LastRun.Duration, Err: j.LastRun.Err}
 				}
 				v.Agents = append(v.Agents, aj)
 			}
@@ -102,7 +99,7 @@ func (d *Daemon) view(name string, detail bool) (api.CustomerView, error) {
 	return v, nil
 }
 
-// Reconcile implements api.Service.
+// Reconcile serves the API (reconciler/api.Service).
 func (d *Daemon) Reconcile(ctx context.Context, name string) error {
 	if _, err := d.view(name, false); err != nil {
 		return err
@@ -111,7 +108,7 @@ func (d *Daemon) Reconcile(ctx context.Context, name string) error {
 	return nil
 }
 
-// Hold implements api.Service: an on-call suspension that survives restarts.
+// Hold serves the API (reconciler/api.Service): an on-call suspension that survives restarts.
 func (d *Daemon) Hold(ctx context.Context, name string, hold bool) error {
 	if _, err := d.view(name, false); err != nil {
 		return err
@@ -134,7 +131,7 @@ func (d *Daemon) Hold(ctx context.Context, name string, hold bool) error {
 	return nil
 }
 
-// History implements api.Service.
+// History serves the API (reconciler/api.Service).
 func (d *Daemon) History(ctx context.Context, name string, limit int) ([]state.ApplyRecord, error) {
 	if _, err := d.view(name, false); err != nil {
 		return nil, err
@@ -142,7 +139,7 @@ func (d *Daemon) History(ctx context.Context, name string, limit int) ([]state.A
 	return d.cfg.Store.History(name, limit)
 }
 
-// Plan implements api.Service: the customer files at ref, planned against
+// Plan serves the API (reconciler/api.Service): the customer files at ref, planned against
 // the cached observation (no cloud API call).
 func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 	commit, err := d.cfg.Source.Resolve(ref)
@@ -151,12 +148,12 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 			commit, err = d.cfg.Source.Resolve(ref)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", api.ErrBadRef, err)
+			return nil, fmt.Errorf("%w: %v", ErrBadRef, err)
 		}
 	}
 	files, err := d.cfg.Source.Files(commit, d.cfg.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", api.ErrBadRef, err)
+		return nil, fmt.Errorf("%w: %v", ErrBadRef, err)
 	}
 	loaded := d.loader.Load(files)
 	d.mu.Lock()
@@ -172,14 +169,14 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 	return nil, err
 }
 
-// Sync implements api.Service.
+// Sync serves the API (reconciler/api.Service).
 func (d *Daemon) Sync(ctx context.Context) error {
 	err := d.syncGit(ctx)
 	d.updateReady()
 	return err
 }
 
-// Ready implements api.Service.
+// Ready serves the API (reconciler/api.Service).
 func (d *Daemon) Ready() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,7 +69,7 @@ func applyLocally(ctx context.Context, e *env, pf *planFlags, saved *plan.Plan, 
 	p := saved
 	if p != nil {
 		if p.Commit != s.commit {
-			return withCode(ExitFailure, fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", short(p.Commit), short(s.commit)))
+			return withCode(ExitFailure, fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", plan.ShortCommit(p.Commit), plan.ShortCommit(s.commit)))
 		}
 		if fp := plan.Fingerprint(s.observed, p.Scope); fp != p.ObservedFingerprint {
 			return withCode(ExitFailure, errors.New("the clouds changed since the plan was saved (observed state moved); run vdc plan again"))
@@ -94,46 +93,10 @@ func applyLocally(ctx context.Context, e *env, pf *planFlags, saved *plan.Plan, 
 	if err := plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)}); err != nil {
 		return withCode(ExitFailure, err)
 	}
-	blocked := blockedCustomers(p)
-	if !p.HasChanges() {
-		if blocked != nil {
-			return withCode(ExitFailure, blocked)
-		}
-		fmt.Fprintln(e.stdout, "Nothing to apply.")
-		return nil
-	}
-	if !autoApprove && !confirm(e, fmt.Sprintf("Apply %d steps to %d customers?", len(p.Steps), p.Summary.Changed)) {
+	if p.HasChanges() && !autoApprove && !confirm(e, fmt.Sprintf("Apply %d steps to %d customers?", len(p.Steps), p.Summary.Changed)) {
 		return withCode(ExitFailure, errors.New("apply cancelled"))
 	}
-	if err := runApply(ctx, e, log, s, p); err != nil {
-		return err
-	}
-	if blocked != nil {
-		return withCode(ExitFailure, blocked)
-	}
-	return nil
-}
-
-// blockedCustomers explains the customers whose actions the plan refuses
-// (protected deletions, impossible changes); nil when there are none.
-func blockedCustomers(p *plan.Plan) error {
-	var lines []string
-	for _, c := range p.Customers {
-		if c.Blocked != "" {
-			lines = append(lines, fmt.Sprintf("customer %s: %s", c.Name, c.Blocked))
-		}
-	}
-	if lines == nil {
-		return nil
-	}
-	return fmt.Errorf("refused for %d customers (the others were applied):\n  %s", len(lines), strings.Join(lines, "\n  "))
-}
-
-func short(commit string) string {
-	if len(commit) > 12 && !strings.HasPrefix(commit, "worktree-") {
-		return commit[:12]
-	}
-	return commit
+	return converge(ctx, e, log, s, p)
 }
 
 // settleJournal closes the intents an interrupted apply left open.
@@ -145,25 +108,15 @@ func settleJournal(st *state.Store, e *env) error {
 	return err
 }
 
-func runApply(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan.Plan) error {
-	holder := fmt.Sprintf("vdc-apply-%d", os.Getpid())
-	now := time.Now()
-	customers := map[string]bool{}
-	for _, st := range p.Steps {
-		customers[p.Actions[st.Index].Customer] = true
+// converge applies p through reconciler.Converge and reports the outcome.
+func converge(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan.Plan) error {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
 	}
-	for c := range customers {
-		prev, err := reconciler.TakeLease(s.store, c, holder, 30*time.Minute, now)
-		if err != nil {
-			return withCode(ExitFailure, fmt.Errorf("customer %s: %w", c, err))
-		}
-		if prev != "" {
-			fmt.Fprintf(e.stderr, "customer %s: took over the lease of %s, which is no longer running\n", c, prev)
-		}
-		defer s.store.Release(c, holder)
-	}
-	x := &reconciler.Executor{
-		Providers: s.clouds.providers, Journal: s.store, Secrets: s.store, Log: log,
+	conv := &reconciler.Converger{
+		Providers: s.clouds.providers, Store: s.store, Log: log, RefreshAfter: true,
+		Holder: fmt.Sprintf("vdc-apply-%d", os.Getpid()), Who: who,
 		Progress: func(ev reconciler.StepEvent) {
 			status := "ok"
 			if ev.Err != nil {
@@ -173,45 +126,27 @@ func runApply(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan
 		},
 	}
 	start := time.Now()
-	res, err := x.Apply(ctx, p.Actions, s.observed)
-	if err == nil {
-		err = res.Err()
+	res, err := conv.Converge(ctx, p, s.observed)
+	for c, prev := range res.TookOver {
+		fmt.Fprintf(e.stderr, "customer %s: took over the lease of %s, which is no longer running\n", c, prev)
 	}
-	// Re-read the clouds so status and the next plan start from the truth.
-	if _, rerr := reconciler.Refresh(ctx, s.clouds.providers, s.store); rerr != nil {
-		log.Warn("refresh after apply", "err", rerr)
+	if err != nil {
+		return withCode(ExitFailure, err)
 	}
-	who := "unknown"
-	if u, uerr := user.Current(); uerr == nil {
-		who = u.Username
-	}
-	rec := state.ApplyRecord{ID: res.ApplyID, When: start.UTC(), Commit: p.Commit, Who: who, Actions: res.Done, Duration: time.Since(start), Result: "success"}
-	for c := range customers {
-		rec.Customers = append(rec.Customers, c)
-		failed := res.Failed[c]
-		_, _ = s.store.UpdateStatus(c, func(cs *state.CustomerStatus) error {
-			cs.UpdatedAt = time.Now().UTC()
-			if failed != nil {
-				cs.Status, cs.LastError = state.StatusError, failed.Error()
-				return nil
-			}
-			cs.Status, cs.LastError = state.StatusSynced, ""
-			cs.LastAppliedCommit, cs.LastAppliedAt = p.Commit, time.Now().UTC()
-			return nil
-		})
-		if failed != nil {
-			rec.Errors = append(rec.Errors, fmt.Sprintf("%s: %v", c, failed))
+	refused := res.Refused()
+	if res.Apply == nil {
+		if refused != nil {
+			return withCode(ExitFailure, refused)
 		}
+		fmt.Fprintln(e.stdout, "Nothing to apply.")
+		return nil
 	}
-	if err != nil {
-		rec.Result = "failed"
+	if err := res.Err(); err != nil {
+		return withCode(ExitFailure, errors.Join(fmt.Errorf("apply %s: %d of %d steps done: %w", res.Apply.ApplyID, res.Apply.Done, res.Apply.Steps, err), refused))
 	}
-	if herr := s.store.AppendHistory(rec); herr != nil {
-		log.Warn("apply history", "err", herr)
+	fmt.Fprintf(e.stdout, "Apply complete: %d steps for %d customers in %s.\n", res.Apply.Done, len(res.Record.Customers), time.Since(start).Round(time.Millisecond))
+	if refused != nil {
+		return withCode(ExitFailure, fmt.Errorf("%w (the others were applied)", refused))
 	}
-	if err != nil {
-		return withCode(ExitFailure, fmt.Errorf("apply %s: %d of %d steps done: %w", res.ApplyID, res.Done, res.Steps, err))
-	}
-	fmt.Fprintf(e.stdout, "Apply complete: %d steps for %d customers in %s.\n", res.Done, len(customers), time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -33,7 +33,7 @@ type cloudFlags struct {
 	exoZones                    []string
 	pricesFile                  string
 	// instrument, if set, wraps each cloud's HTTP transport (metrics).
-	instrument func(cloud string, rt http.RoundTripper) http.RoundTripper
+	instrument func(cloud plan.Cloud, rt http.RoundTripper) http.RoundTripper
 }
 
 // httpClient is the client for one cloud's API (nil: the adapter's default).
@@ -41,7 +41,7 @@ func (f *cloudFlags) httpClient(cloud plan.Cloud) *http.Client {
 	if f.instrument == nil {
 		return nil
 	}
-	return &http.Client{Transport: f.instrument(string(cloud), http.DefaultTransport)}
+	return &http.Client{Transport: f.instrument(cloud, http.DefaultTransport)}
 }
 
 func (f *cloudFlags) register(cmd *cobra.Command) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -135,7 +136,7 @@ Exit codes: 0 success, 1 daemon unreachable, error or unknown customer,
 }
 
 // statusWord is the status with the on-call hold marked.
-func oncallStatusWord(v api.CustomerView) string {
+func oncallStatusWord(v daemon.CustomerView) string {
 	s := string(v.Status.Status)
 	if s == "" {
 		s = "Unknown"
@@ -146,7 +147,7 @@ func oncallStatusWord(v api.CustomerView) string {
 	return s
 }
 
-func oncallStatusTable(w io.Writer, cs []api.CustomerView, now time.Time) {
+func oncallStatusTable(w io.Writer, cs []daemon.CustomerView, now time.Time) {
 	if len(cs) == 0 {
 		fmt.Fprintln(w, "no customers")
 		return
@@ -155,14 +156,14 @@ func oncallStatusTable(w io.Writer, cs []api.CustomerView, now time.Time) {
 	fmt.Fprintln(tw, "NAME\tSTATUS\tCOMMIT\tLAST APPLY\tDRIFT\tSERVERS\tSTORAGE GB\tCOST/MO\tLIST/MO")
 	for _, v := range cs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d/%d..%d\t%d\t%s\t%s\n",
-			v.Name, oncallStatusWord(v), oncallDash(short(v.Status.LastAppliedCommit)), oncallAge(now, v.Status.LastAppliedAt),
+			v.Name, oncallStatusWord(v), oncallDash(plan.ShortCommit(v.Status.LastAppliedCommit)), oncallAge(now, v.Status.LastAppliedAt),
 			v.Status.Drift, v.Servers, v.MinServers, v.MaxServers, v.StorageGB,
 			oncallUSD(v.MonthlyCostUSD), oncallUSD(v.ListPriceUSD))
 	}
 	tw.Flush()
 }
 
-func oncallDetail(w io.Writer, v api.CustomerView, now time.Time) {
+func oncallDetail(w io.Writer, v daemon.CustomerView, now time.Time) {
 	title := v.Name
 	if v.DisplayName != "" {
 		title += " (" + v.DisplayName + ")"
@@ -176,7 +177,7 @@ func oncallDetail(w io.Writer, v api.CustomerView, now time.Time) {
 	row("on hold", "%s", oncallYesNo(v.Hold))
 	row("suspended in file", "%s", oncallYesNo(v.Suspended))
 	row("in git", "%s", oncallYesNo(v.InGit))
-	row("last applied", "%s, %s", oncallDash(short(v.Status.LastAppliedCommit)), oncallAge(now, v.Status.LastAppliedAt))
+	row("last applied", "%s, %s", oncallDash(plan.ShortCommit(v.Status.LastAppliedCommit)), oncallAge(now, v.Status.LastAppliedAt))
 	row("last plan", "%s", oncallDash(v.Status.LastPlanSummary))
 	row("last error", "%s", oncallDash(v.Status.LastError))
 	row("drift", "%d resource(s)", v.Status.Drift)
@@ -404,7 +405,7 @@ func oncallHistory(w io.Writer, h []state.ApplyRecord, now time.Time) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-			r.When.UTC().Format(time.RFC3339), oncallAge(now, r.When), oncallDash(short(r.Commit)), oncallDash(r.Result),
+			r.When.UTC().Format(time.RFC3339), oncallAge(now, r.When), oncallDash(plan.ShortCommit(r.Commit)), oncallDash(string(r.Result)),
 			r.Actions, oncallDuration(r.Duration), oncallDash(r.Who), errs)
 	}
 	tw.Flush()

@@ -164,7 +164,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := api.NewMetrics(reg)
+	metrics, err := daemon.NewMetrics(reg)
 	if err != nil {
 		return withCode(ExitFailure, err)
 	}

@@ -13,13 +13,15 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/state"
 )
 
 // Service is an in-memory api.Service. The zero value is not usable; use New.
 type Service struct {
 	mu         sync.Mutex
-	customers  map[string]api.CustomerView
+	customers  map[string]daemon.CustomerView
 	history    map[string][]state.ApplyRecord
 	plans      map[string]*plan.Plan
 	ready      error
@@ -30,9 +32,9 @@ type Service struct {
 var _ api.Service = (*Service)(nil)
 
 // New returns a Service holding customers.
-func New(customers ...api.CustomerView) *Service {
+func New(customers ...daemon.CustomerView) *Service {
 	s := &Service{
-		customers: map[string]api.CustomerView{},
+		customers: map[string]daemon.CustomerView{},
 		history:   map[string][]state.ApplyRecord{},
 		plans:     map[string]*plan.Plan{},
 	}
@@ -78,10 +80,10 @@ func (s *Service) Syncs() int {
 }
 
 // Customers implements api.Service.
-func (s *Service) Customers(ctx context.Context) ([]api.CustomerView, error) {
+func (s *Service) Customers(ctx context.Context) ([]daemon.CustomerView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]api.CustomerView, 0, len(s.customers))
+	out := make([]daemon.CustomerView, 0, len(s.customers))
 	for _, c := range s.customers {
 		out = append(out, c)
 	}
@@ -90,12 +92,12 @@ func (s *Service) Customers(ctx context.Context) ([]api.CustomerView, error) {
 }
 
 // Customer implements api.Service.
-func (s *Service) Customer(ctx context.Context, name string) (api.CustomerView, error) {
+func (s *Service) Customer(ctx context.Context, name string) (daemon.CustomerView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.customers[name]
 	if !ok {
-		return api.CustomerView{}, fmt.Errorf("customer %q: %w", name, api.ErrNotFound)
+		return daemon.CustomerView{}, fmt.Errorf("customer %q: %w", name, daemon.ErrNotFound)
 	}
 	return c, nil
 }
@@ -105,7 +107,7 @@ func (s *Service) Reconcile(ctx context.Context, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.customers[name]; !ok {
-		return fmt.Errorf("customer %q: %w", name, api.ErrNotFound)
+		return fmt.Errorf("customer %q: %w", name, daemon.ErrNotFound)
 	}
 	s.reconciles = append(s.reconciles, name)
 	return nil
@@ -118,7 +120,7 @@ func (s *Service) Hold(ctx context.Context, name string, hold bool) error {
 	defer s.mu.Unlock()
 	c, ok := s.customers[name]
 	if !ok {
-		return fmt.Errorf("customer %q: %w", name, api.ErrNotFound)
+		return fmt.Errorf("customer %q: %w", name, daemon.ErrNotFound)
 	}
 	c.Hold = hold
 	if hold {
@@ -135,7 +137,7 @@ func (s *Service) History(ctx context.Context, name string, limit int) ([]state.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.customers[name]; !ok {
-		return nil, fmt.Errorf("customer %q: %w", name, api.ErrNotFound)
+		return nil, fmt.Errorf("customer %q: %w", name, daemon.ErrNotFound)
 	}
 	h := s.history[name]
 	if limit > 0 && len(h) > limit {
@@ -150,7 +152,7 @@ func (s *Service) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 	defer s.mu.Unlock()
 	p, ok := s.plans[ref]
 	if !ok {
-		return nil, fmt.Errorf("ref %q: %w", ref, api.ErrBadRef)
+		return nil, fmt.Errorf("ref %q: %w", ref, daemon.ErrBadRef)
 	}
 	return p, nil
 }
@@ -173,21 +175,21 @@ func (s *Service) Ready() error {
 // Sample returns three customers in different states as of now: acme
 // (Synced, pro, agents ok, a scale-up), bluebird (Error, enterprise, a
 // failing agent, drift 2) and casa (Suspended by on-call, casual).
-func Sample(now time.Time) []api.CustomerView {
+func Sample(now time.Time) []daemon.CustomerView {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	ready := func(st state.ConditionStatus, reason, msg string, at time.Time) []state.Condition {
 		return []state.Condition{{Type: "Ready", Status: st, Reason: reason, Message: msg, LastTransition: at}}
 	}
-	agents := func(ingestErr string, fails uint64) []api.AgentJob {
-		return []api.AgentJob{
-			{Job: api.JobIngest, Interval: 5 * time.Second, Next: now.Add(3 * time.Second), Runs: 120, Failures: fails,
-				LastRun: &api.AgentRun{Start: ago(2 * time.Second), Duration: 40 * time.Millisecond, Err: ingestErr}},
-			{Job: api.JobRelationship, Interval: time.Hour, Next: now.Add(40 * time.Minute), Runs: 3,
-				LastRun: &api.AgentRun{Start: ago(20 * time.Minute), Duration: 3 * time.Second}},
-			{Job: api.JobLearning, Interval: 2 * time.Hour, Next: now.Add(90 * time.Minute), Runs: 0},
+	agents := func(ingestErr string, fails uint64) []daemon.AgentJob {
+		return []daemon.AgentJob{
+			{Job: plan.JobIngest, Interval: 5 * time.Second, Next: now.Add(3 * time.Second), Runs: 120, Failures: fails,
+				LastRun: &daemon.AgentRun{Start: ago(2 * time.Second), Duration: 40 * time.Millisecond, Err: ingestErr}},
+			{Job: plan.JobRelationship, Interval: time.Hour, Next: now.Add(40 * time.Minute), Runs: 3,
+				LastRun: &daemon.AgentRun{Start: ago(20 * time.Minute), Duration: 3 * time.Second}},
+			{Job: plan.JobLearning, Interval: 2 * time.Hour, Next: now.Add(90 * time.Minute), Runs: 0},
 		}
 	}
-	return []api.CustomerView{
+	return []daemon.CustomerView{
 		{
 			Name: "acme-analytics", DisplayName: "Acme Analytics GmbH", Tier: "pro", Region: "eu-central", InGit: true,
 			Status: state.CustomerStatus{
@@ -204,8 +206,9 @@ func Sample(now time.Time) []api.CustomerView {
 				{Kind: plan.ExoBlockVolume, Name: "acme-analytics-data", Customer: "acme-analytics", ID: "vol-7", Attrs: map[string]string{"size_gb": "100"}},
 			},
 			Agents: agents("", 0),
-			Autoscale: []api.ScaleDecision{
-				{At: ago(10 * time.Minute), Resource: api.ResourceServers, From: 2, To: 3, Reason: "hosts CPU 91% > 80% over 5m", MonthlyCostDeltaUSD: 4.35, Applied: true},
+			Autoscale: []daemon.ScaleDecision{
+				{Decision: autoscale.Decision{Customer: "acme-analytics", At: ago(10 * time.Minute), Resource: autoscale.ResourceServers, From: 2, To: 3,
+					Reason: "hosts CPU 91% > 80% over 5m", MonthlyCostDeltaUSD: 4.35}, Applied: true},
 			},
 		},
 		{

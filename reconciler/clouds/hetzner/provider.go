@@ -166,6 +166,26 @@ func (p *Provider) Cloud() plan.Cloud { return plan.Hetzner }
 // Limiter returns the limiter the Provider's requests pass.
 func (p *Provider) Limiter() *Limiter { return p.lim }
 
+// RefreshCalls is how many list calls Observe makes for a fleet observed
+// as observed: one per page of perPage, at least one per kind.
+func (p *Provider) RefreshCalls(observed []plan.Resource) int {
+	perKind := map[plan.Kind]int{}
+	for _, r := range observed {
+		if r.Kind.Cloud() == plan.Hetzner {
+			perKind[r.Kind]++
+		}
+	}
+	calls := 0
+	for _, k := range plan.Kinds {
+		if k.Cloud() == plan.Hetzner {
+			calls += max(1, (perKind[k]+perPage-1)/perPage)
+		}
+	}
+	return calls
+}
+
+var _ reconciler.RefreshCoster = (*Provider)(nil)
+
 // Observe lists every managed network, firewall and server: one paginated
 // list call per kind, filtered by the managed-by label.
 func (p *Provider) Observe(ctx context.Context) ([]plan.Resource, error) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 )
@@ -89,8 +90,8 @@ func TestDataTemplateContextCarriesCredentials(t *testing.T) {
 		t.Fatalf("data VM has %d NICs", len(nics))
 	}
 	leased, _ := nics[0].Get("IP")
-	if leased == "" || vm.Outputs[OutputIP] != leased {
-		t.Errorf("data VM Outputs[ip] = %q, oned leased %q", vm.Outputs[OutputIP], leased)
+	if leased == "" || vm.Outputs[plan.OutputIP] != leased {
+		t.Errorf("data VM Outputs[ip] = %q, oned leased %q", vm.Outputs[plan.OutputIP], leased)
 	}
 	if leased != "10.0.2.10" {
 		t.Errorf("leased %q, want the first address of the vnet's range 10.0.2.10", leased)

@@ -469,7 +469,9 @@ func (s *snapshot) resources(k plan.Kind) []plan.Resource {
 			}
 			r := res(k, v.Name, v.ID, m, map[string]string{"template": tname})
 			if ip := nicIP(&v.Template.Template); ip != "" {
-				r.Outputs = map[string]string{OutputIP: ip}
+				// plan.OutputIP: the first NIC's (lowest NIC_ID) address,
+				// leased by oned and read from the same vmpool answer.
+				r.Outputs = map[string]string{plan.OutputIP: ip}
 			}
 			add(r, m)
 		}
@@ -492,12 +494,6 @@ func (s *snapshot) resources(k plan.Kind) []plan.Resource {
 	}
 	return out
 }
-
-// OutputIP is the Outputs key of an observed opennebula_vm: the IPv4
-// address of its first NIC (lowest NIC_ID), leased by oned from the vnet
-// and read from the same vmpool answer. The agents reach the data
-// services there.
-const OutputIP = "ip"
 
 // nicIP returns the IP of the VM's first NIC, "" when it has none.
 func nicIP(t *dyn.Template) string {

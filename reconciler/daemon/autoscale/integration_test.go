@@ -31,7 +31,7 @@ type loop struct {
 	stack     *simstack.Stack
 	providers map[plan.Cloud]reconciler.Provider
 	one       *opennebula.Provider
-	exec      *reconciler.Executor
+	conv      *reconciler.Converger
 	prices    plan.Prices
 	scaler    *autoscale.Scaler
 	start     time.Time
@@ -78,7 +78,7 @@ func newLoop(t *testing.T, yaml string) *loop {
 	lp := &loop{t: t, stack: st, one: one, prices: pr, customer: res.Customers[0],
 		providers: ps.All,
 		start:     time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	lp.exec = &reconciler.Executor{Providers: lp.providers, Journal: store, Secrets: store, Log: quiet}
+	lp.conv = &reconciler.Converger{Providers: lp.providers, Store: store, Log: quiet, Holder: "autoscale-test", Who: "test"}
 	lp.now = lp.start
 	lp.scaler = autoscale.New(autoscale.Options{Metrics: one, Now: func() time.Time { return lp.now }, Prices: func() plan.Prices { return lp.prices }})
 	lp.converge()
@@ -99,7 +99,7 @@ func (l *loop) converge() []plan.Resource {
 		if !p.HasChanges() {
 			return observed
 		}
-		res, err := l.exec.Apply(ctx, p.Actions, observed)
+		res, err := l.conv.Converge(ctx, p, observed)
 		if err != nil {
 			l.t.Fatalf("apply: %v", err)
 		}

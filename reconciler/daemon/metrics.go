@@ -1,4 +1,4 @@
-package api
+package daemon
 
 import (
 	"fmt"
@@ -7,51 +7,50 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/state"
 )
 
 // Label values. Labels never carry a customer name: their cardinality is
-// fixed by these lists (values outside them are counted as "other" by the
-// helper methods).
+// fixed by the vocabularies they come from (values outside them are
+// counted as "other" by the helper methods): clouds and jobs (plan),
+// reconcile outcomes (reconciler.Outcome), apply results (state.Result),
+// autoscaled resources (autoscale).
 const (
-	CloudOpenNebula = "opennebula"
-	CloudHetzner    = "hetzner"
-	CloudExoscale   = "exoscale"
-
-	JobIngest       = "ingest"
-	JobRelationship = "relationship"
-	JobLearning     = "learning"
-
-	// Reconcile and apply results.
-	ResultSuccess = "success"
-	ResultFailure = "failure"
-	ResultNoop    = "noop"    // reconcile found nothing to do
-	ResultSkipped = "skipped" // suspended, on hold, or blocked
-	ResultPartial = "partial" // apply: some actions failed
-
-	ResourceServers   = "servers"
-	ResourceStorageGB = "storage_gb"
-
 	DirectionUp   = "up"
 	DirectionDown = "down"
 
 	labelOther = "other"
 )
 
-// Label value sets (also used to pre-create series at zero).
-func clouds() []string { return []string{CloudOpenNebula, CloudHetzner, CloudExoscale} }
-func jobs() []string   { return []string{JobIngest, JobRelationship, JobLearning} }
-func results() []string {
-	return []string{ResultSuccess, ResultFailure, ResultNoop, ResultSkipped, ResultPartial}
+func clouds() []string { return strs(plan.Clouds()) }
+func jobs() []string   { return plan.Jobs() }
+func outcomes() []string {
+	return strs([]reconciler.Outcome{reconciler.OutcomeSynced, reconciler.OutcomeApplied, reconciler.OutcomeDeleted,
+		reconciler.OutcomeFailed, reconciler.OutcomeRefused, reconciler.OutcomeSuspended})
 }
-func resources() []string  { return []string{ResourceServers, ResourceStorageGB} }
+func results() []string    { return strs(state.Results()) }
+func resources() []string  { return []string{autoscale.ResourceServers, autoscale.ResourceStorageGB} }
 func directions() []string { return []string{DirectionUp, DirectionDown} }
 
+func strs[S ~string](l []S) []string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i] = string(v)
+	}
+	return out
+}
+
 // Metrics are the daemon's Prometheus metrics (namespace agentvdc). The
-// daemon updates them; GET /metrics serves the registry they are
-// registered in. Fields may be used directly with the label values above;
+// daemon updates them; the API serves the registry they are registered in
+// at GET /metrics. Fields may be used directly with the label values above;
 // the methods clamp unknown label values to "other".
 type Metrics struct {
-	// ReconcileDuration: agentvdc_reconcile_duration_seconds{result}.
+	// ReconcileDuration: agentvdc_reconcile_duration_seconds{result}, the
+	// result being the converge outcome (reconciler.Outcome) or "error".
 	ReconcileDuration *prometheus.HistogramVec
 	// QueueDepth: agentvdc_queue_depth, customers waiting in the work queue.
 	QueueDepth prometheus.Gauge
@@ -150,6 +149,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, r := range results() {
 		m.Applies.WithLabelValues(r)
 	}
+	for _, o := range outcomes() {
+		m.ReconcileDuration.WithLabelValues(o)
+	}
 	for _, r := range resources() {
 		for _, d := range directions() {
 			m.AutoscaleEvents.WithLabelValues(r, d)
@@ -181,14 +183,18 @@ func bound(v string, allowed []string) string {
 	return labelOther
 }
 
-// ObserveReconcile records one reconcile.
-func (m *Metrics) ObserveReconcile(result string, d time.Duration) {
-	m.ReconcileDuration.WithLabelValues(bound(result, results())).Observe(d.Seconds())
+// ObserveReconcile records one reconcile by its outcome; "error" when the
+// converge itself failed (state, lease, cancelled).
+func (m *Metrics) ObserveReconcile(outcome reconciler.Outcome, d time.Duration) {
+	m.ReconcileDuration.WithLabelValues(bound(string(outcome), append(outcomes(), reconcileError))).Observe(d.Seconds())
 }
 
+// reconcileError labels a reconcile that stopped before an outcome.
+const reconcileError = "error"
+
 // ObserveApply counts one apply.
-func (m *Metrics) ObserveApply(result string) {
-	m.Applies.WithLabelValues(bound(result, results())).Inc()
+func (m *Metrics) ObserveApply(result state.Result) {
+	m.Applies.WithLabelValues(bound(string(result), results())).Inc()
 }
 
 // ObserveAgentRun records one finished agent run; a non-nil err counts as
@@ -203,7 +209,7 @@ func (m *Metrics) ObserveAgentRun(job string, d time.Duration, err error) {
 }
 
 // ObserveAutoscale counts one autoscaler decision: resource is
-// ResourceServers or ResourceStorageGB, the direction follows from from/to
+// autoscale.ResourceServers or autoscale.ResourceStorageGB, the direction follows from from/to
 // (no change: not counted).
 func (m *Metrics) ObserveAutoscale(resource string, from, to int) {
 	if from == to {
@@ -219,15 +225,15 @@ func (m *Metrics) ObserveAutoscale(resource string, from, to int) {
 // InstrumentTransport wraps rt (nil: http.DefaultTransport) so every
 // request counts in CloudAPICalls and every 429 in CloudRateLimited under
 // cloud. Give the result to the cloud's client library.
-func (m *Metrics) InstrumentTransport(cloud string, rt http.RoundTripper) http.RoundTripper {
+func (m *Metrics) InstrumentTransport(cloud plan.Cloud, rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	cloud = bound(cloud, clouds())
+	label := bound(string(cloud), clouds())
 	return &countingTransport{
 		next:    rt,
-		calls:   m.CloudAPICalls.WithLabelValues(cloud),
-		limited: m.CloudRateLimited.WithLabelValues(cloud),
+		calls:   m.CloudAPICalls.WithLabelValues(label),
+		limited: m.CloudRateLimited.WithLabelValues(label),
 	}
 }
 

@@ -1,0 +1,72 @@
+package daemon
+
+import (
+	"errors"
+	"time"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/state"
+)
+
+// ErrNotFound is returned for an unknown customer.
+var ErrNotFound = errors.New("customer not found")
+
+// ErrBadRef is returned by Plan for a ref that does not resolve.
+var ErrBadRef = errors.New("unknown git ref")
+
+// CustomerView is one customer as the API and the status page show it.
+type CustomerView struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+	Tier        string `json:"tier,omitempty"`
+	Region      string `json:"region,omitempty"`
+	// InGit is false for a customer only known from state (file removed).
+	InGit bool `json:"in_git"`
+	// Hold is the on-call suspension (vdc suspend); Suspended the file's flag.
+	Hold      bool `json:"hold"`
+	Suspended bool `json:"suspended"`
+
+	Status state.CustomerStatus `json:"status"`
+
+	Servers        int     `json:"servers"`
+	MinServers     int     `json:"min_servers"`
+	MaxServers     int     `json:"max_servers"`
+	StorageGB      int     `json:"storage_gb"`
+	MaxStorageGB   int     `json:"max_storage_gb"`
+	MonthlyCostUSD float64 `json:"monthly_cost_usd"`
+	ListPriceUSD   float64 `json:"list_price_usd"`
+
+	// Resources are the observed resources (never secrets).
+	Resources []plan.Resource `json:"resources,omitempty"`
+	// Agents are the agent jobs with their last runs.
+	Agents []AgentJob `json:"agents,omitempty"`
+	// Autoscale are the latest autoscaler decisions, newest first.
+	Autoscale []ScaleDecision `json:"autoscale,omitempty"`
+}
+
+// AgentJob is one scheduled agent of a customer.
+type AgentJob struct {
+	Job      string        `json:"job"`
+	Interval time.Duration `json:"interval_ns"`
+	Next     time.Time     `json:"next,omitzero"`
+	Running  bool          `json:"running"`
+	Runs     uint64        `json:"runs"`
+	Failures uint64        `json:"failures"`
+	LastRun  *AgentRun     `json:"last_run,omitempty"`
+}
+
+// AgentRun is one finished agent run.
+type AgentRun struct {
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration_ns"`
+	Err      string        `json:"error,omitempty"`
+}
+
+// ScaleDecision is one autoscaler decision as the daemon keeps it.
+type ScaleDecision struct {
+	autoscale.Decision
+	// Applied is set once a converge of the customer made the clouds match
+	// the decision.
+	Applied bool `json:"applied"`
+}
