@@ -12,15 +12,15 @@ import (
 
 // ApplyRecord is one apply in the history.
 type ApplyRecord struct {
-	ID        string    `json:"id"`
-	When      time.Time `json:"when"`
-	Commit    string    `json:"commit"`
-	Who       string    `json:"who"`
-	Customers []string  `json:"customers"`
-	Result   Result        `json:"result"`
-	Actions  int           `json:"actions"`
-	Errors   []string      `json:"errors,omitempty"`
-	Duration time.Duration `json:"duration"`
+	ID        string        `json:"id"`
+	When      time.Time     `json:"when"`
+	Commit    string        `json:"commit"`
+	Who       string        `json:"who"`
+	Customers []string      `json:"customers"`
+	Result    Result        `json:"result"`
+	Actions   int           `json:"actions"`
+	Errors    []string      `json:"errors,omitempty"`
+	Duration  time.Duration `json:"duration"`
 }
 
 // Result is an apply's outcome.

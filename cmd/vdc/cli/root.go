@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -68,10 +69,30 @@ func run(ctx context.Context, args []string, e *env) int {
 		}
 		return ee.code
 	}
-	// Anything cobra itself rejected (unknown command or flag, wrong
-	// argument count) is a usage error.
+	// Usage errors are marked where they are found (flags, arguments,
+	// commands: markUsage); anything else is a failure.
 	fmt.Fprintln(e.stderr, "vdc:", err)
-	return ExitUsage
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		return ExitUsage // cobra's own, before any command runs
+	}
+	return ExitFailure
+}
+
+// markUsage makes cobra's flag and argument errors, of cmd and all its
+// subcommands, exit with ExitUsage.
+func markUsage(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(ExitUsage, err) })
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		markUsage(sub)
+	}
 }
 
 func newRootCmd(e *env) *cobra.Command {
@@ -94,5 +115,6 @@ func newRootCmd(e *env) *cobra.Command {
 		newServeCmd(e),
 		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e),
 	)
+	markUsage(root)
 	return root
 }

@@ -24,8 +24,8 @@ func newVersionCmd(e *env) *cobra.Command {
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				mod = bi.Main.Version
 			}
-			fmt.Fprintf(e.stdout, "vdc %s (module %s, %s %s/%s)\n", Version, mod, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return nil
+			_, err := fmt.Fprintf(e.stdout, "vdc %s (module %s, %s %s/%s)\n", Version, mod, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
 		},
 	}
 }
