@@ -564,7 +564,7 @@ func TestDenseHybridAndReembed(t *testing.T) {
 	}
 	e.ingestAll(t, c)
 	cfg, err := e.stores.Vectors.Config(ctx(), c)
-	if err != nil || cfg.DenseDim != 64 || cfg.Embedder != "hash-bm25-v1+openai:toy-a" {
+	if err != nil || cfg.DenseDim != 64 || cfg.Embedder != "hash-bm25f-v2+openai:toy-a" {
 		t.Fatalf("collection config %+v, %v", cfg, err)
 	}
 	n1 := count(t, e, c, agents.Filter{})
@@ -586,7 +586,7 @@ func TestDenseHybridAndReembed(t *testing.T) {
 		t.Fatalf("re-embedding made %d embedding calls for %d chunks", calls.Load()-before, n1)
 	}
 	cfg, _ = e.stores.Vectors.Config(ctx(), c)
-	if cfg.Embedder != "hash-bm25-v1+openai:toy-b" || count(t, e, c, agents.Filter{}) != n1 {
+	if cfg.Embedder != "hash-bm25f-v2+openai:toy-b" || count(t, e, c, agents.Filter{}) != n1 {
 		t.Fatalf("after re-embed: %+v, %d points", cfg, count(t, e, c, agents.Filter{}))
 	}
 }
