@@ -167,8 +167,8 @@ type Result struct {
 // Options tune Run.
 type Options struct {
 	K int // ranked documents scored per query (default 10)
-	// Searcher adjusts the query path (e.g. NoFeedback) before the run.
-	Searcher func(*agents.Searcher)
+	// Feedback turns on RM3 pseudo-relevance feedback in the query path.
+	Feedback bool
 }
 
 // Env is an ingested throwaway store.
@@ -284,10 +284,7 @@ func Run(ctx context.Context, dir string, qs []Query, opt Options) (Result, erro
 	res := Result{FormatVersion: FormatVersion, K: k, Documents: e.Report.Counts[agents.CountIndexed],
 		Quarantined: e.Report.Counts[agents.CountQuarantined], Chunks: e.Report.Counts[agents.CountChunks],
 		IngestMS: float64(time.Since(start).Milliseconds())}
-	s := &agents.Searcher{Deps: e.Deps, NoLog: true}
-	if opt.Searcher != nil {
-		opt.Searcher(s)
-	}
+	s := &agents.Searcher{Deps: e.Deps, NoLog: true, Feedback: opt.Feedback}
 	ranked, err := e.Rank(ctx, s, qs, k)
 	if err != nil {
 		return res, err
