@@ -648,3 +648,22 @@ func TestEntities(t *testing.T) {
 		}
 	}
 }
+
+func TestEntitiesNoConjunctionsOrPlaceholders(t *testing.T) {
+	text := "Although Git stores snapshots, it is fast. Because Acme Logistics pays $1,200 we agreed. " +
+		"Replace the match with $1 and ${2}. While Maria Keller was away, the price was $3.50 per unit."
+	got := map[string]string{}
+	for _, m := range agents.Entities(text) {
+		got[m.Key] = m.Kind
+	}
+	for _, bad := range []string{"although git", "because acme logistics", "$1", "$2", "while maria keller"} {
+		if _, ok := got[bad]; ok {
+			t.Errorf("entity %q extracted (all: %v)", bad, got)
+		}
+	}
+	for k, kind := range map[string]string{"acme logistics": agents.KindOrg, "maria keller": agents.KindPerson, "$1,200": agents.KindAmount, "$3.50": agents.KindAmount} {
+		if got[k] != kind {
+			t.Errorf("entity %q kind %q, want %q (all: %v)", k, got[k], kind, got)
+		}
+	}
+}
