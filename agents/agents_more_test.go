@@ -564,7 +564,7 @@ func TestDenseHybridAndReembed(t *testing.T) {
 	}
 	e.ingestAll(t, c)
 	cfg, err := e.stores.Vectors.Config(ctx(), c)
-	if err != nil || cfg.DenseDim != 64 || cfg.Embedder != "hash-bm25-v1+openai:toy-a" {
+	if err != nil || cfg.DenseDim != 64 || cfg.Embedder != "hash-bm25f-v2+openai:toy-a" {
 		t.Fatalf("collection config %+v, %v", cfg, err)
 	}
 	n1 := count(t, e, c, agents.Filter{})
@@ -586,7 +586,7 @@ func TestDenseHybridAndReembed(t *testing.T) {
 		t.Fatalf("re-embedding made %d embedding calls for %d chunks", calls.Load()-before, n1)
 	}
 	cfg, _ = e.stores.Vectors.Config(ctx(), c)
-	if cfg.Embedder != "hash-bm25-v1+openai:toy-b" || count(t, e, c, agents.Filter{}) != n1 {
+	if cfg.Embedder != "hash-bm25f-v2+openai:toy-b" || count(t, e, c, agents.Filter{}) != n1 {
 		t.Fatalf("after re-embed: %+v, %d points", cfg, count(t, e, c, agents.Filter{}))
 	}
 }
@@ -645,6 +645,25 @@ func TestEntities(t *testing.T) {
 	} {
 		if got := agents.CanonicalKey(tc.in); got != tc.want {
 			t.Errorf("CanonicalKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestEntitiesNoConjunctionsOrPlaceholders(t *testing.T) {
+	text := "Although Git stores snapshots, it is fast. Because Acme Logistics pays $1,200 we agreed. " +
+		"Replace the match with $1 and ${2}. While Maria Keller was away, the price was $3.50 per unit."
+	got := map[string]string{}
+	for _, m := range agents.Entities(text) {
+		got[m.Key] = m.Kind
+	}
+	for _, bad := range []string{"although git", "because acme logistics", "$1", "$2", "while maria keller"} {
+		if _, ok := got[bad]; ok {
+			t.Errorf("entity %q extracted (all: %v)", bad, got)
+		}
+	}
+	for k, kind := range map[string]string{"acme logistics": agents.KindOrg, "maria keller": agents.KindPerson, "$1,200": agents.KindAmount, "$3.50": agents.KindAmount} {
+		if got[k] != kind {
+			t.Errorf("entity %q kind %q, want %q (all: %v)", k, got[k], kind, got)
 		}
 	}
 }

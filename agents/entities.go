@@ -66,7 +66,14 @@ var phraseStop = map[string]bool{"the": true, "a": true, "an": true, "this": tru
 	"saturday": true, "sunday": true, "january": true, "february": true, "march": true, "april": true, "may": true,
 	"june": true, "july": true, "august": true, "september": true, "october": true, "november": true, "december": true,
 	"q1": true, "q2": true, "q3": true, "q4": true, "ceo": true, "cto": true, "cfo": true, "coo": true, "also": true,
-	"however": true, "about": true, "welcome": true, "dear": true, "yes": true, "no": true, "new": true, "total": true, "section": true, "table": true, "page": true}
+	"however": true, "about": true, "welcome": true, "dear": true, "yes": true, "no": true, "new": true, "total": true, "section": true, "table": true, "page": true,
+	// sentence-initial conjunctions and adverbs ("Although Git ..."),
+	// never part of a name
+	"although": true, "though": true, "because": true, "since": true, "unless": true, "while": true, "whereas": true,
+	"so": true, "yet": true, "nor": true, "then": true, "thus": true, "hence": true, "therefore": true, "once": true,
+	"until": true, "whether": true, "where": true, "which": true, "who": true, "how": true, "what": true, "why": true,
+	"otherwise": true, "instead": true, "meanwhile": true, "moreover": true, "furthermore": true, "unlike": true,
+	"like": true, "use": true, "call": true, "returns": true, "deprecated": true}
 
 // CanonicalKey is the merge key of an entity name: lower-cased, punctuation
 // and possessives removed, whitespace collapsed, a trailing legal-form
@@ -130,6 +137,9 @@ func Entities(text string) []Mention {
 				continue
 			}
 			s := strings.TrimRight(text[m[0]:m[1]], ".,;")
+			if p.kind == KindAmount && placeholder(text, m[0], s) {
+				continue
+			}
 			key := CanonicalKey(s)
 			if p.kind != KindDate {
 				key = strings.ToLower(strings.Join(strings.Fields(s), " "))
@@ -212,4 +222,36 @@ func atSentenceStart(text string, i int) bool {
 		j--
 	}
 	return j < 0 || strings.ContainsRune(".!?:\n|;", rune(text[j]))
+}
+
+// rePlaceholder is "$" and one digit with nothing after them that
+// makes an amount (no decimals, thousands or unit).
+var rePlaceholder = regexp.MustCompile(`^\$\d$`)
+
+// placeholder reports whether the amount match s at text[i:] is a
+// positional placeholder ($1 in a regular expression, shell or template
+// text) rather than money: "$" with one bare digit (so "$5" alone is
+// not taken for money either: the price of the rule), or any "$"
+// match glued to a preceding letter, digit, brace or backslash, or
+// followed by a letter, '{' or '}'.
+func placeholder(text string, i int, s string) bool {
+	if !strings.HasPrefix(s, "$") {
+		return false
+	}
+	if rePlaceholder.MatchString(s) {
+		return true
+	}
+	if i > 0 {
+		c := text[i-1]
+		if c == '\\' || c == '{' || c == '$' || unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c)) {
+			return true
+		}
+	}
+	if j := i + len(s); j < len(text) {
+		c := text[j]
+		if c == '{' || c == '}' || unicode.IsLetter(rune(c)) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agentvdc/agentvdc/agents/embed"
@@ -422,12 +423,39 @@ func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec
 	return nil
 }
 
-// indexText is what gets embedded for a chunk: its section path and body.
+// indexText is the text a dense embedder gets for a chunk: its section
+// path (document title first) and body.
 func indexText(c Chunk) string {
 	if c.Section == "" {
 		return c.Text
 	}
 	return c.Section + "\n" + c.Text
+}
+
+// Field weights of the sparse (BM25F) chunk vector: every chunk carries its
+// document's context (title and section path) as fields weighted above the
+// body, and the first chunk (the document's opening section) is weighted
+// above later body text.
+const (
+	WeightTitle     = 2.0
+	WeightHeadings  = 1.5
+	WeightFirstBody = 1.5
+	WeightBody      = 1.0
+)
+
+// chunkFields splits a chunk into its BM25F fields.
+func chunkFields(title string, i int, c Chunk) []embed.Field {
+	headings := c.Section
+	if title != "" {
+		if rest, ok := strings.CutPrefix(headings, title); ok {
+			headings = strings.TrimPrefix(rest, " > ")
+		}
+	}
+	body := WeightBody
+	if i == 0 {
+		body = WeightFirstBody
+	}
+	return []embed.Field{{Text: title, Weight: WeightTitle}, {Text: headings, Weight: WeightHeadings}, {Text: c.Text, Weight: body}}
 }
 
 // prepared are a document's points and their statistics.
@@ -446,7 +474,7 @@ func (a *Ingest) prepare(ctx context.Context, customer, key, hash string, doc ex
 	texts := make([]string, len(chunks))
 	for i, c := range chunks {
 		texts[i] = indexText(c)
-		feats, n := a.Sparse.Doc(texts[i], avgdl)
+		feats, n := a.Sparse.DocFields(chunkFields(doc.Title, i, c), avgdl)
 		idx, val := embed.Vector(feats)
 		var norm float64
 		for j, x := range idx {

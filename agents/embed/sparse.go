@@ -122,12 +122,53 @@ type Sparse struct {
 }
 
 // Name identifies the embedder and its settings; it is recorded with the
-// collection so that a change triggers re-embedding.
+// collection so that a change triggers re-embedding. v2: documents are
+// embedded from weighted fields (DocFields).
 func (s Sparse) Name() string {
 	if s.CharNGrams {
-		return "hash-bm25-c3-v1"
+		return "hash-bm25f-c3-v2"
 	}
-	return "hash-bm25-v1"
+	return "hash-bm25f-v2"
+}
+
+// Field is one weighted part of a document (BM25F): its term frequencies
+// count Weight times before saturation.
+type Field struct {
+	Text   string
+	Weight float64
+}
+
+// DocFields is Doc over several fields (BM25F with one shared length
+// normalisation): tf(t) = Σ Weight_f · tf_f(t), then saturated with k1 and
+// the length normalisation of the summed (unweighted) field lengths.
+// Bigrams do not span fields.
+func (s Sparse) DocFields(fields []Field, avgdl float64) ([]Feature, int) {
+	f := map[string]float64{}
+	n := 0
+	for _, fl := range fields {
+		if fl.Weight <= 0 || fl.Text == "" {
+			continue
+		}
+		ff, fn := s.features(fl.Text)
+		for t, tf := range ff {
+			f[t] += tf * fl.Weight
+		}
+		n += fn
+	}
+	return s.saturate(f, n, avgdl), n
+}
+
+func (s Sparse) saturate(f map[string]float64, n int, avgdl float64) []Feature {
+	k1, b := s.params()
+	norm := 1.0
+	if avgdl > 0 {
+		norm = 1 - b + b*float64(n)/avgdl
+	}
+	out := make([]Feature, 0, len(f))
+	for term, tf := range f {
+		out = append(out, Feature{Index: hash(term), Weight: float32(tf * (k1 + 1) / (tf + k1*norm)), Term: term})
+	}
+	return merge(out)
 }
 
 // Feature is one weighted sparse dimension with the text it came from.
@@ -172,16 +213,7 @@ func (s Sparse) params() (k1, b float64) {
 // normalisation). It also returns the document's length in terms.
 func (s Sparse) Doc(text string, avgdl float64) ([]Feature, int) {
 	f, n := s.features(text)
-	k1, b := s.params()
-	norm := 1.0
-	if avgdl > 0 {
-		norm = 1 - b + b*float64(n)/avgdl
-	}
-	out := make([]Feature, 0, len(f))
-	for term, tf := range f {
-		out = append(out, Feature{Index: hash(term), Weight: float32(tf * (k1 + 1) / (tf + k1*norm)), Term: term})
-	}
-	return merge(out), n
+	return s.saturate(f, n, avgdl), n
 }
 
 // Query returns the query-side features with unit weights; the caller

@@ -105,6 +105,7 @@ func newRootCmd(e *env) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newVersionCmd(e),
+		newEvalCmd(e),
 		newUploadCmd(e), newAgentsCmd(e), newQueryCmd(e), newGraphCmd(e),
 		newValidateCmd(e),
 		newNewCmd(e),
