@@ -15,7 +15,9 @@ import (
 // failingWriter fails every write (a closed pipe, a full disk).
 type failingWriter struct{}
 
-func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("write: no space left on device") }
+func (failingWriter) Write([]byte) (int, error) {
+	return 0, errors.New("write: no space left on device")
+}
 
 // TestExitCodes walks every command: an unknown flag and a wrong argument
 // count exit 2 (usage); a failure of the work itself exits 1. A command
