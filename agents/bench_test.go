@@ -164,6 +164,41 @@ func benchQuery(b *testing.B, chunks int) {
 func BenchmarkQuery10k(b *testing.B)  { benchQuery(b, 10_000) }
 func BenchmarkQuery100k(b *testing.B) { benchQuery(b, 100_000) }
 
+// BenchmarkQuery1M builds a 1,000,000-chunk index (minutes, several GB of
+// transient allocation); it runs only when selected with -bench, like every
+// benchmark, and is skipped with -short.
+func BenchmarkQuery1M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("1M-chunk index: not with -short")
+	}
+	benchQuery(b, 1_000_000)
+}
+
+// BenchmarkIngestSmallDocs: one op = ingest 2,000 small text files (about
+// 60 words each) from the dump folder into a fresh customer.
+func BenchmarkIngestSmallDocs(b *testing.B) {
+	sy := newSynth(11)
+	files := make([][]byte, 2000)
+	for i := range files {
+		files[i] = []byte(sy.text(60) + ".\n")
+	}
+	b.ReportAllocs()
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b)
+		c := fmt.Sprintf("small-%d", i)
+		for j, f := range files {
+			e.upload(b, c, fmt.Sprintf("note-%05d.txt", j), f)
+		}
+		b.StartTimer()
+		start := time.Now()
+		e.ingestAll(b, c)
+		elapsed += time.Since(start)
+	}
+	b.ReportMetric(float64(len(files)*b.N)/elapsed.Seconds(), "docs/s")
+}
+
 // BenchmarkExtractPDF measures extraction of one corpus PDF.
 func BenchmarkExtractPDF(b *testing.B) {
 	data, err := os.ReadFile(filepath.Join(corpusDir, "it-backup.pdf"))

@@ -59,8 +59,9 @@ type slot struct {
 	chunk   int
 	payload map[string]string
 	dense   []float32 // normalised
-	sparse  agents.SparseVector
-	live    bool
+	// The sparse vector lives only in the postings (one copy in memory);
+	// the bbolt record has it for Scroll(WithVectors).
+	live bool
 }
 
 type posting struct {
@@ -185,7 +186,7 @@ func (c *collection) remove(id string) {
 
 func (c *collection) add(p agents.Point) {
 	c.remove(p.ID)
-	s := slot{id: p.ID, doc: p.Document, chunk: p.Chunk, payload: p.Payload, dense: normalise(p.Dense), sparse: p.Sparse, live: true}
+	s := slot{id: p.ID, doc: p.Document, chunk: p.Chunk, payload: p.Payload, dense: normalise(p.Dense), live: true}
 	i := int32(len(c.slots))
 	c.slots = append(c.slots, s)
 	c.byID[p.ID] = i
@@ -199,13 +200,34 @@ func (c *collection) compact() {
 	if c.dead < 1024 || c.dead*2 < len(c.slots) {
 		return
 	}
-	old := c.slots
-	c.reset()
-	for _, s := range old {
+	remap := make([]int32, len(c.slots))
+	live := c.slots[:0:0]
+	for i, s := range c.slots {
+		remap[i] = -1
 		if s.live {
-			c.add(agents.Point{ID: s.id, Document: s.doc, Chunk: s.chunk, Payload: s.payload, Sparse: s.sparse, Dense: s.dense})
+			remap[i] = int32(len(live))
+			live = append(live, s)
 		}
 	}
+	c.slots = live
+	c.byID = make(map[string]int32, len(live))
+	for i, s := range live {
+		c.byID[s.id] = int32(i)
+	}
+	for idx, ps := range c.post {
+		out := ps[:0]
+		for _, p := range ps {
+			if n := remap[p.slot]; n >= 0 {
+				out = append(out, posting{slot: n, w: p.w})
+			}
+		}
+		if len(out) == 0 {
+			delete(c.post, idx)
+		} else {
+			c.post[idx] = out
+		}
+	}
+	c.dead = 0
 }
 
 // EnsureCollection implements agents.VectorStore.
