@@ -33,7 +33,7 @@ func (f *agentsFlags) register(c *cobra.Command) {
 // VDC_EMBEDDINGS_MODEL (and VDC_EMBEDDINGS_KEY), all optional.
 func openAgents(e *env, f *agentsFlags, customer string) (*embedded.Stores, *agents.Deps, error) {
 	if err := agents.ValidateCustomer(customer); err != nil {
-		return nil, nil, withCode(ExitFailure, err)
+		return nil, nil, err
 	}
 	s := embedded.Open(f.data)
 	d := s.Deps(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -41,7 +41,7 @@ func openAgents(e *env, f *agentsFlags, customer string) (*embedded.Stores, *age
 		model := e.getenv("VDC_EMBEDDINGS_MODEL")
 		if model == "" {
 			s.Close()
-			return nil, nil, withCode(ExitFailure, errors.New("VDC_EMBEDDINGS_URL is set but VDC_EMBEDDINGS_MODEL is not"))
+			return nil, nil, errors.New("VDC_EMBEDDINGS_URL is set but VDC_EMBEDDINGS_MODEL is not")
 		}
 		d.Dense = &embed.Client{BaseURL: url, Model: model, APIKey: e.getenv("VDC_EMBEDDINGS_KEY")}
 	}
@@ -57,7 +57,7 @@ func chatFromEnv(e *env) (agents.ChatExtractor, error) {
 	}
 	model := e.getenv("VDC_CHAT_MODEL")
 	if model == "" {
-		return nil, withCode(ExitFailure, errors.New("VDC_CHAT_URL is set but VDC_CHAT_MODEL is not"))
+		return nil, errors.New("VDC_CHAT_URL is set but VDC_CHAT_MODEL is not")
 	}
 	return &llm.Client{BaseURL: url, Model: model, APIKey: e.getenv("VDC_CHAT_KEY")}, nil
 }
@@ -78,16 +78,16 @@ func newUploadCmd(e *env) *cobra.Command {
 			for _, p := range args[1:] {
 				key := prefix + filepath.Base(p)
 				if err := agents.ValidateKey(key); err != nil {
-					return withCode(ExitFailure, err)
+					return err
 				}
 				fh, err := os.Open(p)
 				if err != nil {
-					return withCode(ExitFailure, err)
+					return err
 				}
 				info, err := s.Objects.Put(cmd.Context(), args[0], key, fh, -1)
 				fh.Close()
 				if err != nil {
-					return withCode(ExitFailure, fmt.Errorf("upload %s: %w", p, err))
+					return fmt.Errorf("upload %s: %w", p, err)
 				}
 				fmt.Fprintf(e.stdout, "uploaded %s (%d bytes, etag %s)\n", info.Key, info.Size, info.ETag)
 			}
@@ -137,7 +137,7 @@ func newAgentsCmd(e *env) *cobra.Command {
 			for i := 0; ; i++ {
 				rep, err := runner.Run(cmd.Context(), args[0])
 				if err != nil {
-					return withCode(ExitFailure, fmt.Errorf("%s agent: %w", args[1], err))
+					return fmt.Errorf("%s agent: %w", args[1], err)
 				}
 				if format == "json" {
 					enc := json.NewEncoder(e.stdout)
@@ -174,7 +174,7 @@ func newAgentsCmd(e *env) *cobra.Command {
 			defer s.Close()
 			qs, err := agents.Quarantine(cmd.Context(), s.State, args[0])
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if len(qs) == 0 {
 				fmt.Fprintln(e.stdout, "no quarantined files")
@@ -212,7 +212,7 @@ func newQueryCmd(e *env) *cobra.Command {
 			defer s.Close()
 			res, err := (&agents.Searcher{Deps: d}).Query(cmd.Context(), args[0], args[1], k)
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if format == "json" {
 				enc := json.NewEncoder(e.stdout)
@@ -279,7 +279,7 @@ func newGraphCmd(e *env) *cobra.Command {
 			if len(args) == 1 {
 				cnt, err := s.Graph.Counts(ctx, args[0])
 				if err != nil {
-					return withCode(ExitFailure, err)
+					return err
 				}
 				fmt.Fprintf(e.stdout, "nodes: Document=%d Chunk=%d Entity=%d\n", cnt.Nodes[agents.LabelDocument], cnt.Nodes[agents.LabelChunk], cnt.Nodes[agents.LabelEntity])
 				var parts []string
@@ -291,7 +291,7 @@ func newGraphCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, "edges: %s\n", strings.Join(parts, " "))
 				ns, err := s.Graph.Nodes(ctx, args[0], agents.LabelEntity, "", limit)
 				if err != nil {
-					return withCode(ExitFailure, err)
+					return err
 				}
 				for _, n := range ns {
 					fmt.Fprintf(e.stdout, "  %s\t%s\t(%s)\n", n.Key, n.Props["name"], n.Props["kind"])
@@ -301,14 +301,14 @@ func newGraphCmd(e *env) *cobra.Command {
 			ref := agents.NodeRef{Label: agents.LabelEntity, Key: agents.CanonicalKey(args[1])}
 			node, err := s.Graph.Node(ctx, args[0], ref)
 			if errors.Is(err, agents.ErrNotFound) {
-				return withCode(ExitFailure, fmt.Errorf("no entity %q (key %q) in %s's graph", args[1], ref.Key, args[0]))
+				return fmt.Errorf("no entity %q (key %q) in %s's graph", args[1], ref.Key, args[0])
 			}
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			nbs, err := s.Graph.Neighbours(ctx, args[0], ref, agents.NeighbourOptions{Depth: depth, Limit: limit})
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			fmt.Fprintf(e.stdout, "%s (%s, key %q): %d neighbours\n", node.Props["name"], node.Props["kind"], node.Key, len(nbs))
 			for _, nb := range nbs {

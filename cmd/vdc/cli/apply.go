@@ -39,7 +39,7 @@ Exit codes: 0 applied (or nothing to do), 1 error, refused or not approved,
 			if len(args) == 1 {
 				var err error
 				if saved, err = readPlanFile(args[0]); err != nil {
-					return withCode(ExitFailure, err)
+					return err
 				}
 			}
 			return applyLocally(cmd.Context(), e, &pf, saved, allowDelete, autoApprove)
@@ -57,25 +57,25 @@ func applyLocally(ctx context.Context, e *env, pf *planFlags, saved *plan.Plan, 
 	log := pf.logger(e)
 	s, err := pf.open(ctx, e, log, true)
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	defer s.Close()
 	if err := settleJournal(s.store, e); err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	if err := s.observe(ctx, true); err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	p := saved
 	if p != nil {
 		if p.Commit != s.commit {
-			return withCode(ExitFailure, fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", plan.ShortCommit(p.Commit), plan.ShortCommit(s.commit)))
+			return fmt.Errorf("the saved plan is for %s but the customer files are now at %s; run vdc plan again", plan.ShortCommit(p.Commit), plan.ShortCommit(s.commit))
 		}
 		if fp := plan.Fingerprint(s.observed, p.Scope); fp != p.ObservedFingerprint {
-			return withCode(ExitFailure, errors.New("the clouds changed since the plan was saved (observed state moved); run vdc plan again"))
+			return errors.New("the clouds changed since the plan was saved (observed state moved); run vdc plan again")
 		}
 		if p.Options.AllowDelete && !allowDelete {
-			return withCode(ExitFailure, errors.New("the saved plan deletes customers: pass --allow-delete to apply it"))
+			return errors.New("the saved plan deletes customers: pass --allow-delete to apply it")
 		}
 	} else {
 		var buildErr error
@@ -84,17 +84,17 @@ func applyLocally(ctx context.Context, e *env, pf *planFlags, saved *plan.Plan, 
 			if p != nil {
 				_ = plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)})
 			}
-			return withCode(ExitFailure, buildErr)
+			return buildErr
 		}
 	}
 	if p.Refused != "" {
-		return withCode(ExitFailure, fmt.Errorf("plan refused: %s", p.Refused))
+		return fmt.Errorf("plan refused: %s", p.Refused)
 	}
 	if err := plan.RenderText(e.stdout, p, plan.TextOptions{Color: isTerminal(e.stdout)}); err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	if p.HasChanges() && !autoApprove && !confirm(e, fmt.Sprintf("Apply %d steps to %d customers?", len(p.Steps), p.Summary.Changed)) {
-		return withCode(ExitFailure, errors.New("apply cancelled"))
+		return errors.New("apply cancelled")
 	}
 	return converge(ctx, e, log, s, p)
 }
@@ -131,22 +131,22 @@ func converge(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan
 		fmt.Fprintf(e.stderr, "customer %s: took over the lease of %s, which is no longer running\n", c, prev)
 	}
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	refused := res.Refused()
 	if res.Apply == nil {
 		if refused != nil {
-			return withCode(ExitFailure, refused)
+			return refused
 		}
 		fmt.Fprintln(e.stdout, "Nothing to apply.")
 		return nil
 	}
 	if err := res.Err(); err != nil {
-		return withCode(ExitFailure, errors.Join(fmt.Errorf("apply %s: %d of %d steps done: %w", res.Apply.ApplyID, res.Apply.Done, res.Apply.Steps, err), refused))
+		return errors.Join(fmt.Errorf("apply %s: %d of %d steps done: %w", res.Apply.ApplyID, res.Apply.Done, res.Apply.Steps, err), refused)
 	}
 	fmt.Fprintf(e.stdout, "Apply complete: %d steps for %d customers in %s.\n", res.Apply.Done, len(res.Record.Customers), time.Since(start).Round(time.Millisecond))
 	if refused != nil {
-		return withCode(ExitFailure, fmt.Errorf("%w (the others were applied)", refused))
+		return fmt.Errorf("%w (the others were applied)", refused)
 	}
 	return nil
 }

@@ -47,19 +47,19 @@ are comments.`,
 			}
 			f, err := os.Open(queries)
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			qs, err := evaluate.ReadTSV(f)
 			f.Close()
 			if err != nil {
-				return withCode(ExitFailure, fmt.Errorf("%s: %w", queries, err))
+				return fmt.Errorf("%s: %w", queries, err)
 			}
 			if st, err := os.Stat(docs); err != nil || !st.IsDir() {
-				return withCode(ExitFailure, fmt.Errorf("--docs %s: not a directory", docs))
+				return fmt.Errorf("--docs %s: not a directory", docs)
 			}
 			res, err := evaluate.Run(cmd.Context(), docs, qs, evaluate.Options{K: k, Feedback: feedback})
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if format == "json" {
 				enc := json.NewEncoder(e.stdout)

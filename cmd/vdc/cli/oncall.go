@@ -54,7 +54,7 @@ func (f *oncallFlags) client(e *env) (*api.Client, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			// No token: the daemon answers 401 and we say how to fix it.
 		default:
-			return nil, withCode(ExitFailure, fmt.Errorf("read the API token: %w", err))
+			return nil, fmt.Errorf("read the API token: %w", err)
 		}
 	}
 	c, err := api.NewClient(base, token, &http.Client{Timeout: 30 * time.Second})
@@ -69,11 +69,11 @@ func (f *oncallFlags) daemonErr(c *api.Client, err error) error {
 	var se *api.StatusError
 	switch {
 	case errors.Is(err, api.ErrUnreachable):
-		return withCode(ExitFailure, fmt.Errorf("no daemon reachable at %s (%w); start one with 'vdc serve' or point --daemon / VDC_DAEMON at it", c.URL(), err))
+		return fmt.Errorf("no daemon reachable at %s (%w); start one with 'vdc serve' or point --daemon / VDC_DAEMON at it", c.URL(), err)
 	case errors.As(err, &se) && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden):
-		return withCode(ExitFailure, fmt.Errorf("%w; set VDC_TOKEN or --data to the daemon's data directory (its api-token file)", err))
+		return fmt.Errorf("%w; set VDC_TOKEN or --data to the daemon's data directory (its api-token file)", err)
 	}
-	return withCode(ExitFailure, err)
+	return err
 }
 
 func (f *oncallFlags) writeJSON(w io.Writer, v any) error {
@@ -81,7 +81,7 @@ func (f *oncallFlags) writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	return nil
 }
@@ -270,7 +270,7 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (with
 				if errors.Is(err, api.ErrUnreachable) {
 					if noLocal {
 						cmdline := "vdc apply --customer " + strings.Join(args, " --customer ")
-						return withCode(ExitFailure, fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine run: %s", c.URL(), err, cmdline))
+						return fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine run: %s", c.URL(), err, cmdline)
 					}
 					fmt.Fprintf(e.stderr, "no daemon reachable at %s: reconciling %s from this machine\n", c.URL(), strings.Join(args, ", "))
 					local.cloud.dataDir, local.targets, local.refresh = f.data, args, true

@@ -161,27 +161,27 @@ has changes).`,
 			log := pf.logger(e)
 			s, err := pf.open(ctx, e, log, false)
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			defer s.Close()
 			if err := s.observe(ctx, pf.refresh); err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			p, buildErr := pf.build(ctx, s, allowDelete)
 			if p == nil {
-				return withCode(ExitFailure, buildErr)
+				return buildErr
 			}
 			if err := renderPlan(e.stdout, format, p, out); err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if out != "" {
 				if err := writePlanFile(out, p); err != nil {
-					return withCode(ExitFailure, err)
+					return err
 				}
 				fmt.Fprintf(e.stderr, "plan saved to %s; apply it with: vdc apply %s\n", out, out)
 			}
 			if buildErr != nil {
-				return withCode(ExitFailure, buildErr)
+				return buildErr
 			}
 			if detailed && p.HasChanges() {
 				return withCode(2, nil)

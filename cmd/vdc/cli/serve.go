@@ -166,27 +166,27 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := daemon.NewMetrics(reg)
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 
 	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	store, err := cf.openState(log)
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	defer store.Close()
 	cl, err := cf.open(ctx, e, log)
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	defer cl.Close()
 	repo, _, err := gitsource.Open(ctx, gitsource.Options{URL: cfg.Repo.URL, CacheDir: filepath.Join(cfg.Data, "git"),
 		Token: e.getenv(cfg.Repo.TokenEnv), SSHKeyFile: cfg.Repo.SSHKeyFile})
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	dc := daemon.Config{
 		Source: repo, Ref: cfg.Repo.Ref, Path: cfg.Repo.Path, PollInterval: cfg.Repo.Poll.Duration,
@@ -213,7 +213,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		} else {
 			stores, err := daemon.NewServiceStores(daemon.ServiceStoresConfig{DataDir: cfg.Data, Logger: log})
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			defer stores.Close()
 			dc.AgentStores = stores
@@ -221,14 +221,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	d, err := daemon.New(dc)
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	hook, err := webhook.New(webhook.Config{
 		GitHubSecret: e.getenv(cfg.Webhook.GitHubSecretEnv), GitLabToken: e.getenv(cfg.Webhook.GitLabTokenEnv),
 		Branch: webhookBranch(cfg.Repo.Ref), Trigger: func(webhook.PushEvent) { d.TriggerSync() }, Logger: log,
 	})
 	if err != nil && !errors.Is(err, webhook.ErrConfig) {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	var hookHandler http.Handler
 	if err == nil {
@@ -237,11 +237,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	srv, err := api.New(api.Config{Service: d, Token: e.getenv(cfg.API.TokenEnv), TokenFile: filepath.Join(cfg.Data, "api-token"),
 		Webhook: hookHandler, Registry: reg, Logger: log})
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return withCode(ExitFailure, err)
+		return err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
@@ -260,7 +260,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	defer cancel()
 	_ = hs.Shutdown(shutdownCtx)
 	if runErr != nil {
-		return withCode(ExitFailure, runErr)
+		return runErr
 	}
 	return nil
 }

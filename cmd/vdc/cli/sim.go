@@ -25,7 +25,7 @@ each has its control API (faults, counters, metrics) under /_sim/.`,
 			o.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			st, err := simstack.Start(o)
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			fmt.Fprintf(e.stdout, "# agentvdc simulators at %s — paste into a shell:\n%s", st.URL, st.ExportLines())
 			<-cmd.Context().Done()

@@ -89,15 +89,15 @@ Exit codes: 0 all files valid, 1 invalid files or an unreadable repository,
 			}
 			loader, err := schema.NewLoader()
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			files, src, err := rf.readFiles(cmd.Context(), e)
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			res := loader.Load(files)
 			if err := writeValidation(e.stdout, format, src, res); err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if !res.OK() {
 				return withCode(ExitFailure, nil)
@@ -213,11 +213,11 @@ Exit codes: 0 written, 1 invalid values or the file exists, 2 usage error.`,
 			}
 			loader, err := schema.NewLoader()
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			data, err := loader.NewFile(o)
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if stdout {
 				_, err := e.stdout.Write(data)
@@ -226,19 +226,19 @@ Exit codes: 0 written, 1 invalid values or the file exists, 2 usage error.`,
 			target := filepath.Join(dir, o.Name+".yaml")
 			fh, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 			if errors.Is(err, os.ErrExist) {
-				return withCode(ExitFailure, fmt.Errorf("%s already exists; edit it instead", target))
+				return fmt.Errorf("%s already exists; edit it instead", target)
 			}
 			if err != nil {
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if _, err := fh.Write(data); err != nil {
 				fh.Close()
 				os.Remove(target)
-				return withCode(ExitFailure, err)
+				return err
 			}
 			if err := fh.Close(); err != nil {
 				os.Remove(target)
-				return withCode(ExitFailure, err)
+				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote %s\n", target)
 			return nil
