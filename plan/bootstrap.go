@@ -41,9 +41,7 @@ const (
 	// BootstrapVersion is bumped whenever the rendered user data changes
 	// shape; it is hashed, so a bump replaces servers on the next apply.
 	BootstrapVersion = "1"
-	WireGuardSubnet  = "10.200.0.0/24"
 	WireGuardPort    = 51820
-	StorageWGIP      = "10.200.0.1"
 	// ServerSlots is the number of server peers pre-provisioned on the
 	// storage node (the highest maxServers any tier allows).
 	ServerSlots      = 32
@@ -55,9 +53,6 @@ const (
 	ExoPrivateNetCIDR  = "172.16.0.0/24"
 	bootstrapHashChars = 16
 )
-
-// ServerWireGuardIP is server N's tunnel address.
-func ServerWireGuardIP(n int) string { return "10.200.0." + strconv.Itoa(n+10) }
 
 // ServerBootstrap holds the non-secret inputs of a server's user data.
 type ServerBootstrap struct {
@@ -73,11 +68,12 @@ type ServerBootstrap struct {
 	ONERepo     string
 }
 
-// ServerBootstrapFor returns the inputs for server n of a customer.
-func ServerBootstrapFor(customer string, n int) ServerBootstrap {
+// ServerBootstrapFor returns the inputs for server n of a customer with
+// address block a.
+func ServerBootstrapFor(customer string, n int, a Addresses) ServerBootstrap {
 	return ServerBootstrap{
-		Customer: customer, Slot: n, PrivateIP: ServerPrivateIP(n), WireGuardIP: ServerWireGuardIP(n),
-		StorageWGIP: StorageWGIP, NFSServer: ExoStorageIP, NFSPath: NFSPath, MountPoint: ServerMountPoint,
+		Customer: customer, Slot: n, PrivateIP: ServerPrivateIP(n), WireGuardIP: a.ServerWG(n).String(),
+		StorageWGIP: a.StorageWG().String(), NFSServer: ExoStorageIP, NFSPath: NFSPath, MountPoint: ServerMountPoint,
 		Packages: []string{"nfs-common", "opennebula-node-kvm", "wireguard"}, ONERepo: OpenNebulaRepo,
 	}
 }
@@ -91,6 +87,7 @@ func (b ServerBootstrap) Hash() string {
 // StorageBootstrap holds the non-secret inputs of the storage node's user data.
 type StorageBootstrap struct {
 	Customer    string
+	Addrs       Addresses
 	WireGuardIP string
 	Subnet      string
 	NFSPath     string
@@ -99,9 +96,10 @@ type StorageBootstrap struct {
 	Packages    []string
 }
 
-// StorageBootstrapFor returns the inputs for a customer's storage node.
-func StorageBootstrapFor(customer string) StorageBootstrap {
-	return StorageBootstrap{Customer: customer, WireGuardIP: StorageWGIP, Subnet: WireGuardSubnet,
+// StorageBootstrapFor returns the inputs for a customer's storage node
+// with address block a.
+func StorageBootstrapFor(customer string, a Addresses) StorageBootstrap {
+	return StorageBootstrap{Customer: customer, WireGuardIP: a.StorageWG().String(), Subnet: a.MeshSubnet().String(), Addrs: a,
 		NFSPath: NFSPath, Device: VolumeDevice, Slots: ServerSlots, Packages: []string{"nfs-kernel-server", "wireguard"}}
 }
 
@@ -220,7 +218,7 @@ func RenderServerUserData(b ServerBootstrap, s ServerSecrets) ([]byte, error) {
 		endpoint = "[" + endpoint + "]"
 	}
 	wg := fmt.Sprintf(`[Interface]
-Address = %s/24
+Address = %s/25
 ListenPort = %d
 PrivateKey = %s
 
@@ -286,11 +284,11 @@ func RenderStorageUserData(b StorageBootstrap, s StorageSecrets) ([]byte, error)
 	}
 	sort.Ints(slots)
 	var wg strings.Builder
-	fmt.Fprintf(&wg, "[Interface]\nAddress = %s/24\nListenPort = %d\nPrivateKey = %s\n",
+	fmt.Fprintf(&wg, "[Interface]\nAddress = %s/25\nListenPort = %d\nPrivateKey = %s\n",
 		b.WireGuardIP, WireGuardPort, s.WireGuardPrivateKey)
 	for _, n := range slots {
 		fmt.Fprintf(&wg, "\n[Peer]\n# %s\nPublicKey = %s\nAllowedIPs = %s/32\n",
-			ServerName(b.Customer, n), s.ServerPublicKeys[n], ServerWireGuardIP(n))
+			ServerName(b.Customer, n), s.ServerPublicKeys[n], b.Addrs.ServerWG(n))
 	}
 	volume := fmt.Sprintf(`#!/bin/sh
 # Wait for the block volume, format it once, mount and export it.

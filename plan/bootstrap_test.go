@@ -71,7 +71,7 @@ func file(t *testing.T, cc parsedCloudConfig, path string) string {
 func TestRenderServerUserData(t *testing.T) {
 	srvPriv, _ := testKey(t, "srv-2")
 	_, stPub := testKey(t, "storage")
-	b := ServerBootstrapFor("acme", 2)
+	b := ServerBootstrapFor("acme", 2, addrsOf("acme"))
 	ud, err := RenderServerUserData(b, ServerSecrets{WireGuardPrivateKey: srvPriv, StoragePublicKey: stPub,
 		StorageEndpoint: "203.0.113.7", FrontendSSHKey: "ssh-ed25519 AAAA frontend"})
 	if err != nil {
@@ -79,8 +79,8 @@ func TestRenderServerUserData(t *testing.T) {
 	}
 	cc := parseUserData(t, ud)
 	wg := file(t, cc, "/etc/wireguard/wg0.conf")
-	for _, want := range []string{"Address = 10.200.0.12/24", "PrivateKey = " + srvPriv, "PublicKey = " + stPub,
-		"Endpoint = 203.0.113.7:51820", "AllowedIPs = 10.200.0.1/32, 172.16.0.0/24"} {
+	for _, want := range []string{"Address = 10.64.0.12/25", "PrivateKey = " + srvPriv, "PublicKey = " + stPub,
+		"Endpoint = 203.0.113.7:51820", "AllowedIPs = 10.64.0.1/32, 172.16.0.0/24"} {
 		if !strings.Contains(wg, want) {
 			t.Errorf("wg0.conf lacks %q:\n%s", want, wg)
 		}
@@ -111,7 +111,7 @@ func TestRenderStorageUserData(t *testing.T) {
 	for n := 1; n <= ServerSlots; n++ {
 		_, pubs[n] = testKey(t, "srv-"+strconv.Itoa(n))
 	}
-	b := StorageBootstrapFor("acme")
+	b := StorageBootstrapFor("acme", addrsOf("acme"))
 	ud, err := RenderStorageUserData(b, StorageSecrets{WireGuardPrivateKey: stPriv, ServerPublicKeys: pubs})
 	if err != nil {
 		t.Fatal(err)
@@ -121,11 +121,11 @@ func TestRenderStorageUserData(t *testing.T) {
 	}
 	cc := parseUserData(t, ud)
 	wg := file(t, cc, "/etc/wireguard/wg0.conf")
-	if strings.Count(wg, "[Peer]") != ServerSlots || !strings.Contains(wg, "PublicKey = "+pubs[32]+"\nAllowedIPs = 10.200.0.42/32") ||
-		!strings.Contains(wg, "Address = 10.200.0.1/24") || !strings.Contains(wg, "PrivateKey = "+stPriv) {
+	if strings.Count(wg, "[Peer]") != ServerSlots || !strings.Contains(wg, "PublicKey = "+pubs[32]+"\nAllowedIPs = 10.64.0.42/32") ||
+		!strings.Contains(wg, "Address = 10.64.0.1/25") || !strings.Contains(wg, "PrivateKey = "+stPriv) {
 		t.Errorf("wg0.conf:\n%s", wg)
 	}
-	if got := file(t, cc, "/etc/exports"); got != "/export/agentvdc 10.200.0.0/24(rw,sync,no_subtree_check,no_root_squash)\n" {
+	if got := file(t, cc, "/etc/exports"); got != "/export/agentvdc 10.64.0.0/25(rw,sync,no_subtree_check,no_root_squash)\n" {
 		t.Errorf("exports %q", got)
 	}
 	vol := file(t, cc, "/usr/local/sbin/agentvdc-volume")
@@ -145,27 +145,27 @@ func TestBootstrapSecretsValidated(t *testing.T) {
 		err  func() error
 	}{
 		{"short server key", func() error {
-			_, err := RenderServerUserData(ServerBootstrapFor("a", 1), ServerSecrets{WireGuardPrivateKey: secret, StoragePublicKey: pub, StorageEndpoint: "1.2.3.4"})
+			_, err := RenderServerUserData(ServerBootstrapFor("a", 1, addrsOf("a")), ServerSecrets{WireGuardPrivateKey: secret, StoragePublicKey: pub, StorageEndpoint: "1.2.3.4"})
 			return err
 		}},
 		{"endpoint with newline", func() error {
-			_, err := RenderServerUserData(ServerBootstrapFor("a", 1), ServerSecrets{WireGuardPrivateKey: priv, StoragePublicKey: pub, StorageEndpoint: "1.2.3.4\nPostUp = x"})
+			_, err := RenderServerUserData(ServerBootstrapFor("a", 1, addrsOf("a")), ServerSecrets{WireGuardPrivateKey: priv, StoragePublicKey: pub, StorageEndpoint: "1.2.3.4\nPostUp = x"})
 			return err
 		}},
 		{"multi-line ssh key", func() error {
-			_, err := RenderServerUserData(ServerBootstrapFor("a", 1), ServerSecrets{WireGuardPrivateKey: priv, StoragePublicKey: pub, StorageEndpoint: "h.example", FrontendSSHKey: "a\nb"})
+			_, err := RenderServerUserData(ServerBootstrapFor("a", 1, addrsOf("a")), ServerSecrets{WireGuardPrivateKey: priv, StoragePublicKey: pub, StorageEndpoint: "h.example", FrontendSSHKey: "a\nb"})
 			return err
 		}},
 		{"storage peer key bad", func() error {
-			_, err := RenderStorageUserData(StorageBootstrapFor("a"), StorageSecrets{WireGuardPrivateKey: priv, ServerPublicKeys: map[int]string{1: secret}})
+			_, err := RenderStorageUserData(StorageBootstrapFor("a", addrsOf("a")), StorageSecrets{WireGuardPrivateKey: priv, ServerPublicKeys: map[int]string{1: secret}})
 			return err
 		}},
 		{"storage slot out of range", func() error {
-			_, err := RenderStorageUserData(StorageBootstrapFor("a"), StorageSecrets{WireGuardPrivateKey: priv, ServerPublicKeys: map[int]string{33: pub}})
+			_, err := RenderStorageUserData(StorageBootstrapFor("a", addrsOf("a")), StorageSecrets{WireGuardPrivateKey: priv, ServerPublicKeys: map[int]string{33: pub}})
 			return err
 		}},
 		{"no peers", func() error {
-			_, err := RenderStorageUserData(StorageBootstrapFor("a"), StorageSecrets{WireGuardPrivateKey: priv})
+			_, err := RenderStorageUserData(StorageBootstrapFor("a", addrsOf("a")), StorageSecrets{WireGuardPrivateKey: priv})
 			return err
 		}},
 	}
@@ -182,13 +182,13 @@ func TestBootstrapSecretsValidated(t *testing.T) {
 }
 
 func TestBootstrapHash(t *testing.T) {
-	a := ServerBootstrapFor("acme", 1)
-	if a.Hash() != ServerBootstrapFor("acme", 1).Hash() || len(a.Hash()) != 16 {
+	a := ServerBootstrapFor("acme", 1, addrsOf("acme"))
+	if a.Hash() != ServerBootstrapFor("acme", 1, addrsOf("acme")).Hash() || len(a.Hash()) != 16 {
 		t.Fatal("hash not stable")
 	}
 	seen := map[string]bool{a.Hash(): true}
-	for _, h := range []string{ServerBootstrapFor("acme", 2).Hash(), ServerBootstrapFor("acmf", 1).Hash(),
-		StorageBootstrapFor("acme").Hash(), StorageBootstrapFor("acmf").Hash()} {
+	for _, h := range []string{ServerBootstrapFor("acme", 2, addrsOf("acme")).Hash(), ServerBootstrapFor("acmf", 1, addrsOf("acmf")).Hash(),
+		StorageBootstrapFor("acme", addrsOf("acme")).Hash(), StorageBootstrapFor("acmf", addrsOf("acmf")).Hash()} {
 		if seen[h] {
 			t.Errorf("hash collision %s", h)
 		}

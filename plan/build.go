@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +69,14 @@ type Input struct {
 	// Scale holds the autoscaler's targets per customer (server count,
 	// volume size), applied within the file's bounds.
 	Scale map[string]Scale
+	// AddressPool is where customers' address blocks come from
+	// (DefaultAddressPool when zero); HeldBlocks are the blocks already
+	// allocated (customer → "10.64.3.0/24", persisted by the state
+	// package). Build gives every customer in git without one the lowest
+	// free block (AssignBlocks); the caller persists the plan's blocks
+	// before applying it.
+	AddressPool netip.Prefix
+	HeldBlocks  map[string]string
 }
 
 // Counts tallies actions.
@@ -127,6 +136,8 @@ type CustomerPlan struct {
 	Errors        []string     `json:"errors,omitempty"`
 	// Blocked explains why this customer's actions must not be applied.
 	Blocked string `json:"blocked,omitempty"`
+	// AddressBlock is the customer's /24 (plan/addressing.go).
+	AddressBlock string `json:"address_block,omitempty"`
 }
 
 // Summary totals the plan.
@@ -167,6 +178,71 @@ type Plan struct {
 	// Steps is the execution order of the applicable actions (Steps).
 	Steps    []Step   `json:"steps"`
 	Warnings []string `json:"warnings,omitempty"`
+	// AddressPool is the pool the customers' address blocks come from.
+	AddressPool string `json:"address_pool"`
+}
+
+// heldBlocks are the persisted blocks plus, for customers without one,
+// the block their observed vnet shows (a lost or new state file then keeps
+// the addresses the clouds already use).
+func heldBlocks(pool netip.Prefix, held map[string]string, obs map[string][]Resource) map[string]string {
+	out := make(map[string]string, len(held))
+	taken := make(map[string]bool, len(held))
+	for c, b := range held {
+		out[c] = b
+		taken[b] = true
+	}
+	names := make([]string, 0, len(obs))
+	for c := range obs {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, c := range names {
+		if _, ok := out[c]; ok {
+			continue
+		}
+		for _, r := range obs[c] {
+			if r.Kind != ONEVNet || r.Name != BaseName(c)+"-net" {
+				continue
+			}
+			ip, err := netip.ParseAddr(r.Attrs["ar_ip"])
+			if err != nil || !ip.Is4() || !pool.Contains(ip) {
+				break
+			}
+			b := netip.PrefixFrom(ip, BlockBits).Masked().String()
+			if !taken[b] {
+				out[c], taken[b] = b, true
+			}
+			break
+		}
+	}
+	return out
+}
+
+// Addresses returns the address block the plan gave a customer.
+func (p *Plan) Addresses(customer string) (Addresses, error) {
+	pool, err := netip.ParsePrefix(p.AddressPool)
+	if err != nil {
+		return Addresses{}, fmt.Errorf("plan's address pool %q: %w", p.AddressPool, err)
+	}
+	for _, c := range p.Customers {
+		if c.Name == customer && c.AddressBlock != "" {
+			return ParseBlock(pool, c.AddressBlock)
+		}
+	}
+	return Addresses{}, fmt.Errorf("customer %s has no address block in the plan", customer)
+}
+
+// Blocks returns the address blocks of the plan's customers (customer →
+// block), for the caller to persist before applying.
+func (p *Plan) Blocks() map[string]string {
+	out := map[string]string{}
+	for _, c := range p.Customers {
+		if c.AddressBlock != "" {
+			out[c.Name] = c.AddressBlock
+		}
+	}
+	return out
 }
 
 // HasChanges reports whether applying the plan would change anything.
@@ -233,6 +309,24 @@ func Build(in Input) (*Plan, error) {
 	}
 	p.Scope = scope
 
+	pool := in.AddressPool
+	if !pool.IsValid() {
+		pool = netip.MustParsePrefix(DefaultAddressPool)
+	}
+	p.AddressPool = pool.String()
+	// Every customer in git gets its block here, not only those in scope,
+	// so plans for different targets agree on who gets which free block.
+	var inGit []string
+	for name, c := range git {
+		if !c.Suspended {
+			inGit = append(inGit, name)
+		}
+	}
+	blocks, blockErr := AssignBlocks(pool, heldBlocks(pool, in.HeldBlocks, obs), inGit)
+	if blockErr != nil && !errors.Is(blockErr, ErrPoolFull) {
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, blockErr)
+	}
+
 	prices := in.Prices.withDefaults()
 	cost := coster{p: prices}
 	existing, removed := 0, []string{}
@@ -264,7 +358,16 @@ func Build(in Input) (*Plan, error) {
 			cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
 		default:
 			cp.Tier, cp.InGit, cp.Protected = c.Tier, true, c.Protection.DeletionProtection
-			desired := expand(*c, mine, in.Scale[c.Name])
+			addrs, ok := blocks[c.Name]
+			if !ok {
+				cp.Status = StatusError
+				cp.Errors = []string{"no address block: " + blockErr.Error()}
+				cp.Blocked = cp.Errors[0]
+				cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
+				break
+			}
+			cp.AddressBlock = addrs.Block.String()
+			desired := expand(*c, addrs, mine, in.Scale[c.Name])
 			actions = diffCustomer(desired, mine, DiffOptions{})
 			cp.ServersAfter = countKind(desired, HetznerServer)
 			after, unAfter := cost.of(desired)

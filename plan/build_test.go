@@ -48,7 +48,7 @@ func TestBuildNewAndConverged(t *testing.T) {
 	}
 	n := 0
 	for _, c := range cs {
-		n += len(Expand(c, nil))
+		n += len(Expand(c, addrsOf(c.Name), nil))
 	}
 	if p.Summary.Counts.Create != n || len(p.Steps) != n || len(p.Actions) != n {
 		t.Fatalf("creates %d, steps %d, actions %d; want %d", p.Summary.Counts.Create, len(p.Steps), len(p.Actions), n)

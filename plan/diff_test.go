@@ -33,10 +33,10 @@ func setAttr(rs []Resource, k Kind, name, key, v string) {
 func TestConvergedPlansEmpty(t *testing.T) {
 	for name, c := range examples(t) {
 		obs := converged(c)
-		if acts := Diff(Expand(c, obs), obs, DiffOptions{}); len(acts) != 0 {
+		if acts := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{}); len(acts) != 0 {
 			t.Errorf("%s: converged customer plans %v", name, summary(acts))
 		}
-		all := Diff(Expand(c, obs), obs, DiffOptions{IncludeNoOp: true})
+		all := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{IncludeNoOp: true})
 		if len(all) != len(obs) {
 			t.Errorf("%s: %d no-op actions for %d resources", name, len(all), len(obs))
 		}
@@ -64,7 +64,7 @@ func TestProviderDefaultsNormalised(t *testing.T) {
 	setAttr(obs, ExoInstance, base+"-storage", "zone", "DE-FRA-1")
 	setAttr(obs, ExoBlockVolume, base+"-data", "size_gb", "200.0")
 	setAttr(obs, HetznerServer, base+"-srv-1", "private_ip", "10.0.1.11/32")
-	if acts := Diff(Expand(c, obs), obs, DiffOptions{}); len(acts) != 0 {
+	if acts := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{}); len(acts) != 0 {
 		t.Fatalf("normalised values plan %v: %v", summary(acts), acts[0].Changes)
 	}
 }
@@ -151,7 +151,7 @@ func TestDiffActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			obs := tt.mutate(converged(c))
-			acts := Diff(Expand(c, obs), obs, DiffOptions{})
+			acts := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{})
 			if got := summary(acts); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("actions\n got %q\nwant %q", got, tt.want)
 			}
@@ -169,7 +169,7 @@ func TestDiffChangesCarryBeforeAndAfter(t *testing.T) {
 	obs := converged(c)
 	setAttr(obs, HetznerServer, "agentvdc-casa-verde-srv-1", "server_type", "cx32")
 	setAttr(obs, ONETemplate, "agentvdc-casa-verde-worker", "memory_mb", "512")
-	acts := Diff(Expand(c, obs), obs, DiffOptions{})
+	acts := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{})
 	want := [][]Change{
 		{{Key: "server_type", Before: "cx32", After: "cx22", InPlace: true}},
 		{{Key: "memory_mb", Before: "512", After: "1024", InPlace: true}},
@@ -207,7 +207,7 @@ func TestAutoscalerServerCount(t *testing.T) {
 			cc := c
 			cc.Compute.MinServers, cc.Compute.MaxServers = 1, 6
 			obs := converged(withServers(cc, tt.observed))
-			acts := Diff(Expand(c, obs), obs, DiffOptions{})
+			acts := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{})
 			if got := summary(acts); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
@@ -228,7 +228,7 @@ func withServers(c schema.Customer, n int) schema.Customer {
 
 func TestOrderingParentsFirstChildrenFirst(t *testing.T) {
 	c := example(t, "acme-analytics")
-	creates := Diff(Expand(c, nil), nil, DiffOptions{})
+	creates := Diff(Expand(c, addrsOf(c.Name), nil), nil, DiffOptions{})
 	pos := map[string]int{}
 	for i, a := range creates {
 		if a.Action != ActionCreate {
@@ -273,7 +273,7 @@ func TestStepsSplitReplaces(t *testing.T) {
 	base := "agentvdc-bluebird-books"
 	setAttr(obs, HetznerServer, base+"-srv-1", "location", "nbg1") // replace srv-1 and its host
 	setAttr(obs, HetznerServer, base+"-srv-2", "server_type", "cx22")
-	acts := Diff(Expand(c, obs), obs, DiffOptions{})
+	acts := Diff(Expand(c, addrsOf(c.Name), obs), obs, DiffOptions{})
 	var got []string
 	for _, s := range Steps(acts) {
 		got = append(got, string(s.Op)+" "+s.Address)
@@ -321,7 +321,7 @@ func TestDiffManyCustomersGroupedAndSorted(t *testing.T) {
 	cs := fleet(t, 5)
 	var desired []Resource
 	for _, c := range cs {
-		desired = append(desired, Expand(c, nil)...)
+		desired = append(desired, Expand(c, addrsOf(c.Name), nil)...)
 	}
 	acts := Diff(desired, nil, DiffOptions{})
 	last, seen := "", map[string]bool{}

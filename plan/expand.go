@@ -28,10 +28,6 @@ const (
 
 	NFSPath = "/export/agentvdc"
 
-	ONEVNetBridge = "br0"
-	ONEVNetARIP   = "10.0.2.10"
-	ONEVNetARSize = 200
-
 	// WorkersRole is the OneFlow role that carries the elasticity policies.
 	WorkersRole = "workers"
 	// PolicyPeriod and PolicyPeriodNumber: a policy fires after
@@ -133,8 +129,9 @@ func PoliciesJSON(ps []Policy) string {
 //   - volume: size_gb = max(initialGB, observed size_gb); an observed size
 //     above maxGB yields maxGB, which Diff reports as a shrink (an error).
 //   - the datastore's limit_mb follows the volume.
-func Expand(c schema.Customer, observed []Resource) []Resource {
-	return ExpandScaled(c, observed, Scale{})
+// a is the customer's address block (allocated by the caller).
+func Expand(c schema.Customer, a Addresses, observed []Resource) []Resource {
+	return ExpandScaled(c, a, observed, Scale{})
 }
 
 // Scale is an autoscaler's target for a customer; zero fields leave the
@@ -146,14 +143,14 @@ type Scale struct {
 }
 
 // ExpandScaled is Expand with the autoscaler's target for the customer.
-func ExpandScaled(c schema.Customer, observed []Resource, sc Scale) []Resource {
+func ExpandScaled(c schema.Customer, a Addresses, observed []Resource, sc Scale) []Resource {
 	var mine []Resource
 	for _, r := range observed {
 		if customerOf(r) == c.Name {
 			mine = append(mine, r)
 		}
 	}
-	return expand(c, mine, sc)
+	return expand(c, a, mine, sc)
 }
 
 // customerOf is the customer a resource belongs to.
@@ -165,7 +162,7 @@ func customerOf(r Resource) string {
 }
 
 // expand is Expand on the customer's own observed resources.
-func expand(c schema.Customer, mine []Resource, sc Scale) []Resource {
+func expand(c schema.Customer, addrs Addresses, mine []Resource, sc Scale) []Resource {
 	name := c.Name
 	base := BaseName(name)
 	sz := TierSizing(c.Tier)
@@ -218,7 +215,7 @@ func expand(c schema.Customer, mine []Resource, sc Scale) []Resource {
 	add(ExoInstance, storage, map[string]string{
 		"zone": zone, "instance_type": sz.StorageInstanceType, "template": ExoTemplate,
 		"disk_gb": strconv.Itoa(ExoDiskGB), "private_network": base, "private_ip": ExoStorageIP,
-		"security_group": base, "bootstrap": StorageBootstrapFor(name).Hash(),
+		"security_group": base, "bootstrap": StorageBootstrapFor(name, addrs).Hash(),
 	}, addr(ExoPrivateNetwork, base), addr(ExoSecurityGroup, base))
 	add(ExoBlockVolume, base+"-data", map[string]string{"zone": zone, "size_gb": strconv.Itoa(size), "instance": storage},
 		addr(ExoInstance, storage))
@@ -226,7 +223,7 @@ func expand(c schema.Customer, mine []Resource, sc Scale) []Resource {
 		add(HetznerServer, ServerName(name, n), map[string]string{
 			"server_type": c.Compute.ServerType, "image": HetznerImage, "location": c.Placement.HetznerLocation,
 			"network": base, "firewall": base, "private_ip": ServerPrivateIP(n),
-			"bootstrap": ServerBootstrapFor(name, n).Hash(),
+			"bootstrap": ServerBootstrapFor(name, n, addrs).Hash(),
 		}, addr(HetznerNetwork, base), addr(HetznerFirewall, base), addr(ExoInstance, storage))
 	}
 	// OpenNebula.
@@ -240,8 +237,8 @@ func expand(c schema.Customer, mine []Resource, sc Scale) []Resource {
 			addr(ONECluster, base), addr(HetznerServer, sn))
 	}
 	vnet, ds := base+"-net", base+"-nfs"
-	add(ONEVNet, vnet, map[string]string{"cluster": base, "vn_mad": "bridge", "bridge": ONEVNetBridge,
-		"ar_ip": ONEVNetARIP, "ar_size": strconv.Itoa(ONEVNetARSize)}, addr(ONECluster, base))
+	add(ONEVNet, vnet, map[string]string{"cluster": base, "vn_mad": "bridge", "bridge": addrs.BridgeName(),
+		"ar_ip": addrs.VNetARStart().String(), "ar_size": strconv.Itoa(VNetARSize)}, addr(ONECluster, base))
 	add(ONEDatastore, ds, map[string]string{"cluster": base, "ds_mad": "fs", "tm_mad": "shared",
 		"nfs_server": ExoStorageIP, "nfs_path": NFSPath, "limit_mb": strconv.Itoa(size * 1024)},
 		addr(ONECluster, base), addr(ExoInstance, storage), addr(ExoBlockVolume, base+"-data"))

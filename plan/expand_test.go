@@ -50,7 +50,7 @@ func TestExpandPerTier(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.customer, func(t *testing.T) {
 			c := example(t, tt.customer)
-			rs := Expand(c, nil)
+			rs := Expand(c, addrsOf(c.Name), nil)
 			base := "agentvdc-" + tt.customer
 			want := map[Kind]int{
 				HetznerNetwork: 1, HetznerFirewall: 1, HetznerServer: tt.servers,
@@ -65,7 +65,7 @@ func TestExpandPerTier(t *testing.T) {
 				s := find(t, rs, HetznerServer, base+"-srv-"+strconv.Itoa(n))
 				wantAttrs := map[string]string{"server_type": tt.serverType, "image": "ubuntu-24.04", "location": tt.location,
 					"network": base, "firewall": base, "private_ip": "10.0.1." + strconv.Itoa(10+n),
-					"bootstrap": ServerBootstrapFor(tt.customer, n).Hash()}
+					"bootstrap": ServerBootstrapFor(tt.customer, n, addrsOf(tt.customer)).Hash()}
 				if !reflect.DeepEqual(s.Attrs, wantAttrs) {
 					t.Errorf("server %d attrs = %v, want %v", n, s.Attrs, wantAttrs)
 				}
@@ -129,7 +129,7 @@ func TestExpandPerTier(t *testing.T) {
 // order of Kinds is a topological order of the dependency graph.
 func TestExpandDependenciesAreParents(t *testing.T) {
 	for name, c := range examples(t) {
-		rs := Expand(c, nil)
+		rs := Expand(c, addrsOf(c.Name), nil)
 		at := map[Address]int{}
 		for i, r := range rs {
 			at[r.Address()] = i
@@ -166,7 +166,7 @@ func TestExpandDependenciesAreParents(t *testing.T) {
 
 func TestExpandIsDeterministic(t *testing.T) {
 	c := example(t, "acme-analytics")
-	a, b := Expand(c, nil), Expand(c, nil)
+	a, b := Expand(c, addrsOf(c.Name), nil), Expand(c, addrsOf(c.Name), nil)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("two expansions differ")
 	}
@@ -210,7 +210,7 @@ func TestExpandServerCount(t *testing.T) {
 			obs := append(servers(tt.observed...)(cc), other)
 			var got []int
 			hosts := 0
-			for _, r := range Expand(cc, obs) {
+			for _, r := range Expand(cc, addrsOf(cc.Name), obs) {
 				if r.Kind == HetznerServer {
 					n, ok := ServerSlot(cc.Name, r.Name)
 					if !ok {
@@ -245,7 +245,7 @@ func TestExpandVolumeSize(t *testing.T) {
 		if tt.observed != "" {
 			obs = []Resource{{Kind: ExoBlockVolume, Name: "agentvdc-bluebird-books-data", Customer: c.Name, Attrs: map[string]string{"size_gb": tt.observed}}}
 		}
-		rs := Expand(c, obs)
+		rs := Expand(c, addrsOf(c.Name), obs)
 		vol := find(t, rs, ExoBlockVolume, "agentvdc-bluebird-books-data")
 		ds := find(t, rs, ONEDatastore, "agentvdc-bluebird-books-nfs")
 		if vol.Attrs["size_gb"] != tt.want {
@@ -280,7 +280,7 @@ func TestExpandProtectionLabelAndServices(t *testing.T) {
 	c := example(t, "casa-verde")
 	c.Protection.DeletionProtection = false
 	c.Services = schema.Services{Qdrant: true}
-	rs := Expand(c, nil)
+	rs := Expand(c, addrsOf(c.Name), nil)
 	for _, r := range rs {
 		if r.Labels[LabelProtected] != "false" {
 			t.Fatalf("%s: protected label %q", r.Address(), r.Labels[LabelProtected])
@@ -315,7 +315,7 @@ func TestExpandScaledFollowsTargetsWithinBounds(t *testing.T) {
 		{Scale{VolumeGB: 20}, 1, 1, "50", "a smaller volume target never shrinks"},
 	}
 	for _, tt := range tests {
-		rs := ExpandScaled(c, nil, tt.sc)
+		rs := ExpandScaled(c, addrsOf(c.Name), nil, tt.sc)
 		if n, _ := count(rs, HetznerServer); n != tt.servers {
 			t.Errorf("%s: %d servers, want %d", tt.description, n, tt.servers)
 		}

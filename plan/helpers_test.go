@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -86,8 +87,9 @@ func observe(rs []Resource) []Resource {
 // converged is the observed state of customers after a clean apply.
 func converged(cs ...schema.Customer) []Resource {
 	var out []Resource
+	blocks := blocksOf(cs...)
 	for _, c := range cs {
-		out = append(out, observe(Expand(c, nil))...)
+		out = append(out, observe(Expand(c, blocks[c.Name], nil))...)
 	}
 	return out
 }
@@ -118,4 +120,24 @@ func testPrices() Prices {
 		"cx22": eu(3.79), "cx32": eu(6.80), "cpx21": eu(7.55), "cpx31": eu(13.60),
 		"ccx13": eu(12.49), "ccx23": eu(24.49), "ccx33": eu(48.49), "ccx43": eu(96.49), "ccx53": eu(192.49),
 	}}
+}
+
+// addrsOf is the block Build gives a customer planned alone: the pool's
+// first.
+func addrsOf(string) Addresses {
+	pool := netip.MustParsePrefix(DefaultAddressPool)
+	return Addresses{Block: BlockAt(pool, 0), Index: 0}
+}
+
+// blocksOf is what Build assigns to cs planned together from an empty state.
+func blocksOf(cs ...schema.Customer) map[string]Addresses {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+	}
+	out, err := AssignBlocks(netip.MustParsePrefix(DefaultAddressPool), nil, names)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }

@@ -34,6 +34,9 @@ type executor struct {
 	// Concurrency is how many customers are applied at once (default 4);
 	// one customer's steps always run in order.
 	Concurrency int
+	// Addresses gives a customer's address block (the plan's), needed to
+	// render user data.
+	Addresses func(customer string) (plan.Addresses, error)
 }
 
 // StepEvent reports one finished step.
@@ -168,7 +171,7 @@ func (x *executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID,
 						return err
 					}
 				}
-				sens, err := sensitiveFor(target, secrets, ids)
+				sens, err := x.sensitiveFor(target, secrets, ids)
 				if err != nil {
 					return fmt.Errorf("%s: %w", a.Address, err)
 				}
@@ -235,7 +238,13 @@ func needsSensitive(k plan.Kind) bool {
 // sensitiveFor renders the secret inputs of a create or update: user data
 // with WireGuard keys for servers and the storage node, the admin password,
 // and for the data template the credentials of the services it enables.
-func sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[string]string, error) {
+func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[string]string, error) {
+	addrs := func() (plan.Addresses, error) {
+		if x.Addresses == nil {
+			return plan.Addresses{}, fmt.Errorf("no address plan for customer %s", r.Customer)
+		}
+		return x.Addresses(r.Customer)
+	}
 	switch r.Kind {
 	case plan.ONETemplate:
 		if r.Name != plan.BaseName(r.Customer)+"-data" {
@@ -274,7 +283,11 @@ func sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[s
 		for slot := 1; slot <= plan.ServerSlots; slot++ {
 			pubs[slot] = secrets[WireGuardPublic(strconv.Itoa(slot))]
 		}
-		ud, err := plan.RenderStorageUserData(plan.StorageBootstrapFor(r.Customer), plan.StorageSecrets{
+		a, err := addrs()
+		if err != nil {
+			return nil, err
+		}
+		ud, err := plan.RenderStorageUserData(plan.StorageBootstrapFor(r.Customer, a), plan.StorageSecrets{
 			WireGuardPrivateKey: secrets[WireGuardPrivate(storageNode)], ServerPublicKeys: pubs})
 		if err != nil {
 			return nil, err
@@ -290,7 +303,11 @@ func sensitiveFor(r plan.Resource, secrets map[string]string, ids *idMap) (map[s
 		if endpoint == "" {
 			return nil, fmt.Errorf("the storage node %s has no public address yet", storage)
 		}
-		ud, err := plan.RenderServerUserData(plan.ServerBootstrapFor(r.Customer, slot), plan.ServerSecrets{
+		a, err := addrs()
+		if err != nil {
+			return nil, err
+		}
+		ud, err := plan.RenderServerUserData(plan.ServerBootstrapFor(r.Customer, slot, a), plan.ServerSecrets{
 			WireGuardPrivateKey: secrets[WireGuardPrivate(strconv.Itoa(slot))],
 			StoragePublicKey:    secrets[WireGuardPublic(storageNode)],
 			StorageEndpoint:     endpoint,

@@ -1,6 +1,7 @@
 package reconciler_test
 
 import (
+	"net/netip"
 	"context"
 	"fmt"
 	"os"
@@ -66,8 +67,16 @@ func BenchmarkPlan1000WarmCache(b *testing.B) {
 	cs := customers(b, 1000)
 	var observed []plan.Resource
 	id := 0
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+	}
+	blocks, err := plan.AssignBlocks(netip.MustParsePrefix(plan.DefaultAddressPool), nil, names)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range cs {
-		for _, r := range plan.Expand(c, nil) {
+		for _, r := range plan.Expand(c, blocks[c.Name], nil) {
 			id++
 			r.ID, r.DependsOn = strconv.Itoa(id), nil
 			observed = append(observed, r)

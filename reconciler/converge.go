@@ -22,6 +22,7 @@ type ConvergeStore interface {
 	UpdateStatuses(names []string, fn func(*state.CustomerStatus) error) error
 	AppendHistory(state.ApplyRecord) error
 	DeleteCustomer(name string) error
+	HoldBlocks(blocks map[string]string) error
 }
 
 // Converger is the one converge path: the daemon, vdc apply and vdc
@@ -202,7 +203,17 @@ func (c *Converger) apply(ctx context.Context, p *plan.Plan, observed []plan.Res
 	}); err != nil {
 		return fmt.Errorf("record progress: %w", err)
 	}
-	x := &executor{Providers: c.Providers, Journal: c.Store, Secrets: c.Store, Log: log, Progress: c.Progress, Concurrency: c.Concurrency}
+	held := map[string]string{}
+	for _, name := range changing {
+		if b := p.Blocks()[name]; b != "" {
+			held[name] = b
+		}
+	}
+	if err := c.Store.HoldBlocks(held); err != nil {
+		return fmt.Errorf("%w: %w", ErrPlanRefused, err)
+	}
+	x := &executor{Providers: c.Providers, Journal: c.Store, Secrets: c.Store, Log: log, Progress: c.Progress,
+		Concurrency: c.Concurrency, Addresses: p.Addresses}
 	applied, applyErr := x.Apply(ctx, p.Actions, observed)
 	res.Apply = applied
 	if c.RefreshAfter {

@@ -42,8 +42,12 @@ func (w *world) planFor(t *testing.T, cs []schema.Customer, opts plan.Options) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	held, err := w.store.AddressBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := plan.Build(plan.Input{Commit: "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00", Customers: cs, Observed: observed,
-		Now: time.Now(), Prices: plan.DefaultExoscalePrices(), Options: opts})
+		Now: time.Now(), Prices: plan.DefaultExoscalePrices(), Options: opts, HeldBlocks: held})
 	if p == nil {
 		t.Fatal(err)
 	}
@@ -98,6 +102,10 @@ func TestConvergeRecordsOutcomes(t *testing.T) {
 	}
 	if res.Record == nil || res.Record.Result != state.ResultSucceeded || res.Record.Who != "tester" || len(res.Record.Customers) != 2 {
 		t.Fatalf("history record %+v", res.Record)
+	}
+	blocks, _ := w.store.AddressBlocks()
+	if len(blocks) != 2 || blocks["alpha"] == "" || blocks["alpha"] == blocks["bravo"] {
+		t.Fatalf("address blocks after the first apply: %v", blocks)
 	}
 	// The patched observation is what a refresh sees (same addresses).
 	fresh, err := reconciler.Refresh(ctx, w.providers, nil)
@@ -164,6 +172,12 @@ func TestConvergeRecordsOutcomes(t *testing.T) {
 	if st := status(t, w.store, "alpha"); st.Status != state.StatusDegraded || reconciling(t, st).Reason != state.ReasonRefused {
 		t.Errorf("refused status %+v", st)
 	}
+	// A new customer never gets the block of one whose resources still exist.
+	withNew := load(t, map[string]string{"bravo": "protection:\n  deletionProtection: false\n", "charlie": ""})
+	if p, _ := w.planFor(t, withNew, plan.Options{Targets: []string{"charlie"}}); p.Blocks()["charlie"] == blocks["alpha"] ||
+		p.Blocks()["charlie"] == blocks["bravo"] || p.Blocks()["charlie"] == "" {
+		t.Errorf("charlie was planned with block %q while alpha holds %s and bravo %s", p.Blocks()["charlie"], blocks["alpha"], blocks["bravo"])
+	}
 
 	// 5. bravo (unprotected) removed with pruning: deleted, state forgotten.
 	p, observed = w.planFor(t, nil, plan.Options{AllowDelete: true, MaxDeleteFraction: 1, Targets: []string{"bravo"}})
@@ -181,6 +195,10 @@ func TestConvergeRecordsOutcomes(t *testing.T) {
 		if r.Customer == "bravo" {
 			t.Errorf("deleted customer still observed: %s", r.Address())
 		}
+	}
+	// bravo's block is free once its resources are gone; alpha's is not.
+	if after, _ := w.store.AddressBlocks(); after["bravo"] != "" || after["alpha"] != blocks["alpha"] {
+		t.Errorf("blocks after bravo's deletion: %v", after)
 	}
 }
 

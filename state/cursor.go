@@ -54,7 +54,8 @@ func (s *Store) Cursor(ns, customer string) ([]byte, error) {
 }
 
 // DeleteCustomer forgets a customer that is gone from git and the clouds:
-// its status, secrets, lease and cursors, in one transaction. The apply
+// its status, secrets, lease, cursors and address block, in one
+// transaction (the block may then go to a new customer). The apply
 // history keeps its records (it is history).
 func (s *Store) DeleteCustomer(customer string) error {
 	if err := validName("customer name", customer); err != nil {
@@ -64,6 +65,11 @@ func (s *Store) DeleteCustomer(customer string) error {
 		key := []byte(customer)
 		for _, name := range []string{bucketStatus, bucketSecrets, bucketLeases} {
 			if err := tx.Bucket([]byte(name)).Delete(key); err != nil {
+				return err
+			}
+		}
+		if b := tx.Bucket([]byte(bucketAddressBlocks)); b != nil {
+			if err := b.Delete(key); err != nil {
 				return err
 			}
 		}

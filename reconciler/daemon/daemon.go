@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -53,6 +54,9 @@ type Config struct {
 	// called at start and on every drift refresh.
 	Prices func(ctx context.Context) (plan.Prices, error)
 	Store  *state.Store
+	// AddressPool is where customers' address blocks come from
+	// (plan.DefaultAddressPool when zero).
+	AddressPool netip.Prefix
 
 	// Workers bounds concurrent reconciles (default 4).
 	Workers int
@@ -580,8 +584,13 @@ func (d *Daemon) build(targets []string, commit string) (*plan.Plan, error) {
 	if commit == "" {
 		commit = d.commit
 	}
+	held, err := d.cfg.Store.AddressBlocks()
+	if err != nil {
+		d.mu.Unlock()
+		return nil, err
+	}
 	in := plan.Input{Commit: commit, Customers: cs, Observed: d.observedLocked(), ObservedAt: d.observedAt,
-		Now: time.Now().UTC(), Prices: d.prices,
+		Now: time.Now().UTC(), Prices: d.prices, AddressPool: d.cfg.AddressPool, HeldBlocks: held,
 		Options: plan.Options{Targets: targets, AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction}}
 	d.mu.Unlock()
 	sort.Slice(in.Customers, func(i, j int) bool { return in.Customers[i].Name < in.Customers[j].Name })

@@ -156,9 +156,14 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadRef, err)
 	}
 	loaded := d.loader.Load(files)
+	held, err := d.cfg.Store.AddressBlocks()
+	if err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	in := plan.Input{Commit: commit.Hash.String(), Customers: loaded.Customers, Invalid: loaded.Diagnostics,
 		Observed: d.observedLocked(), ObservedAt: d.observedAt, Prices: d.prices,
+		AddressPool: d.cfg.AddressPool, HeldBlocks: held,
 		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction}}
 	d.mu.Unlock()
 	in.Now = time.Now().UTC()

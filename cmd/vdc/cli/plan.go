@@ -127,9 +127,15 @@ func (f *planFlags) build(ctx context.Context, s *session, allowDelete bool) (*p
 	if err != nil {
 		return nil, err
 	}
+	var held map[string]string
+	if s.store != nil {
+		if held, err = s.store.AddressBlocks(); err != nil {
+			return nil, err
+		}
+	}
 	return plan.Build(plan.Input{
 		Commit: s.commit, Customers: s.res.Customers, Invalid: s.res.Diagnostics,
-		Observed: s.observed, ObservedAt: s.obsAt, Now: time.Now().UTC(), Prices: prices,
+		Observed: s.observed, ObservedAt: s.obsAt, Now: time.Now().UTC(), Prices: prices, HeldBlocks: held,
 		Options: plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDelete: allowDelete, MaxDeleteFraction: f.maxDelete},
 	})
 }
