@@ -129,6 +129,7 @@ func PoliciesJSON(ps []Policy) string {
 //   - volume: size_gb = max(initialGB, observed size_gb); an observed size
 //     above maxGB yields maxGB, which Diff reports as a shrink (an error).
 //   - the datastore's limit_mb follows the volume.
+//
 // a is the customer's address block (allocated by the caller).
 func Expand(c schema.Customer, a Addresses, observed []Resource) []Resource {
 	return ExpandScaled(c, a, observed, Scale{})

@@ -1,9 +1,9 @@
 package reconciler_test
 
 import (
-	"net/netip"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
