@@ -37,6 +37,8 @@ type executor struct {
 	// Addresses gives a customer's address block (the plan's), needed to
 	// render user data.
 	Addresses func(customer string) (plan.Addresses, error)
+	// FrontendSSHKey is authorised for oneadmin on every server.
+	FrontendSSHKey string
 }
 
 // StepEvent reports one finished step.
@@ -311,6 +313,7 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 			WireGuardPrivateKey: secrets[WireGuardPrivate(strconv.Itoa(slot))],
 			StoragePublicKey:    secrets[WireGuardPublic(storageNode)],
 			StorageEndpoint:     endpoint,
+			FrontendSSHKey:      x.FrontendSSHKey,
 		})
 		if err != nil {
 			return nil, err

@@ -49,6 +49,10 @@ type Converger struct {
 	RefreshAfter bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// FrontendSSHKey is the OpenNebula front-end's public key (an
+	// authorized_keys line), authorised on every host so oned can drive
+	// and monitor it. Creating a server without it fails that step.
+	FrontendSSHKey string
 }
 
 // Outcome is what Converge did for one customer.
@@ -213,7 +217,7 @@ func (c *Converger) apply(ctx context.Context, p *plan.Plan, observed []plan.Res
 		return fmt.Errorf("%w: %w", ErrPlanRefused, err)
 	}
 	x := &executor{Providers: c.Providers, Journal: c.Store, Secrets: c.Store, Log: log, Progress: c.Progress,
-		Concurrency: c.Concurrency, Addresses: p.Addresses}
+		Concurrency: c.Concurrency, Addresses: p.Addresses, FrontendSSHKey: c.FrontendSSHKey}
 	applied, applyErr := x.Apply(ctx, p.Actions, observed)
 	res.Apply = applied
 	if c.RefreshAfter {
