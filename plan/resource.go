@@ -29,6 +29,7 @@ const (
 	ONEHost         Kind = "opennebula_host"
 	ONEVNet         Kind = "opennebula_vnet"
 	ONEDatastore    Kind = "opennebula_datastore"
+	ONEImage        Kind = "opennebula_image"
 	ONETemplate     Kind = "opennebula_template"
 	ONEVM           Kind = "opennebula_vm"
 	ONEFlowTemplate Kind = "opennebula_flow_template"

@@ -86,6 +86,8 @@ type CustomerStatus struct {
 	// Drift counts resources that differ from the desired state.
 	Drift     int       `json:"drift"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Provisioning is how far the customer's VDC has come up.
+	Provisioning *Provisioning `json:"provisioning,omitempty"`
 }
 
 // SetCondition sets the condition of c.Type: LastTransition moves to now

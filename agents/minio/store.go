@@ -321,3 +321,12 @@ func (s *Store) Delete(ctx context.Context, customer, key string) error {
 	}
 	return nil
 }
+
+// Health lists the buckets: it needs the server up and the credentials
+// valid (MinIO's /minio/health/live checks only the former).
+func (s *Store) Health(ctx context.Context) error {
+	if _, err := s.client.ListBuckets(ctx); err != nil {
+		return fmt.Errorf("minio: health check: %w", err)
+	}
+	return nil
+}

@@ -582,3 +582,11 @@ func (s *Store) Counts(ctx context.Context, customer string) (agents.GraphCounts
 	}
 	return c, nil
 }
+
+// Health verifies that the server answers over Bolt with the credentials.
+func (s *Store) Health(ctx context.Context) error {
+	if err := s.driver.VerifyConnectivity(ctx); err != nil {
+		return fmt.Errorf("neo4j: health check: %w", err)
+	}
+	return nil
+}

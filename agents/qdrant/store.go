@@ -494,3 +494,12 @@ func (s *Store) Search(ctx context.Context, customer string, q agents.SearchQuer
 	})
 	return hits, nil
 }
+
+// Health asks Qdrant's health check RPC (the same service /healthz
+// reports on HTTP).
+func (s *Store) Health(ctx context.Context) error {
+	if _, err := s.client.HealthCheck(ctx); err != nil {
+		return fmt.Errorf("qdrant: health check: %w", err)
+	}
+	return nil
+}

@@ -116,6 +116,8 @@ type Daemon struct {
 	ready       error
 	lastRefresh time.Time
 	refreshCost int // Hetzner list calls of one refresh (estimated from pages)
+	// phases is the last recorded phaseKey of each customer.
+	phases map[string]string
 }
 
 // New validates the configuration.
@@ -162,6 +164,7 @@ func New(cfg Config) (*Daemon, error) {
 		holds:     map[string]bool{},
 		decisions: map[string][]ScaleDecision{},
 		drift:     map[string]int{},
+		phases:    map[string]string{},
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
 	}
 	d.conv = &reconciler.Converger{Providers: cfg.Providers, Store: cfg.Store, Log: cfg.Logger,
@@ -420,6 +423,7 @@ func (d *Daemon) refresh(ctx context.Context) error {
 		d.prices = prices
 	}
 	d.mu.Unlock()
+	d.observeReadiness(ctx, nil)
 	return nil
 }
 

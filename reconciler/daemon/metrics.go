@@ -79,6 +79,12 @@ type Metrics struct {
 	// Customers: agentvdc_customers{status}, customers per sync status
 	// (set all statuses on each update; see state.Statuses).
 	Customers *prometheus.GaugeVec
+	// TimeToReady: agentvdc_customer_time_to_ready_seconds, from a new
+	// customer's first apply until every provisioning phase is done.
+	TimeToReady prometheus.Histogram
+	// CustomersReady: agentvdc_customers_ready, customers whose Ready
+	// condition is True.
+	CustomersReady prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -136,6 +142,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Name: "customers",
 			Help: "Customers by sync status.",
 		}, []string{"status"}),
+		TimeToReady: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "customer_time_to_ready_seconds",
+			Help:    "Time from a new customer's first apply until its VDC is Ready (every provisioning phase done).",
+			Buckets: []float64{5, 15, 30, 60, 120, 180, 300, 450, 600, 900, 1800},
+		}),
+		CustomersReady: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "customers_ready",
+			Help: "Customers whose VDC is Ready.",
+		}),
 	}
 	// Pre-create the known series so dashboards and rate() see zeros.
 	for _, c := range clouds() {
@@ -172,7 +187,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.ReconcileDuration, m.QueueDepth, m.CloudAPICalls, m.CloudRateLimited,
 		m.DriftResources, m.DriftDetected, m.AgentRuns, m.AgentFailures,
-		m.AgentRunDuration, m.AutoscaleEvents, m.Applies, m.Customers,
+		m.AgentRunDuration, m.AutoscaleEvents, m.Applies, m.Customers, m.TimeToReady, m.CustomersReady,
 	}
 }
 

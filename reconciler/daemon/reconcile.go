@@ -91,6 +91,7 @@ func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 	}
 	d.markDecisionsApplied(name, p.CreatedAt)
 	d.scheduleAgents(c, inGit)
+	d.observeReadiness(ctx, []string{name})
 	return nil
 }
 
@@ -121,6 +122,7 @@ func (d *Daemon) forget(name string) {
 	}
 	d.mu.Lock()
 	delete(d.decisions, name)
+	delete(d.phases, name)
 	d.mu.Unlock()
 }
 
