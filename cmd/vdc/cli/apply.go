@@ -108,14 +108,28 @@ func settleJournal(st *state.Store, e *env) error {
 	return err
 }
 
+// createsServers reports whether applying p creates a Hetzner server
+// (whose user data needs the front-end's key).
+func createsServers(p *plan.Plan) bool {
+	for _, st := range p.Steps {
+		if a := p.Actions[st.Index]; a.Kind == plan.HetznerServer && st.Op == plan.ActionCreate {
+			return true
+		}
+	}
+	return false
+}
+
 // converge applies p through reconciler.Converge and reports the outcome.
 func converge(ctx context.Context, e *env, log *slog.Logger, s *session, p *plan.Plan) error {
 	who := "unknown"
 	if u, err := user.Current(); err == nil {
 		who = u.Username
 	}
+	if s.clouds.stack == nil && s.clouds.frontendKey == "" && createsServers(p) {
+		return errNoFrontendKey
+	}
 	conv := &reconciler.Converger{
-		Providers: s.clouds.providers, Store: s.store, Log: log, RefreshAfter: true,
+		Providers: s.clouds.providers, Store: s.store, Log: log, RefreshAfter: true, FrontendSSHKey: s.clouds.frontendKey,
 		Holder: fmt.Sprintf("vdc-apply-%d", os.Getpid()), Who: who,
 		Progress: func(ev reconciler.StepEvent) {
 			status := "ok"

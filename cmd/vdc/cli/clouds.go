@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
@@ -32,6 +34,8 @@ type cloudFlags struct {
 	oneXMLRPC, oneFlow          string
 	exoZones                    []string
 	pricesFile                  string
+	frontendKeyFile             string
+	addressPool                 string
 	// instrument, if set, wraps each cloud's HTTP transport (metrics).
 	instrument func(cloud plan.Cloud, rt http.RoundTripper) http.RoundTripper
 }
@@ -57,6 +61,8 @@ func (f *cloudFlags) registerEndpoints(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.oneXMLRPC, "one-xmlrpc", "", "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC)")
 	cmd.Flags().StringVar(&f.oneFlow, "oneflow-url", "", "OneFlow endpoint (default $ONEFLOW_URL)")
 	cmd.Flags().StringSliceVar(&f.exoZones, "exoscale-zones", []string{"de-fra-1", "de-muc-1"}, "Exoscale zones to observe")
+	cmd.Flags().StringVar(&f.frontendKeyFile, "frontend-ssh-key", "", "the OpenNebula front-end's SSH public key file, authorised for oneadmin on every host (default $VDC_FRONTEND_SSH_KEY; required to apply outside --sim, where the simulator's key is used)")
+	cmd.Flags().StringVar(&f.addressPool, "address-pool", plan.DefaultAddressPool, "IPv4 pool customers' /24 address blocks come from (never change it under live customers)")
 	cmd.Flags().StringVar(&f.pricesFile, "prices", "", "JSON file overriding the Exoscale price table: {\"exoscale_instance_hourly\": {\"standard.small\": 0.025}, \"exoscale_volume_gb_monthly\": 0.1, \"eur_to_usd\": 1.08} (EUR)")
 }
 
@@ -65,7 +71,40 @@ type clouds struct {
 	providers map[plan.Cloud]reconciler.Provider
 	hetzner   *hetzner.Provider
 	stack     *simstack.Stack
+	// frontendKey is the OpenNebula front-end's public key ("" when none
+	// was configured: applying then fails before any call).
+	frontendKey string
 }
+
+// pool parses --address-pool.
+func (f *cloudFlags) pool() (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(f.addressPool)
+	if err != nil || !p.Addr().Is4() || p.Masked() != p || p.Bits() > plan.BlockBits {
+		return netip.Prefix{}, fmt.Errorf("--address-pool %q: want an IPv4 network of /%d or larger, e.g. %s", f.addressPool, plan.BlockBits, plan.DefaultAddressPool)
+	}
+	return p, nil
+}
+
+// frontendKey reads the front-end's public key: the file given by
+// --frontend-ssh-key or $VDC_FRONTEND_SSH_KEY ("" when neither is set).
+func (f *cloudFlags) frontendKey(getenv func(string) string) (string, error) {
+	path := firstNonEmpty(f.frontendKeyFile, getenv("VDC_FRONTEND_SSH_KEY"))
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("front-end SSH key: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err != nil || strings.ContainsAny(key, "\n\r") {
+		return "", fmt.Errorf("front-end SSH key %s: not one public key in authorized_keys form (e.g. the front-end's /var/lib/one/.ssh/id_rsa.pub)", path)
+	}
+	return key, nil
+}
+
+// errNoFrontendKey is returned when applying to real clouds without the key.
+var errNoFrontendKey = errors.New("the OpenNebula front-end's SSH public key is required to apply: --frontend-ssh-key FILE or VDC_FRONTEND_SSH_KEY (it is authorised for oneadmin on every host so oned can drive and monitor it)")
 
 func (c *clouds) Close() error {
 	if c.stack != nil {
@@ -124,6 +163,14 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 	if len(missing) > 0 {
 		c.Close()
 		return nil, fmt.Errorf("missing cloud credentials: %s (or use --sim)", strings.Join(missing, ", "))
+	}
+	if !f.sim {
+		key, err := f.frontendKey(e.getenv)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.frontendKey = key
 	}
 	hcfg := hetzner.Config{
 		Endpoint: firstNonEmpty(f.hcloudEndpointFor(), getenv("HCLOUD_ENDPOINT")),

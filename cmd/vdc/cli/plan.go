@@ -127,6 +127,10 @@ func (f *planFlags) build(ctx context.Context, s *session, allowDelete bool) (*p
 	if err != nil {
 		return nil, err
 	}
+	pool, err := f.cloud.pool()
+	if err != nil {
+		return nil, err
+	}
 	var held map[string]string
 	if s.store != nil {
 		if held, err = s.store.AddressBlocks(); err != nil {
@@ -135,7 +139,7 @@ func (f *planFlags) build(ctx context.Context, s *session, allowDelete bool) (*p
 	}
 	return plan.Build(plan.Input{
 		Commit: s.commit, Customers: s.res.Customers, Invalid: s.res.Diagnostics,
-		Observed: s.observed, ObservedAt: s.obsAt, Now: time.Now().UTC(), Prices: prices, HeldBlocks: held,
+		Observed: s.observed, ObservedAt: s.obsAt, Now: time.Now().UTC(), Prices: prices, HeldBlocks: held, AddressPool: pool,
 		Options: plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDelete: allowDelete, MaxDeleteFraction: f.maxDelete},
 	})
 }
