@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 
 // cloud is the simulators, served in this test process, that vdc
 // processes reach through the environment a user would paste.
+// testFrontendKey stands for the OpenNebula front-end's public key.
+const testFrontendKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl oneadmin@frontend"
+
 type cloud struct {
 	stack *simstack.Stack
 	env   []string
@@ -58,7 +61,12 @@ func newCloud(t *testing.T) *cloud {
 	for k, v := range st.Env() {
 		env = append(env, k+"="+v)
 	}
-	return &cloud{stack: st, env: append(env, "NO_COLOR=1")}
+	// The front-end's public key, as an operator configures it.
+	key := filepath.Join(t.TempDir(), "frontend.pub")
+	if err := os.WriteFile(key, []byte(testFrontendKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &cloud{stack: st, env: append(env, "NO_COLOR=1", "VDC_FRONTEND_SSH_KEY="+key)}
 }
 
 type result struct {

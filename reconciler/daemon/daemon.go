@@ -57,6 +57,9 @@ type Config struct {
 	// AddressPool is where customers' address blocks come from
 	// (plan.DefaultAddressPool when zero).
 	AddressPool netip.Prefix
+	// FrontendSSHKey is the OpenNebula front-end's public key, authorised
+	// on every host (reconciler.Converger.FrontendSSHKey).
+	FrontendSSHKey string
 
 	// Workers bounds concurrent reconciles (default 4).
 	Workers int
@@ -168,7 +171,7 @@ func New(cfg Config) (*Daemon, error) {
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
 	}
 	d.conv = &reconciler.Converger{Providers: cfg.Providers, Store: cfg.Store, Log: cfg.Logger,
-		Holder: fmt.Sprintf("daemon-%d", os.Getpid()), Who: "daemon", Concurrency: 1}
+		Holder: fmt.Sprintf("daemon-%d", os.Getpid()), Who: "daemon", Concurrency: 1, FrontendSSHKey: cfg.FrontendSSHKey}
 	runner := cfg.Agents
 	if runner == nil && cfg.AgentStores != nil {
 		runner = d.RunAgent

@@ -78,6 +78,9 @@ type clouds struct {
 
 // pool parses --address-pool.
 func (f *cloudFlags) pool() (netip.Prefix, error) {
+	if f.addressPool == "" {
+		f.addressPool = plan.DefaultAddressPool
+	}
 	p, err := netip.ParsePrefix(f.addressPool)
 	if err != nil || !p.Addr().Is4() || p.Masked() != p || p.Bits() > plan.BlockBits {
 		return netip.Prefix{}, fmt.Errorf("--address-pool %q: want an IPv4 network of /%d or larger, e.g. %s", f.addressPool, plan.BlockBits, plan.DefaultAddressPool)

@@ -62,6 +62,10 @@ type serveConfig struct {
 	API struct {
 		TokenEnv string `yaml:"tokenEnv"`
 	} `yaml:"api"`
+	Clouds struct {
+		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
+		AddressPool        string `yaml:"addressPool"`
+	} `yaml:"clouds"`
 }
 
 type duration struct{ time.Duration }
@@ -85,6 +89,7 @@ func defaultServeConfig() serveConfig {
 	c.Reconcile.MaxDeleteFraction = plan.DefaultMaxDeleteFraction
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
 	c.API.TokenEnv = "VDC_TOKEN"
+	c.Clouds.AddressPool = plan.DefaultAddressPool
 	return c
 }
 
@@ -169,7 +174,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 
-	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport}
+	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport,
+		frontendKeyFile: cfg.Clouds.FrontendSSHKeyFile, addressPool: cfg.Clouds.AddressPool}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
@@ -188,9 +194,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	pool, err := cf.pool()
+	if err != nil {
+		return err
+	}
+	if cl.stack == nil && cl.frontendKey == "" {
+		return errNoFrontendKey
+	}
 	dc := daemon.Config{
 		Source: repo, Ref: cfg.Repo.Ref, Path: cfg.Repo.Path, PollInterval: cfg.Repo.Poll.Duration,
-		Providers: cl.providers, Store: store,
+		Providers: cl.providers, Store: store, AddressPool: pool, FrontendSSHKey: cl.frontendKey,
 		Prices:  func(ctx context.Context) (plan.Prices, error) { return cf.prices(ctx, cl, store) },
 		Workers: cfg.Reconcile.Workers, DriftMin: cfg.Reconcile.DriftMin.Duration, HetznerBudgetShare: cfg.Reconcile.HetznerBudgetShare,
 		AllowDelete: cfg.Reconcile.AllowDelete, MaxDeleteFraction: cfg.Reconcile.MaxDeleteFraction,
