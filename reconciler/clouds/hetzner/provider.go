@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // Config configures a Provider. Only Token is required.
@@ -35,13 +36,11 @@ type Config struct {
 	// Provider its own.
 	Limiter *Limiter
 
-	// MaxRetries bounds retries of 5xx, conflict/locked answers, dropped
-	// connections and attempt timeouts per request (default 5; negative:
-	// none). RetryBase and RetryMax shape the exponential backoff
-	// (defaults 500 ms and 30 s).
-	MaxRetries int
-	RetryBase  time.Duration
-	RetryMax   time.Duration
+	// Retry bounds the attempts at 5xx, conflict/locked answers, dropped
+	// connections and attempt timeouts per request, and the backoff
+	// between them (defaults: 6 attempts, 500 ms doubling up to 30 s;
+	// Attempts 1: no retry).
+	Retry backoff.Policy
 	// MaxRateLimited bounds how often one request waits out a 429
 	// (default 5).
 	MaxRateLimited int
@@ -109,13 +108,6 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		}
 		return v
 	}
-	maxRetries := cfg.MaxRetries
-	switch {
-	case maxRetries == 0:
-		maxRetries = 5
-	case maxRetries < 0:
-		maxRetries = 0
-	}
 	maxLimited := cfg.MaxRateLimited
 	if maxLimited <= 0 {
 		maxLimited = 5
@@ -130,8 +122,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	hc.Transport = &retryTransport{
 		base: base, lim: lim, log: log,
-		maxRetries: maxRetries, maxRateLimited: maxLimited,
-		backoffBase: def(cfg.RetryBase, 500*time.Millisecond), backoffMax: def(cfg.RetryMax, 30*time.Second),
+		retry:          cfg.Retry.Or(backoff.Policy{Attempts: 6, Base: 500 * time.Millisecond, Max: 30 * time.Second}),
+		maxRateLimited: maxLimited,
 		attemptTimeout: def(cfg.AttemptTimeout, 30*time.Second), sleep: lim.sleep,
 	}
 	now := cfg.Now

@@ -22,6 +22,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // Create makes r. Kinds whose names oned keeps unique (group, cluster,
@@ -129,7 +130,7 @@ func (p *Provider) allocate(ctx context.Context, r plan.Resource, m marks, op st
 // once, and on a transient failure look up again before retrying.
 func (p *Provider) createLooked(ctx context.Context, r plan.Resource, m marks, op string, create func(ctx context.Context) (int, error)) (plan.Resource, error) {
 	var err error
-	for attempt := 1; attempt <= p.cfg.MaxAttempts; attempt++ {
+	for attempt := 1; attempt <= p.cfg.Retry.Attempts; attempt++ {
 		out, found, aerr := p.adopt(ctx, r, m, nil)
 		if aerr != nil {
 			return plan.Resource{}, aerr
@@ -145,11 +146,11 @@ func (p *Provider) createLooked(ctx context.Context, r plan.Resource, m marks, o
 		if !retryable(ctx, err) {
 			return plan.Resource{}, err
 		}
-		if attempt < p.cfg.MaxAttempts && !sleep(ctx, p.backoff(attempt, 0)) {
+		if p.cfg.Retry.Retry(attempt) && backoff.Sleep(ctx, p.backoff(attempt, 0)) != nil {
 			return plan.Resource{}, fmt.Errorf("%s: %w (last error: %w)", op, ctx.Err(), err)
 		}
 	}
-	return plan.Resource{}, fmt.Errorf("%s (after %d attempts): %w", op, p.cfg.MaxAttempts, err)
+	return plan.Resource{}, fmt.Errorf("%s (after %d attempts): %w", op, p.cfg.Retry.Attempts, err)
 }
 
 // adopt looks r up by name in its pool (plus the pools its references

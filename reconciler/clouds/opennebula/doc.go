@@ -94,7 +94,7 @@
 // Every call runs under the caller's ctx (goca builds requests without
 // one: a per-call http.Client binds it) with a per-attempt timeout, and
 // is retried with exponential backoff and jitter on transport errors,
-// timeouts, HTTP 5xx and 429 (Retry-After honoured within MaxBackoff).
+// timeouts, HTTP 5xx and 429 (Retry-After honoured within Retry.Max).
 // oned's own answers (AUTHENTICATION, ALLOCATE, NO_EXISTS, ...) and
 // OneFlow 4xx are final. Response bodies are read completely before goca
 // sees them (goca's OneFlow client exits the process on a body read error)
