@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
@@ -87,7 +88,8 @@ func apiErr(err error) error {
 		if msg == "" {
 			msg = api.Detail
 		}
-		if msg != "" {
+		// egoscale's text often ends with the status text already.
+		if msg != "" && !strings.HasSuffix(err.Error(), msg) {
 			return fmt.Errorf("%w: %s", err, msg)
 		}
 	}

@@ -114,7 +114,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retries++
 		t.log.Debug("hetzner: retrying", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode, "attempt", retries)
 		if err := t.sleep(ctx, t.retry.Delay(retries)); err != nil {
-			return nil, fmt.Errorf("hetzner: %s %s: giving up after status %d: %w", req.Method, req.URL.Path, resp.StatusCode, err)
+			return nil, fmt.Errorf("giving up after status %d: %w", resp.StatusCode, err)
 		}
 	}
 }
@@ -128,7 +128,7 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		body, err := req.GetBody()
 		if err != nil {
 			cancel()
-			return nil, fmt.Errorf("hetzner: replay request body: %w", err)
+			return nil, fmt.Errorf("replay request body: %w", err)
 		}
 		r.Body = body
 	}
@@ -136,7 +136,7 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		cancel()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && req.Context().Err() == nil {
-			return nil, fmt.Errorf("hetzner: %s %s: no answer within %s: %w", req.Method, req.URL.Path, t.attemptTimeout, err)
+			return nil, fmt.Errorf("no answer within %s: %w", t.attemptTimeout, err)
 		}
 		return nil, err
 	}

@@ -34,24 +34,24 @@ import (
 // never produces a twin.
 func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	if r.Kind.Cloud() != plan.OpenNebula {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: not an OpenNebula kind", r.Address())
+		return plan.Resource{}, errors.New("opennebula: not an OpenNebula kind")
 	}
 	if !strings.HasPrefix(r.Name, plan.NamePrefix) {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: name must start with %q", r.Address(), plan.NamePrefix)
+		return plan.Resource{}, fmt.Errorf("opennebula: name must start with %q", plan.NamePrefix)
 	}
 	if strings.ContainsAny(r.Name, " \t\n\r:\"") {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: name contains spaces, quotes or ':'", r.Address())
+		return plan.Resource{}, errors.New("opennebula: name contains spaces, quotes or ':'")
 	}
 	m, err := marksOf(r)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("opennebula: create: %w", err)
+		return plan.Resource{}, fmt.Errorf("opennebula: %w", err)
 	}
 	if ids == nil {
 		ids = func(plan.Address) (string, bool) { return "", false }
 	}
 	out, err := p.create(ctx, r, m, ids)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: %w", r.Address(), redact(err, r.Sensitive))
+		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, r.Sensitive))
 	}
 	p.log.InfoContext(ctx, "created", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
 	return out, nil
@@ -165,7 +165,7 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 	// read only to describe an object that was found.
 	s := &snapshot{vmFilter: attrCustomer + "=" + m.Customer}
 	if err := p.fetchKind(ctx, s, r.Kind); err != nil {
-		return plan.Resource{}, false, fmt.Errorf("look up existing %s: %w", r.Name, err)
+		return plan.Resource{}, false, fmt.Errorf("look up existing: %w", err)
 	}
 	id, live, found := s.find(r.Kind, r.Name, m)
 	if !found {
@@ -174,18 +174,18 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 	switch {
 	case live.owned() && live.Customer == m.Customer:
 	case live.owned():
-		return plan.Resource{}, true, fmt.Errorf("name %s is taken by customer %q: %w", r.Name, live.Customer, reconciler.ErrNotOwned)
+		return plan.Resource{}, true, fmt.Errorf("the name is taken by customer %q: %w", live.Customer, reconciler.ErrNotOwned)
 	case !hasAnyMark(live) && finish != nil:
 		p.log.WarnContext(ctx, "finishing half-created resource", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, id)
 		if err := finish(ctx, id, r, m); err != nil {
 			return plan.Resource{}, true, fmt.Errorf("finish half-created id %d: %w", id, err)
 		}
 	default:
-		return plan.Resource{}, true, fmt.Errorf("name %s is taken by a resource without agentvdc's marks: %w", r.Name, reconciler.ErrNotOwned)
+		return plan.Resource{}, true, fmt.Errorf("the name is taken by a resource without agentvdc's marks: %w", reconciler.ErrNotOwned)
 	}
 	s, err := p.fetch(ctx, append([]plan.Kind{r.Kind}, refKinds[r.Kind]...)...)
 	if err != nil {
-		return plan.Resource{}, true, fmt.Errorf("read existing %s: %w", r.Name, err)
+		return plan.Resource{}, true, fmt.Errorf("read existing: %w", err)
 	}
 	for _, o := range s.resources(r.Kind) {
 		if o.ID == strconv.Itoa(id) {

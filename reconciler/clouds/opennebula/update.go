@@ -40,7 +40,7 @@ var inPlace = map[plan.Kind][]string{
 func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	out, err := p.update(ctx, before, after, ids)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("opennebula: update %s: %w", before.Address(), redact(err, after.Sensitive))
+		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, after.Sensitive))
 	}
 	p.log.InfoContext(ctx, "updated", logKeyKind, string(before.Kind), logKeyName, before.Name, logKeyID, out.ID)
 	return out, nil
@@ -152,7 +152,7 @@ func canonicalOrSame(s string) string {
 // OneFlow services are waited for until OneFlow has removed them.
 func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 	if err := p.delete(ctx, r); err != nil {
-		return fmt.Errorf("opennebula: delete %s: %w", r.Address(), err)
+		return fmt.Errorf("opennebula: %w", err)
 	}
 	p.log.InfoContext(ctx, "deleted", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, r.ID)
 	return nil
