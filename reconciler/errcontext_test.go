@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
@@ -30,20 +29,7 @@ func TestAdapterErrorContextOnce(t *testing.T) {
 			ctx := context.Background()
 			cs := customers(t, 1)
 			w := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
-			observed, err := reconciler.Refresh(ctx, w.providers, w.store)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prices, err := w.hetzner.ServerTypePrices(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pr := plan.DefaultExoscalePrices()
-			pr.HetznerServerMonthly = prices
-			p, err := plan.Build(plan.Input{Commit: "test", Customers: cs, Observed: observed, Now: time.Now(), Prices: pr})
-			if err != nil {
-				t.Fatal(err)
-			}
+			observed, p := w.plan(t, cs)
 			ctl := map[plan.Cloud]*simctl.Controller{
 				plan.Hetzner: w.stack.Hetzner.Control(), plan.Exoscale: w.stack.Exoscale.Control(), plan.OpenNebula: w.stack.ONE.Control(),
 			}[tc.cloud]

@@ -57,8 +57,12 @@ func (p Policy) Delay(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Sleep waits d, or until ctx ends, when it returns ctx's error.
+// Sleep waits d, or until ctx ends, when it returns ctx's error. A d of
+// zero or less does not wait but still reports an ended ctx.
 func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -74,4 +74,10 @@ func TestSleepEndsWithContext(t *testing.T) {
 	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sleep on a cancelled context = %v, want context.Canceled", err)
 	}
+	if err := Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep(0) on a cancelled context = %v, want context.Canceled", err)
+	}
+	if err := Sleep(context.Background(), -time.Second); err != nil {
+		t.Fatalf("Sleep(-1s) = %v, want nil", err)
+	}
 }

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	v3 "github.com/exoscale/egoscale/v3"
+	"github.com/exoscale/egoscale/v3/credentials"
+
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/exoscale/exoscalesim"
-	v3 "github.com/exoscale/egoscale/v3"
-	"github.com/exoscale/egoscale/v3/credentials"
 )
 
 // mount is where the tests mount the simulator, as `vdc sim` does.

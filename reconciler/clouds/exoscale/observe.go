@@ -11,8 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/agentvdc/agentvdc/plan"
 	v3 "github.com/exoscale/egoscale/v3"
+
+	"github.com/agentvdc/agentvdc/plan"
 )
 
 // Attribute keys of the catalogue (plan/doc.go).

@@ -11,11 +11,12 @@ import (
 	"sync"
 	"time"
 
+	v3 "github.com/exoscale/egoscale/v3"
+	"github.com/exoscale/egoscale/v3/credentials"
+
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
-	v3 "github.com/exoscale/egoscale/v3"
-	"github.com/exoscale/egoscale/v3/credentials"
 )
 
 // DefaultZones returns the zones customers use; Observe lists these unless

@@ -9,9 +9,10 @@ import (
 	"slices"
 	"strconv"
 
+	v3 "github.com/exoscale/egoscale/v3"
+
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	v3 "github.com/exoscale/egoscale/v3"
 )
 
 // attrKeys returns the catalogue's attributes of kind (nil: not an

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 	v3 "github.com/exoscale/egoscale/v3"
+
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // ErrOperationFailed is wrapped by the error of an async operation that

@@ -5,6 +5,7 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/cluster"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

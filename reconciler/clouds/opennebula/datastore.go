@@ -8,6 +8,7 @@ import (
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/datastore"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

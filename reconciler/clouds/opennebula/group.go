@@ -5,6 +5,7 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/group"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

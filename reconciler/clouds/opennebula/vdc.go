@@ -7,6 +7,7 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

@@ -7,6 +7,7 @@ import (
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
 	vn "github.com/OpenNebula/one/src/oca/go/src/goca/schemas/virtualnetwork"
+
 	"github.com/agentvdc/agentvdc/plan"
 )
 

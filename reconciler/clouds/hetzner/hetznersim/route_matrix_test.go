@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/routes.golden")
@@ -23,20 +21,8 @@ var update = flag.Bool("update", false, "rewrite testdata/routes.golden")
 // and message. Regenerate with -update after a deliberate change.
 func TestRouteMatrix(t *testing.T) {
 	h := newHarness(t, Options{})
-	ctx := ctxT(t)
 	srv := h.createServer(t, "s1", nil)
-	nw, _, err := h.client.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "n", IPRange: mustCIDR(t, "10.0.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw, _, err := h.client.Firewall.Create(ctx, hcloud.FirewallCreateOpts{Name: "f"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := h.client.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: "k", PublicKey: sshPublicKey(9)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw, fw, key := h.createNetworkFirewallKey(t)
 	ids := map[string]int64{"servers": srv.ID, "networks": nw.ID, "firewalls": fw.Firewall.ID, "ssh_keys": key.ID}
 	var out strings.Builder
 	for _, res := range []string{"servers", "networks", "firewalls", "ssh_keys", "actions", "images", "server_types", "locations", "datacenters", "bogus", ""} {

@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 )
 
 // Options configures a simulator.

@@ -45,8 +45,7 @@ func (c *call) renderGroup(v *group, b *xb, single bool) {
 	b.ids("USERS", users)
 	b.ids("ADMINS", v.Admins)
 	if single {
-		b.WriteString("<DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA/><IMAGE_QUOTA/>")
-		b.WriteString("<DEFAULT_GROUP_QUOTAS><DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA/><IMAGE_QUOTA/></DEFAULT_GROUP_QUOTAS>")
+		renderQuotas(b, "DEFAULT_GROUP_QUOTAS")
 	}
 	b.close("GROUP")
 }
@@ -118,16 +117,11 @@ func (c *call) renderUser(v *user, b *xb, single bool) {
 	b.str("NAME", v.Name)
 	b.str("PASSWORD", v.PassHash)
 	b.str("AUTH_DRIVER", v.Driver)
-	if v.Enabled {
-		b.int("ENABLED", 1)
-	} else {
-		b.int("ENABLED", 0)
-	}
+	b.int("ENABLED", flag(v.Enabled))
 	b.WriteString("<LOGIN_TOKEN/>")
 	b.tmpl("TEMPLATE", v.Tmpl)
 	if single {
-		b.WriteString("<DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA/><IMAGE_QUOTA/>")
-		b.WriteString("<DEFAULT_USER_QUOTAS><DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA/><IMAGE_QUOTA/></DEFAULT_USER_QUOTAS>")
+		renderQuotas(b, "DEFAULT_USER_QUOTAS")
 	}
 	b.close("USER")
 }
@@ -239,11 +233,7 @@ func (c *call) renderVM(v *vm, b *xb) {
 	b.int("LCM_STATE", int64(v.LCM))
 	b.int("PREV_STATE", int64(v.PrevSt))
 	b.int("PREV_LCM_STATE", int64(v.PrevLCM))
-	if v.Resched {
-		b.int("RESCHED", 1)
-	} else {
-		b.int("RESCHED", 0)
-	}
+	b.int("RESCHED", flag(v.Resched))
 	b.int("STIME", v.STime)
 	b.int("ETIME", v.ETime)
 	if v.HostID >= 0 || v.State == vmDone {
@@ -371,4 +361,20 @@ func renderHistory(v *vm, hosts map[int]*host, b *xb) {
 	b.int("REQUEST_ID", -1)
 	b.close("HISTORY")
 	b.close("HISTORY_RECORDS")
+}
+
+// renderQuotas writes the (empty) quota sections that the info call of one
+// user or group carries, and the defaults element def holding the same.
+func renderQuotas(b *xb, def string) {
+	const q = "<DATASTORE_QUOTA/><NETWORK_QUOTA/><VM_QUOTA/><IMAGE_QUOTA/>"
+	b.WriteString(q)
+	b.WriteString("<" + def + ">" + q + "</" + def + ">")
+}
+
+// flag is oned's 0/1 for a boolean element.
+func flag(v bool) int64 {
+	if v {
+		return 1
+	}
+	return 0
 }
