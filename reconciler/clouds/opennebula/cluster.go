@@ -29,3 +29,14 @@ func (s *snapshot) clusterResources() []plan.Resource {
 func (s *snapshot) clusterNames() map[int]string {
 	return idNames(s.clusters, func(o *cluster.Cluster) (int, string) { return o.ID, o.Name })
 }
+
+// fetchClusters reads the pool of clusters into s.
+func (p *Provider) fetchClusters(ctx context.Context, s *snapshot) error {
+	return p.call(ctx, "one.clusterpool.info", func(c *goca.Controller, _ *callState) error {
+		pool, err := c.Clusters().Info(false)
+		if err == nil {
+			s.clusters = pool.Clusters
+		}
+		return err
+	})
+}

@@ -77,3 +77,14 @@ func (p *Provider) updateDatastore(ctx context.Context, c change, out plan.Resou
 	}
 	return p.mergeTemplate(ctx, c, t, out)
 }
+
+// fetchDatastores reads the pool of datastores into s.
+func (p *Provider) fetchDatastores(ctx context.Context, s *snapshot) error {
+	return p.call(ctx, "one.datastorepool.info", func(c *goca.Controller, _ *callState) error {
+		pool, err := c.Datastores().Info()
+		if err == nil {
+			s.datastores = pool.Datastores
+		}
+		return err
+	})
+}

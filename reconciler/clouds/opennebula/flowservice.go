@@ -167,3 +167,10 @@ func (p *Provider) updateFlowService(ctx context.Context, c change, out plan.Res
 	}
 	return p.replaceService(ctx, c.before, c.after, c.m, c.ids)
 }
+
+// fetchFlowServices reads the pool of OneFlow services into s.
+func (p *Provider) fetchFlowServices(ctx context.Context, s *snapshot) error {
+	docs, err := p.flowPool(ctx, "service")
+	s.services = docs
+	return err
+}

@@ -110,3 +110,10 @@ func (p *Provider) updateFlowTemplateKind(ctx context.Context, c change, out pla
 	out.Attrs["policies"] = canonicalOrSame(c.after.Attrs["policies"])
 	return out, nil
 }
+
+// fetchFlowTemplates reads the pool of OneFlow service templates into s.
+func (p *Provider) fetchFlowTemplates(ctx context.Context, s *snapshot) error {
+	docs, err := p.flowPool(ctx, "service_template")
+	s.flowTemplates = docs
+	return err
+}

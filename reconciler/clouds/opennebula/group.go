@@ -29,3 +29,14 @@ func (s *snapshot) groupResources() []plan.Resource {
 func (s *snapshot) groupNames() map[int]string {
 	return idNames(s.groups, func(o *group.GroupShort) (int, string) { return o.ID, o.Name })
 }
+
+// fetchGroups reads the pool of groups into s.
+func (p *Provider) fetchGroups(ctx context.Context, s *snapshot) error {
+	return p.call(ctx, "one.grouppool.info", func(c *goca.Controller, _ *callState) error {
+		pool, err := c.Groups().Info()
+		if err == nil {
+			s.groups = pool.Groups
+		}
+		return err
+	})
+}

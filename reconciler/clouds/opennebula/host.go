@@ -38,3 +38,14 @@ func (s *snapshot) hostResources() []plan.Resource {
 	}
 	return out
 }
+
+// fetchHosts reads the pool of hosts into s.
+func (p *Provider) fetchHosts(ctx context.Context, s *snapshot) error {
+	return p.call(ctx, "one.hostpool.info", func(c *goca.Controller, _ *callState) error {
+		pool, err := c.Hosts().Info()
+		if err == nil {
+			s.hosts = pool.Hosts
+		}
+		return err
+	})
+}

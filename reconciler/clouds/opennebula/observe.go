@@ -12,7 +12,6 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
-	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/cluster"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/datastore"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/group"
@@ -108,115 +107,48 @@ func (p *Provider) fetch(ctx context.Context, ks ...plan.Kind) (*snapshot, error
 func (p *Provider) fetchKind(ctx context.Context, s *snapshot, k plan.Kind) error {
 	switch k {
 	case plan.ONEGroup:
-		return p.call(ctx, "one.grouppool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Groups().Info()
-			if err == nil {
-				s.groups = pool.Groups
-			}
-			return err
-		})
+		return p.fetchGroups(ctx, s)
 	case plan.ONECluster:
-		return p.call(ctx, "one.clusterpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Clusters().Info(false)
-			if err == nil {
-				s.clusters = pool.Clusters
-			}
-			return err
-		})
+		return p.fetchClusters(ctx, s)
 	case plan.ONEUser:
-		return p.call(ctx, "one.userpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Users().Info()
-			if err == nil {
-				s.users = pool.Users
-			}
-			return err
-		})
+		return p.fetchUsers(ctx, s)
 	case plan.ONEVDC:
-		return p.call(ctx, "one.vdcpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.VDCs().Info()
-			if err == nil {
-				s.vdcs = pool.VDCs
-			}
-			return err
-		})
+		return p.fetchVDCs(ctx, s)
 	case plan.ONEHost:
-		return p.call(ctx, "one.hostpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Hosts().Info()
-			if err == nil {
-				s.hosts = pool.Hosts
-			}
-			return err
-		})
+		return p.fetchHosts(ctx, s)
 	case plan.ONEDatastore:
-		return p.call(ctx, "one.datastorepool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Datastores().Info()
-			if err == nil {
-				s.datastores = pool.Datastores
-			}
-			return err
-		})
+		return p.fetchDatastores(ctx, s)
 	case plan.ONEVNet:
-		got := map[int]bool{}
-		return p.paged(ctx, "one.vnpool.info", func(c *goca.Controller, start, end int) (int, error) {
-			pool, err := c.VirtualNetworks().Info(parameters.PoolWhoAll, start, end)
-			if err != nil {
-				return 0, err
-			}
-			for _, n := range pool.VirtualNetworks {
-				if !got[n.ID] {
-					got[n.ID] = true
-					s.vnets = append(s.vnets, n)
-				}
-			}
-			return len(pool.VirtualNetworks), nil
-		})
+		return p.fetchVNets(ctx, s)
 	case plan.ONETemplate:
-		got := map[int]bool{}
-		return p.paged(ctx, "one.templatepool.info", func(c *goca.Controller, start, end int) (int, error) {
-			pool, err := c.Templates().Info(parameters.PoolWhoAll, start, end)
-			if err != nil {
-				return 0, err
-			}
-			for _, t := range pool.Templates {
-				if !got[t.ID] {
-					got[t.ID] = true
-					s.templates = append(s.templates, t)
-				}
-			}
-			return len(pool.Templates), nil
-		})
+		return p.fetchTemplates(ctx, s)
 	case plan.ONEVM:
-		got := map[int]bool{}
-		return p.paged(ctx, "one.vmpool.info", func(c *goca.Controller, start, end int) (int, error) {
-			// Server-side filter on the ownership attribute; state -1 is
-			// every state but DONE.
-			f := goca.NewVMFilter(parameters.PoolWhoAll, start, end, -1)
-			f.Pair = attrManagedBy + "=" + plan.ManagedByValue
-			if s.vmFilter != "" {
-				f.Pair = s.vmFilter
-			}
-			pool, err := c.VMs().InfoFilter(f)
-			if err != nil {
-				return 0, err
-			}
-			for _, v := range pool.VMs {
-				if !got[v.ID] {
-					got[v.ID] = true
-					s.vms = append(s.vms, v)
-				}
-			}
-			return len(pool.VMs), nil
-		})
+		return p.fetchVMs(ctx, s)
 	case plan.ONEFlowTemplate:
-		docs, err := p.flowPool(ctx, "service_template")
-		s.flowTemplates = docs
-		return err
+		return p.fetchFlowTemplates(ctx, s)
 	case plan.ONEFlowService:
-		docs, err := p.flowPool(ctx, "service")
-		s.services = docs
-		return err
+		return p.fetchFlowServices(ctx, s)
 	}
 	return fmt.Errorf("kind %q is not an OpenNebula kind", k)
+}
+
+// pagedInto reads a paginated pool (see paged) into *dst; an id already
+// read on an earlier page is dropped.
+func pagedInto[T any](ctx context.Context, p *Provider, op string, dst *[]T, id func(*T) int, page func(c *goca.Controller, start, end int) ([]T, error)) error {
+	got := map[int]bool{}
+	return p.paged(ctx, op, func(c *goca.Controller, start, end int) (int, error) {
+		items, err := page(c, start, end)
+		if err != nil {
+			return 0, err
+		}
+		for i := range items {
+			if k := id(&items[i]); !got[k] {
+				got[k] = true
+				*dst = append(*dst, items[i])
+			}
+		}
+		return len(items), nil
+	})
 }
 
 // paged reads a paginated pool: one call with PageSize 0, else pages of

@@ -10,6 +10,7 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/template"
 
 	"github.com/agentvdc/agentvdc/plan"
@@ -158,4 +159,16 @@ func (p *Provider) updateVMTemplate(ctx context.Context, c change, out plan.Reso
 		}
 	}
 	return p.mergeTemplate(ctx, c, t, out)
+}
+
+// fetchTemplates reads the pool of VM templates (paged) into s.
+func (p *Provider) fetchTemplates(ctx context.Context, s *snapshot) error {
+	return pagedInto(ctx, p, "one.templatepool.info", &s.templates, func(t *template.Template) int { return t.ID },
+		func(c *goca.Controller, start, end int) ([]template.Template, error) {
+			pool, err := c.Templates().Info(parameters.PoolWhoAll, start, end)
+			if err != nil {
+				return nil, err
+			}
+			return pool.Templates, nil
+		})
 }

@@ -58,3 +58,14 @@ func (s *snapshot) userResources() []plan.Resource {
 	}
 	return out
 }
+
+// fetchUsers reads the pool of users into s.
+func (p *Provider) fetchUsers(ctx context.Context, s *snapshot) error {
+	return p.call(ctx, "one.userpool.info", func(c *goca.Controller, _ *callState) error {
+		pool, err := c.Users().Info()
+		if err == nil {
+			s.users = pool.Users
+		}
+		return err
+	})
+}

@@ -101,3 +101,14 @@ func alreadyDone(err error) bool {
 	c, ok := oneCode(err)
 	return ok && c == 0x0800 && strings.Contains(err.Error(), "already assigned")
 }
+
+// fetchVDCs reads the pool of VDCs into s.
+func (p *Provider) fetchVDCs(ctx context.Context, s *snapshot) error {
+	return p.call(ctx, "one.vdcpool.info", func(c *goca.Controller, _ *callState) error {
+		pool, err := c.VDCs().Info()
+		if err == nil {
+			s.vdcs = pool.VDCs
+		}
+		return err
+	})
+}

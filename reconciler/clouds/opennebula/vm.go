@@ -5,6 +5,8 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/vm"
 
 	"github.com/agentvdc/agentvdc/plan"
 )
@@ -76,4 +78,23 @@ func nicIP(t *dyn.Template) string {
 		}
 	}
 	return ip
+}
+
+// fetchVMs reads the pool of VMs of agentvdc (paged, filtered by the ownership mark or s.vmFilter) into s.
+func (p *Provider) fetchVMs(ctx context.Context, s *snapshot) error {
+	return pagedInto(ctx, p, "one.vmpool.info", &s.vms, func(v *vm.VM) int { return v.ID },
+		func(c *goca.Controller, start, end int) ([]vm.VM, error) {
+			// Server-side filter on the ownership attribute; state -1 is
+			// every state but DONE.
+			f := goca.NewVMFilter(parameters.PoolWhoAll, start, end, -1)
+			f.Pair = attrManagedBy + "=" + plan.ManagedByValue
+			if s.vmFilter != "" {
+				f.Pair = s.vmFilter
+			}
+			pool, err := c.VMs().InfoFilter(f)
+			if err != nil {
+				return nil, err
+			}
+			return pool.VMs, nil
+		})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
 	vn "github.com/OpenNebula/one/src/oca/go/src/goca/schemas/virtualnetwork"
 
 	"github.com/agentvdc/agentvdc/plan"
@@ -72,4 +73,16 @@ func pairsOf(v dyn.Vector) []dyn.Element {
 		out = append(out, &v.Pairs[i])
 	}
 	return out
+}
+
+// fetchVNets reads the pool of virtual networks (paged) into s.
+func (p *Provider) fetchVNets(ctx context.Context, s *snapshot) error {
+	return pagedInto(ctx, p, "one.vnpool.info", &s.vnets, func(n *vn.VirtualNetwork) int { return n.ID },
+		func(c *goca.Controller, start, end int) ([]vn.VirtualNetwork, error) {
+			pool, err := c.VirtualNetworks().Info(parameters.PoolWhoAll, start, end)
+			if err != nil {
+				return nil, err
+			}
+			return pool.VirtualNetworks, nil
+		})
 }
