@@ -100,4 +100,14 @@
 // sees them (goca's OneFlow client exits the process on a body read error)
 // and goca panics are turned into errors. Errors and logs never carry the
 // password or Sensitive values.
+//
+// # Files
+//
+// Each kind's create, pool read, conversion to plan.Resource and in-place
+// update live in the kind's file (group.go, cluster.go, user.go, vdc.go,
+// host.go, vnet.go, datastore.go, template.go, vm.go, flowtemplate.go,
+// flowservice.go); create.go, observe.go and update.go hold the steps all
+// kinds share (allocate or look up, adopt, pool reads, Update's checks)
+// and dispatch to them, provider.go the configuration and the retried
+// call, flow.go the OneFlow client.
 package opennebula
