@@ -86,6 +86,27 @@ func customers(tb testing.TB, n int) []schema.Customer {
 	return res.Customers
 }
 
+// plan refreshes the observation and plans cs against it.
+func (w *world) plan(tb testing.TB, cs []schema.Customer) ([]plan.Resource, *plan.Plan) {
+	tb.Helper()
+	ctx := context.Background()
+	observed, err := reconciler.Refresh(ctx, w.providers, w.store)
+	if err != nil {
+		tb.Fatalf("refresh: %v", err)
+	}
+	prices, err := w.hetzner.ServerTypePrices(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pr := plan.DefaultExoscalePrices()
+	pr.HetznerServerMonthly = prices
+	p, err := plan.Build(plan.Input{Commit: "test", Customers: cs, Observed: observed, Now: time.Now(), Prices: pr})
+	if err != nil {
+		tb.Fatalf("plan: %v", err)
+	}
+	return observed, p
+}
+
 // converge refreshes, plans and applies until the plan is empty (at most
 // rounds times) and returns the number of rounds that applied something.
 func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
@@ -93,20 +114,7 @@ func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	ctx := context.Background()
 	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, Holder: "e2e", Who: "test", Concurrency: 8}
 	for i := 0; i < rounds; i++ {
-		observed, err := reconciler.Refresh(ctx, w.providers, w.store)
-		if err != nil {
-			tb.Fatalf("refresh: %v", err)
-		}
-		prices, err := w.hetzner.ServerTypePrices(ctx)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		pr := plan.DefaultExoscalePrices()
-		pr.HetznerServerMonthly = prices
-		p, err := plan.Build(plan.Input{Commit: "test", Customers: cs, Observed: observed, Now: time.Now(), Prices: pr})
-		if err != nil {
-			tb.Fatalf("plan: %v", err)
-		}
+		observed, p := w.plan(tb, cs)
 		if !p.HasChanges() {
 			return i
 		}

@@ -34,6 +34,11 @@ type Provider interface {
 	// Delete removes r (observed, with ID). A resource already gone is not
 	// an error. It refuses (ErrNotOwned) a resource without ownership labels.
 	Delete(ctx context.Context, r plan.Resource) error
+	//
+	// The errors of Create, Update and Delete start with the cloud
+	// ("hetzner: …") and carry what only the adapter knows (the API call,
+	// the cloud's answer); the caller adds the operation and the
+	// resource's address, so an adapter does not repeat them.
 }
 
 // ErrNotOwned is returned when asked to change a resource that does not

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentvdc/agentvdc/plan"
-	"github.com/agentvdc/agentvdc/reconciler/clouds/exoscale/exoscalesim"
 	v3 "github.com/exoscale/egoscale/v3"
 	"github.com/exoscale/egoscale/v3/credentials"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/exoscale/exoscalesim"
 )
 
 // mount is where the tests mount the simulator, as `vdc sim` does.
@@ -75,7 +77,7 @@ func newHarness(t testing.TB, opts exoscalesim.Options, tune func(*Config)) *har
 		APISecret:      sim.APISecret(),
 		HTTPClient:     &http.Client{},
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Retry:          Retry{Attempts: 10, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond},
+		Retry:          backoff.Policy{Attempts: 10, Base: time.Millisecond, Max: 20 * time.Millisecond},
 		RequestTimeout: 5 * time.Second,
 		PollInterval:   5 * time.Millisecond,
 	}

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/agentvdc/agentvdc/plan"
 	v3 "github.com/exoscale/egoscale/v3"
+
+	"github.com/agentvdc/agentvdc/plan"
 )
 
 // Attribute keys of the catalogue (plan/doc.go).
@@ -368,12 +369,12 @@ func volumeResource(zone string, v v3.BlockStorageVolume, instNames map[v3.UUID]
 // created unowned).
 func cloudLabels(r plan.Resource) (v3.Labels, error) {
 	if r.Customer == "" {
-		return nil, fmt.Errorf("%s: customer is empty", r.Address())
+		return nil, errors.New("customer is empty")
 	}
 	l := v3.Labels{}
 	maps.Copy(l, r.Labels)
 	if c, ok := l[plan.LabelCustomer]; ok && c != r.Customer {
-		return nil, fmt.Errorf("%s: label %s=%q disagrees with customer %q", r.Address(), plan.LabelCustomer, c, r.Customer)
+		return nil, fmt.Errorf("label %s=%q disagrees with customer %q", plan.LabelCustomer, c, r.Customer)
 	}
 	delete(l, labelDiskGB)
 	l[plan.LabelManagedBy] = plan.ManagedByValue

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentvdc/agentvdc/plan"
-	"github.com/agentvdc/agentvdc/reconciler"
 	v3 "github.com/exoscale/egoscale/v3"
 	"github.com/exoscale/egoscale/v3/credentials"
+
+	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // DefaultZones returns the zones customers use; Observe lists these unless
@@ -40,8 +42,9 @@ type Config struct {
 	// Logger receives one record per retry and per mutation (default
 	// slog.Default()).
 	Logger *slog.Logger
-	// Retry bounds the retries of 5xx, 429 and timeouts.
-	Retry Retry
+	// Retry bounds the attempts at 5xx, 429 and timeouts, and the backoff
+	// between them (defaults: 6 attempts, 100ms doubling up to 5s).
+	Retry backoff.Policy
 	// RequestTimeout bounds one HTTP attempt (default 30s).
 	RequestTimeout time.Duration
 	// OperationTimeout bounds the wait for one async operation (default 10m).
@@ -50,16 +53,6 @@ type Config struct {
 	// doubles up to PollMaxInterval (default 2s).
 	PollInterval    time.Duration
 	PollMaxInterval time.Duration
-}
-
-// Retry is the bounded exponential backoff for retryable failures.
-type Retry struct {
-	// Attempts is the total number of attempts of one call (default 6).
-	Attempts int
-	// BaseDelay is the first backoff (default 100ms); it doubles per
-	// attempt, with jitter, up to MaxDelay (default 5s).
-	BaseDelay time.Duration
-	MaxDelay  time.Duration
 }
 
 // Provider is the Exoscale cloud on egoscale v3. It is safe for concurrent
@@ -109,15 +102,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Retry.Attempts <= 0 {
-		cfg.Retry.Attempts = 6
-	}
-	if cfg.Retry.BaseDelay <= 0 {
-		cfg.Retry.BaseDelay = 100 * time.Millisecond
-	}
-	if cfg.Retry.MaxDelay <= 0 {
-		cfg.Retry.MaxDelay = 5 * time.Second
-	}
+	cfg.Retry = cfg.Retry.Or(backoff.Policy{Attempts: 6, Base: 100 * time.Millisecond, Max: 5 * time.Second})
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}

@@ -9,9 +9,10 @@ import (
 	"slices"
 	"strconv"
 
+	v3 "github.com/exoscale/egoscale/v3"
+
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
-	v3 "github.com/exoscale/egoscale/v3"
 )
 
 // attrKeys returns the catalogue's attributes of kind (nil: not an
@@ -54,7 +55,7 @@ func checkAttrs(r plan.Resource) error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Attrs)) {
 		if !slices.Contains(keys, k) {
-			return fmt.Errorf("%s: unknown attribute %q", r.Address(), k)
+			return fmt.Errorf("unknown attribute %q", k)
 		}
 	}
 	return nil
@@ -64,7 +65,7 @@ func checkAttrs(r plan.Resource) error {
 // it as observed.
 func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	if err := checkAttrs(r); err != nil {
-		return plan.Resource{}, fmt.Errorf("exoscale create: %w", err)
+		return plan.Resource{}, fmt.Errorf("exoscale: %w", err)
 	}
 	p.log.Info("create", "kind", string(r.Kind), "name", r.Name, "customer", r.Customer)
 	var out plan.Resource
@@ -80,7 +81,7 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 		out, err = p.createVolume(ctx, r, ids)
 	}
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("exoscale create %s: %w", r.Address(), err)
+		return plan.Resource{}, fmt.Errorf("exoscale: %w", err)
 	}
 	return out, nil
 }
@@ -89,18 +90,18 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 // A change of any other attribute needs a replacement and is refused.
 func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	if before.Kind != after.Kind || before.Name != after.Name {
-		return plan.Resource{}, fmt.Errorf("exoscale update: %s and %s are not the same resource", before.Address(), after.Address())
+		return plan.Resource{}, fmt.Errorf("exoscale: %s and %s are not the same resource", before.Address(), after.Address())
 	}
 	if err := checkAttrs(after); err != nil {
-		return plan.Resource{}, fmt.Errorf("exoscale update: %w", err)
+		return plan.Resource{}, fmt.Errorf("exoscale: %w", err)
 	}
 	if before.ID == "" {
-		return plan.Resource{}, fmt.Errorf("exoscale update %s: the observed resource has no id", before.Address())
+		return plan.Resource{}, errors.New("exoscale: the observed resource has no id")
 	}
 	for _, k := range attrKeys(after.Kind) {
 		if before.Attrs[k] != after.Attrs[k] && !updatable(after.Kind, k) {
-			return plan.Resource{}, fmt.Errorf("exoscale update %s: attribute %s cannot change in place (%q → %q); the resource must be replaced",
-				after.Address(), k, before.Attrs[k], after.Attrs[k])
+			return plan.Resource{}, fmt.Errorf("exoscale: attribute %s cannot change in place (%q → %q); the resource must be replaced",
+				k, before.Attrs[k], after.Attrs[k])
 		}
 	}
 	p.log.Info("update", "kind", string(after.Kind), "name", after.Name, "customer", after.Customer)
@@ -117,7 +118,7 @@ func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids 
 		out, err = p.updateVolume(ctx, before, after, ids)
 	}
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("exoscale update %s: %w", after.Address(), err)
+		return plan.Resource{}, fmt.Errorf("exoscale: %w", err)
 	}
 	return out, nil
 }
@@ -126,14 +127,14 @@ func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids 
 // checked on the live resource, not on r's labels.
 func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 	if attrKeys(r.Kind) == nil {
-		return fmt.Errorf("exoscale delete: kind %q is not an Exoscale kind", r.Kind)
+		return fmt.Errorf("exoscale: kind %q is not an Exoscale kind", r.Kind)
 	}
 	if r.ID == "" {
-		return fmt.Errorf("exoscale delete %s: the observed resource has no id", r.Address())
+		return errors.New("exoscale: the observed resource has no id")
 	}
 	id, err := v3.ParseUUID(r.ID)
 	if err != nil {
-		return fmt.Errorf("exoscale delete %s: id %q is not a UUID", r.Address(), r.ID)
+		return fmt.Errorf("exoscale: id %q is not a UUID", r.ID)
 	}
 	p.log.Info("delete", "kind", string(r.Kind), "name", r.Name, "customer", r.Customer)
 	switch r.Kind {
@@ -147,7 +148,7 @@ func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 		err = p.deleteVolume(ctx, r, id)
 	}
 	if err != nil {
-		return fmt.Errorf("exoscale delete %s: %w", r.Address(), err)
+		return fmt.Errorf("exoscale: %w", err)
 	}
 	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	v3 "github.com/exoscale/egoscale/v3"
+
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // ErrOperationFailed is wrapped by the error of an async operation that
@@ -43,23 +45,13 @@ func (p *Provider) retry(ctx context.Context, what string, fn func(ctx context.C
 	return fmt.Errorf("%s: %w", what, apiErr(err))
 }
 
-// backoff sleeps before attempt+1: BaseDelay·2^attempt capped at MaxDelay,
-// with equal jitter. It returns ctx's error if ctx ends first.
+// backoff logs the failure and sleeps the Retry policy's delay before
+// attempt+1 (attempt counts from 0). It returns ctx's error if ctx ends
+// first.
 func (p *Provider) backoff(ctx context.Context, what string, attempt int, cause error) error {
-	d := p.cfg.Retry.BaseDelay << min(attempt, 20)
-	if d <= 0 || d > p.cfg.Retry.MaxDelay {
-		d = p.cfg.Retry.MaxDelay
-	}
-	d = d/2 + rand.N(d/2+1)
+	d := p.cfg.Retry.Delay(attempt + 1)
 	p.log.Warn("exoscale call failed, retrying", "op", what, "attempt", attempt+1, "delay", d, "err", cause)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, d)
 }
 
 // retryable reports whether err is worth another attempt while ctx lives.
@@ -97,7 +89,8 @@ func apiErr(err error) error {
 		if msg == "" {
 			msg = api.Detail
 		}
-		if msg != "" {
+		// egoscale's text often ends with the status text already.
+		if msg != "" && !strings.HasSuffix(err.Error(), msg) {
 			return fmt.Errorf("%w: %s", err, msg)
 		}
 	}

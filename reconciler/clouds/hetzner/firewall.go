@@ -2,6 +2,7 @@ package hetzner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -23,16 +24,16 @@ func firewallResource(f *hcloud.Firewall) plan.Resource {
 func (p *Provider) createFirewall(ctx context.Context, r plan.Resource, labels map[string]string) (plan.Resource, error) {
 	rules, err := ParseRules(r.Attrs["rules"])
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: %s: %w", r.Address(), err)
+		return plan.Resource{}, err
 	}
 	res, _, err := p.c.Firewall.Create(ctx, hcloud.FirewallCreateOpts{Name: r.Name, Labels: labels, Rules: rules})
 	if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
 		f, _, gerr := p.c.Firewall.GetByName(ctx, r.Name)
 		if gerr != nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: create %s: look up existing: %w", r.Address(), gerr)
+			return plan.Resource{}, fmt.Errorf("look up existing: %w", gerr)
 		}
 		if f == nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: create %s: name taken but no firewall found", r.Address())
+			return plan.Resource{}, errors.New("name taken but no firewall found")
 		}
 		if err := adoptable(r, f.Labels); err != nil {
 			return plan.Resource{}, err
@@ -41,9 +42,9 @@ func (p *Provider) createFirewall(ctx context.Context, r plan.Resource, labels m
 		return firewallResource(f), nil
 	}
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: create %s: %w", r.Address(), err)
+		return plan.Resource{}, err
 	}
-	if err := p.wait(ctx, "create "+r.Address().String(), res.Actions...); err != nil {
+	if err := p.wait(ctx, "", res.Actions...); err != nil {
 		return plan.Resource{}, err
 	}
 	return firewallResource(res.Firewall), nil
@@ -52,14 +53,14 @@ func (p *Provider) createFirewall(ctx context.Context, r plan.Resource, labels m
 func (p *Provider) updateFirewall(ctx context.Context, id int64, after plan.Resource, labels map[string]string) (plan.Resource, error) {
 	rules, err := ParseRules(after.Attrs["rules"])
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: %s: %w", after.Address(), err)
+		return plan.Resource{}, err
 	}
 	f, _, err := p.c.Firewall.GetByID(ctx, id)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: %w", after.Address(), err)
+		return plan.Resource{}, err
 	}
 	if f == nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: firewall %d not found", after.Address(), id)
+		return plan.Resource{}, fmt.Errorf("firewall %d not found", id)
 	}
 	if err := checkOwned(after, f.Labels); err != nil {
 		return plan.Resource{}, err
@@ -67,16 +68,16 @@ func (p *Provider) updateFirewall(ctx context.Context, id int64, after plan.Reso
 	if FormatRules(f.Rules) != FormatRules(rules) {
 		actions, _, err := p.c.Firewall.SetRules(ctx, f, hcloud.FirewallSetRulesOpts{Rules: rules})
 		if err != nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: update %s rules: %w", after.Address(), err)
+			return plan.Resource{}, fmt.Errorf("set rules: %w", err)
 		}
-		if err := p.wait(ctx, "update "+after.Address().String()+" rules", actions...); err != nil {
+		if err := p.wait(ctx, "rules", actions...); err != nil {
 			return plan.Resource{}, err
 		}
 		f.Rules = rules
 	}
 	if !labelsEqual(f.Labels, labels) {
 		if f, _, err = p.c.Firewall.Update(ctx, f, hcloud.FirewallUpdateOpts{Labels: labels}); err != nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: update %s labels: %w", after.Address(), err)
+			return plan.Resource{}, fmt.Errorf("set labels: %w", err)
 		}
 	}
 	return firewallResource(f), nil
@@ -85,7 +86,7 @@ func (p *Provider) updateFirewall(ctx context.Context, id int64, after plan.Reso
 func (p *Provider) deleteFirewall(ctx context.Context, id int64, r plan.Resource) error {
 	f, _, err := p.c.Firewall.GetByID(ctx, id)
 	if err != nil {
-		return fmt.Errorf("hetzner: delete %s: %w", r.Address(), err)
+		return err
 	}
 	if f == nil {
 		return nil
@@ -101,14 +102,14 @@ func (p *Provider) deleteFirewall(ctx context.Context, id int64, r plan.Resource
 		}
 		actions, _, err := p.c.Firewall.RemoveResources(ctx, f, from)
 		if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeFirewallResourceNotFound) {
-			return fmt.Errorf("hetzner: delete %s: remove from resources: %w", r.Address(), err)
+			return fmt.Errorf("remove from resources: %w", err)
 		}
-		if err := p.wait(ctx, "delete "+r.Address().String()+": remove from resources", actions...); err != nil {
+		if err := p.wait(ctx, "remove from resources", actions...); err != nil {
 			return err
 		}
 	}
 	if _, err := p.c.Firewall.Delete(ctx, f); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		return fmt.Errorf("hetzner: delete %s: %w", r.Address(), err)
+		return err
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
 	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/hetzner/hetznersim"
 )
 
@@ -48,7 +49,7 @@ func (s *syncBuffer) String() string {
 func fastConfig(ts *httptest.Server, token string) Config {
 	return Config{
 		Endpoint: ts.URL + "/v1", Token: token,
-		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Retry:        backoff.Policy{Base: time.Millisecond, Max: 5 * time.Millisecond},
 		PollInterval: time.Millisecond, AttemptTimeout: 2 * time.Second,
 		ActionTimeout: 10 * time.Second, ShutdownTimeout: time.Second,
 	}

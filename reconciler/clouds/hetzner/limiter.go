@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // LimiterOptions tunes a Limiter. Zero values take the defaults.
@@ -73,23 +75,9 @@ func NewLimiter(opts LimiterOptions) *Limiter {
 		l.now = time.Now
 	}
 	if l.sleep == nil {
-		l.sleep = sleepCtx
+		l.sleep = backoff.Sleep
 	}
 	return l
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // bind ties the limiter to a token (by hash); a second, different token is

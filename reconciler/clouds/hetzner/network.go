@@ -2,6 +2,7 @@ package hetzner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,7 +37,7 @@ func networkResource(n *hcloud.Network) plan.Resource {
 func parseCIDR(r plan.Resource, attr string) (*net.IPNet, error) {
 	p, err := netip.ParsePrefix(r.Attrs[attr])
 	if err != nil || !p.Addr().Is4() || p != p.Masked() {
-		return nil, fmt.Errorf("hetzner: %s: %s %q is not an IPv4 CIDR range without host bits", r.Address(), attr, r.Attrs[attr])
+		return nil, fmt.Errorf("%s %q is not an IPv4 CIDR range without host bits", attr, r.Attrs[attr])
 	}
 	n := prefixToIPNet(p)
 	return &n, nil
@@ -53,7 +54,7 @@ func (p *Provider) createNetwork(ctx context.Context, r plan.Resource, labels ma
 	}
 	zone := r.Attrs["network_zone"]
 	if zone == "" {
-		return plan.Resource{}, fmt.Errorf("hetzner: %s: network_zone is required", r.Address())
+		return plan.Resource{}, errors.New("network_zone is required")
 	}
 	n, _, err := p.c.Network.Create(ctx, hcloud.NetworkCreateOpts{
 		Name: r.Name, IPRange: ipRange, Labels: labels,
@@ -63,7 +64,7 @@ func (p *Provider) createNetwork(ctx context.Context, r plan.Resource, labels ma
 		return p.adoptNetwork(ctx, r)
 	}
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: create %s: %w", r.Address(), err)
+		return plan.Resource{}, err
 	}
 	return networkResource(n), nil
 }
@@ -73,10 +74,10 @@ func (p *Provider) createNetwork(ctx context.Context, r plan.Resource, labels ma
 func (p *Provider) adoptNetwork(ctx context.Context, r plan.Resource) (plan.Resource, error) {
 	n, _, err := p.c.Network.GetByName(ctx, r.Name)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: create %s: look up existing: %w", r.Address(), err)
+		return plan.Resource{}, fmt.Errorf("look up existing: %w", err)
 	}
 	if n == nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: create %s: name taken but no network found", r.Address())
+		return plan.Resource{}, errors.New("name taken but no network found")
 	}
 	if err := adoptable(r, n.Labels); err != nil {
 		return plan.Resource{}, err
@@ -88,10 +89,10 @@ func (p *Provider) adoptNetwork(ctx context.Context, r plan.Resource) (plan.Reso
 // adoptable checks that an existing resource with r's name belongs to r.
 func adoptable(r plan.Resource, labels map[string]string) error {
 	if !plan.Owned(labels) {
-		return fmt.Errorf("hetzner: create %s: the name is taken by a resource agentvdc does not manage: %w", r.Address(), reconciler.ErrNotOwned)
+		return fmt.Errorf("the name is taken by a resource agentvdc does not manage: %w", reconciler.ErrNotOwned)
 	}
 	if labels[plan.LabelCustomer] != r.Customer {
-		return fmt.Errorf("hetzner: create %s: the name is taken by customer %q's resource: %w", r.Address(), labels[plan.LabelCustomer], reconciler.ErrNotOwned)
+		return fmt.Errorf("the name is taken by customer %q's resource: %w", labels[plan.LabelCustomer], reconciler.ErrNotOwned)
 	}
 	return nil
 }
@@ -99,10 +100,10 @@ func adoptable(r plan.Resource, labels map[string]string) error {
 func (p *Provider) updateNetwork(ctx context.Context, id int64, after plan.Resource, labels map[string]string) (plan.Resource, error) {
 	n, _, err := p.c.Network.GetByID(ctx, id)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: %w", after.Address(), err)
+		return plan.Resource{}, err
 	}
 	if n == nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: network %d not found", after.Address(), id)
+		return plan.Resource{}, fmt.Errorf("network %d not found", id)
 	}
 	if err := checkOwned(after, n.Labels); err != nil {
 		return plan.Resource{}, err
@@ -110,7 +111,7 @@ func (p *Provider) updateNetwork(ctx context.Context, id int64, after plan.Resou
 	if !labelsEqual(n.Labels, labels) {
 		n, _, err = p.c.Network.Update(ctx, n, hcloud.NetworkUpdateOpts{Labels: labels})
 		if err != nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: update %s labels: %w", after.Address(), err)
+			return plan.Resource{}, fmt.Errorf("set labels: %w", err)
 		}
 	}
 	return networkResource(n), nil
@@ -119,7 +120,7 @@ func (p *Provider) updateNetwork(ctx context.Context, id int64, after plan.Resou
 func (p *Provider) deleteNetwork(ctx context.Context, id int64, r plan.Resource) error {
 	n, _, err := p.c.Network.GetByID(ctx, id)
 	if err != nil {
-		return fmt.Errorf("hetzner: delete %s: %w", r.Address(), err)
+		return err
 	}
 	if n == nil {
 		return nil
@@ -135,14 +136,14 @@ func (p *Provider) deleteNetwork(ctx context.Context, id int64, r plan.Resource)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("hetzner: delete %s: detach server %d: %w", r.Address(), s.ID, err)
+			return fmt.Errorf("detach server %d: %w", s.ID, err)
 		}
-		if err := p.wait(ctx, "delete "+r.Address().String()+": detach server", a); err != nil {
+		if err := p.wait(ctx, "detach server", a); err != nil {
 			return err
 		}
 	}
 	if _, err := p.c.Network.Delete(ctx, n); err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
-		return fmt.Errorf("hetzner: delete %s: %w", r.Address(), err)
+		return err
 	}
 	return nil
 }

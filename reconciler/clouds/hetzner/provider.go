@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // Config configures a Provider. Only Token is required.
@@ -35,13 +36,11 @@ type Config struct {
 	// Provider its own.
 	Limiter *Limiter
 
-	// MaxRetries bounds retries of 5xx, conflict/locked answers, dropped
-	// connections and attempt timeouts per request (default 5; negative:
-	// none). RetryBase and RetryMax shape the exponential backoff
-	// (defaults 500 ms and 30 s).
-	MaxRetries int
-	RetryBase  time.Duration
-	RetryMax   time.Duration
+	// Retry bounds the attempts at 5xx, conflict/locked answers, dropped
+	// connections and attempt timeouts per request, and the backoff
+	// between them (defaults: 6 attempts, 500 ms doubling up to 30 s;
+	// Attempts 1: no retry).
+	Retry backoff.Policy
 	// MaxRateLimited bounds how often one request waits out a 429
 	// (default 5).
 	MaxRateLimited int
@@ -109,13 +108,6 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		}
 		return v
 	}
-	maxRetries := cfg.MaxRetries
-	switch {
-	case maxRetries == 0:
-		maxRetries = 5
-	case maxRetries < 0:
-		maxRetries = 0
-	}
 	maxLimited := cfg.MaxRateLimited
 	if maxLimited <= 0 {
 		maxLimited = 5
@@ -130,8 +122,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	hc.Transport = &retryTransport{
 		base: base, lim: lim, log: log,
-		maxRetries: maxRetries, maxRateLimited: maxLimited,
-		backoffBase: def(cfg.RetryBase, 500*time.Millisecond), backoffMax: def(cfg.RetryMax, 30*time.Second),
+		retry:          cfg.Retry.Or(backoff.Policy{Attempts: 6, Base: 500 * time.Millisecond, Max: 30 * time.Second}),
+		maxRateLimited: maxLimited,
 		attemptTimeout: def(cfg.AttemptTimeout, 30*time.Second), sleep: lim.sleep,
 	}
 	now := cfg.Now
@@ -237,8 +229,18 @@ type refNames struct {
 // unknownRef names a referenced resource that is not managed.
 func unknownRef(id int64) string { return "id:" + strconv.FormatInt(id, 10) }
 
-// Create makes r (see reconciler.Provider).
+// Create makes r (see reconciler.Provider). Its errors, like Update's and
+// Delete's, say "hetzner: " and what went wrong; the caller names the
+// operation and the resource.
 func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup) (plan.Resource, error) {
+	out, err := p.create(ctx, r, ids)
+	if err != nil {
+		return plan.Resource{}, fmt.Errorf("hetzner: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Provider) create(ctx context.Context, r plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	labels, err := ownLabels(r)
 	if err != nil {
 		return plan.Resource{}, err
@@ -251,20 +253,28 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 	case plan.HetznerServer:
 		return p.createServer(ctx, r, labels, ids)
 	}
-	return plan.Resource{}, fmt.Errorf("hetzner: create %s: unknown kind", r.Address())
+	return plan.Resource{}, fmt.Errorf("unknown kind %s", r.Kind)
 }
 
 // Update changes before's in-place attributes to after's.
 func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
+	out, err := p.update(ctx, before, after, ids)
+	if err != nil {
+		return plan.Resource{}, fmt.Errorf("hetzner: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Provider) update(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	if before.Kind != after.Kind || before.Name != after.Name {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s to %s: kind and name must not change", before.Address(), after.Address())
+		return plan.Resource{}, fmt.Errorf("kind and name must not change (to %s)", after.Address())
 	}
 	id, err := parseID(before)
 	if err != nil {
 		return plan.Resource{}, err
 	}
 	if !plan.Owned(before.Labels) {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: %w", before.Address(), reconciler.ErrNotOwned)
+		return plan.Resource{}, reconciler.ErrNotOwned
 	}
 	labels, err := ownLabels(after)
 	if err != nil {
@@ -287,11 +297,18 @@ func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids 
 		}
 		return p.updateServer(ctx, id, before, after, labels, ids)
 	}
-	return plan.Resource{}, fmt.Errorf("hetzner: update %s: unknown kind", before.Address())
+	return plan.Resource{}, fmt.Errorf("unknown kind %s", before.Kind)
 }
 
 // Delete removes r; a resource already gone is not an error.
 func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
+	if err := p.delete(ctx, r); err != nil {
+		return fmt.Errorf("hetzner: %w", err)
+	}
+	return nil
+}
+
+func (p *Provider) delete(ctx context.Context, r plan.Resource) error {
 	id, err := parseID(r)
 	if err != nil {
 		return err
@@ -304,13 +321,13 @@ func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 	case plan.HetznerServer:
 		return p.deleteServer(ctx, id, r)
 	}
-	return fmt.Errorf("hetzner: delete %s: unknown kind", r.Address())
+	return fmt.Errorf("unknown kind %s", r.Kind)
 }
 
 func parseID(r plan.Resource) (int64, error) {
 	id, err := strconv.ParseInt(r.ID, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("hetzner: %s: id %q is not a Hetzner id", r.Address(), r.ID)
+		return 0, fmt.Errorf("id %q is not a Hetzner id", r.ID)
 	}
 	return id, nil
 }
@@ -320,20 +337,20 @@ func parseID(r plan.Resource) (int64, error) {
 // bootstrap label).
 func ownLabels(r plan.Resource) (map[string]string, error) {
 	if r.Customer == "" {
-		return nil, fmt.Errorf("hetzner: %s: resource has no customer", r.Address())
+		return nil, errors.New("resource has no customer")
 	}
 	if !strings.HasPrefix(r.Name, plan.NamePrefix) {
-		return nil, fmt.Errorf("hetzner: %s: name must start with %q", r.Address(), plan.NamePrefix)
+		return nil, fmt.Errorf("name must start with %q", plan.NamePrefix)
 	}
 	out := make(map[string]string, len(r.Labels)+3)
 	for k, v := range r.Labels {
 		out[k] = v
 	}
 	if v, ok := out[plan.LabelManagedBy]; ok && v != plan.ManagedByValue {
-		return nil, fmt.Errorf("hetzner: %s: label %s=%q conflicts with ownership", r.Address(), plan.LabelManagedBy, v)
+		return nil, fmt.Errorf("label %s=%q conflicts with ownership", plan.LabelManagedBy, v)
 	}
 	if v, ok := out[plan.LabelCustomer]; ok && v != r.Customer {
-		return nil, fmt.Errorf("hetzner: %s: label %s=%q does not match customer %q", r.Address(), plan.LabelCustomer, v, r.Customer)
+		return nil, fmt.Errorf("label %s=%q does not match customer %q", plan.LabelCustomer, v, r.Customer)
 	}
 	out[plan.LabelManagedBy] = plan.ManagedByValue
 	out[plan.LabelCustomer] = r.Customer
@@ -345,7 +362,7 @@ func ownLabels(r plan.Resource) (map[string]string, error) {
 	}
 	for k, v := range out {
 		if ok, err := hcloud.ValidateResourceLabels(map[string]any{k: v}); !ok {
-			return nil, fmt.Errorf("hetzner: %s: %w", r.Address(), err)
+			return nil, err
 		}
 	}
 	return out, nil
@@ -373,8 +390,8 @@ func onlyInPlace(before, after plan.Resource, inPlace ...string) error {
 	for _, m := range []map[string]string{before.Attrs, after.Attrs} {
 		for k := range m {
 			if !ok[k] && before.Attrs[k] != after.Attrs[k] {
-				return fmt.Errorf("hetzner: update %s: attribute %s cannot change in place (%q → %q); replace the resource",
-					before.Address(), k, before.Attrs[k], after.Attrs[k])
+				return fmt.Errorf("attribute %s cannot change in place (%q → %q); replace the resource",
+					k, before.Attrs[k], after.Attrs[k])
 			}
 		}
 	}
@@ -398,7 +415,10 @@ func (p *Provider) wait(ctx context.Context, what string, actions ...*hcloud.Act
 	ctx, cancel := context.WithTimeout(ctx, p.actionTO)
 	defer cancel()
 	if err := p.c.Action.WaitFor(ctx, actions...); err != nil {
-		return fmt.Errorf("hetzner: %s: wait for actions: %w", what, err)
+		if what == "" {
+			return fmt.Errorf("wait for actions: %w", err)
+		}
+		return fmt.Errorf("%s: wait for actions: %w", what, err)
 	}
 	return nil
 }
@@ -406,7 +426,7 @@ func (p *Provider) wait(ctx context.Context, what string, actions ...*hcloud.Act
 // checkOwned refuses a live resource without the ownership labels.
 func checkOwned(r plan.Resource, labels map[string]string) error {
 	if !plan.Owned(labels) {
-		return fmt.Errorf("hetzner: %s (id %s): %w", r.Address(), r.ID, reconciler.ErrNotOwned)
+		return fmt.Errorf("id %s: %w", r.ID, reconciler.ErrNotOwned)
 	}
 	return nil
 }

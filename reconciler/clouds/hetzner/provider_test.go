@@ -386,7 +386,7 @@ func TestDelete(t *testing.T) {
 func TestFaults(t *testing.T) {
 	h := newHarness(t, hetznersim.Options{Seed: 7}, func(c *Config) {
 		c.AttemptTimeout = 300 * time.Millisecond
-		c.MaxRetries = 8
+		c.Retry.Attempts = 9
 	})
 	ctx := ctxT(t)
 	ctl := h.sim.Control()

@@ -75,15 +75,15 @@ func resolveRef(r plan.Resource, kind plan.Kind, name string, ids plan.Lookup) (
 		return 0, nil
 	}
 	if ids == nil {
-		return 0, fmt.Errorf("hetzner: %s: no lookup to resolve %s.%s", r.Address(), kind, name)
+		return 0, fmt.Errorf("no lookup to resolve %s.%s", kind, name)
 	}
 	v, ok := ids(plan.Address{Kind: kind, Name: name})
 	if !ok {
-		return 0, fmt.Errorf("hetzner: %s: %s.%s does not exist (create it first)", r.Address(), kind, name)
+		return 0, fmt.Errorf("%s.%s does not exist (create it first)", kind, name)
 	}
 	id, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("hetzner: %s: %s.%s has id %q, not a Hetzner id", r.Address(), kind, name, v)
+		return 0, fmt.Errorf("%s.%s has id %q, not a Hetzner id", kind, name, v)
 	}
 	return id, nil
 }
@@ -100,10 +100,10 @@ func resolveServerRefs(r plan.Resource, ids plan.Lookup) (serverRefs, error) {
 	if v := r.Attrs["private_ip"]; v != "" {
 		a, err := netip.ParseAddr(v)
 		if err != nil || !a.Is4() {
-			return out, fmt.Errorf("hetzner: %s: private_ip %q is not an IPv4 address", r.Address(), v)
+			return out, fmt.Errorf("private_ip %q is not an IPv4 address", v)
 		}
 		if out.netID == 0 {
-			return out, fmt.Errorf("hetzner: %s: private_ip without network", r.Address())
+			return out, errors.New("private_ip without network")
 		}
 		out.ip = net.IP(a.AsSlice())
 	}
@@ -125,7 +125,7 @@ func (sr serverRefs) names(r plan.Resource) refNames {
 func (p *Provider) createServer(ctx context.Context, r plan.Resource, labels map[string]string, ids plan.Lookup) (plan.Resource, error) {
 	for _, k := range []string{"server_type", "image", "location"} {
 		if r.Attrs[k] == "" {
-			return plan.Resource{}, fmt.Errorf("hetzner: %s: %s is required", r.Address(), k)
+			return plan.Resource{}, fmt.Errorf("%s is required", k)
 		}
 	}
 	refs, err := resolveServerRefs(r, ids)
@@ -153,20 +153,20 @@ func (p *Provider) createServer(ctx context.Context, r plan.Resource, labels map
 	case hcloud.IsError(err, hcloud.ErrorCodeUniquenessError):
 		s, _, err = p.c.Server.GetByName(ctx, r.Name)
 		if err != nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: create %s: look up existing: %w", r.Address(), err)
+			return plan.Resource{}, fmt.Errorf("look up existing: %w", err)
 		}
 		if s == nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: create %s: name taken but no server found", r.Address())
+			return plan.Resource{}, errors.New("name taken but no server found")
 		}
 		if err := adoptable(r, s.Labels); err != nil {
 			return plan.Resource{}, err
 		}
 		p.log.Info("hetzner: adopted existing resource", "address", r.Address().String(), "id", s.ID)
 	case err != nil:
-		return plan.Resource{}, fmt.Errorf("hetzner: create %s: %w", r.Address(), err)
+		return plan.Resource{}, err
 	default:
 		s = res.Server
-		if err := p.wait(ctx, "create "+r.Address().String(), append([]*hcloud.Action{res.Action}, res.NextActions...)...); err != nil {
+		if err := p.wait(ctx, "", append([]*hcloud.Action{res.Action}, res.NextActions...)...); err != nil {
 			return plan.Resource{}, err
 		}
 	}
@@ -188,9 +188,9 @@ func (p *Provider) ensureAttached(ctx context.Context, r plan.Resource, s *hclou
 		if !attached {
 			a, _, err := p.c.Server.AttachToNetwork(ctx, s, hcloud.ServerAttachToNetworkOpts{Network: &hcloud.Network{ID: refs.netID}, IP: refs.ip})
 			if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeServerAlreadyAttached) {
-				return fmt.Errorf("hetzner: %s: attach to network: %w", r.Address(), err)
+				return fmt.Errorf("attach to network: %w", err)
 			}
-			if err := p.wait(ctx, r.Address().String()+": attach to network", a); err != nil {
+			if err := p.wait(ctx, "attach to network", a); err != nil {
 				return err
 			}
 		}
@@ -216,19 +216,19 @@ func (p *Provider) applyFirewall(ctx context.Context, r plan.Resource, serverID,
 	actions, _, err := p.c.Firewall.ApplyResources(ctx, &hcloud.Firewall{ID: fwID},
 		[]hcloud.FirewallResource{{Type: hcloud.FirewallResourceTypeServer, Server: &hcloud.FirewallResourceServer{ID: serverID}}})
 	if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeFirewallAlreadyApplied) {
-		return fmt.Errorf("hetzner: %s: apply firewall %d: %w", r.Address(), fwID, err)
+		return fmt.Errorf("apply firewall %d: %w", fwID, err)
 	}
-	return p.wait(ctx, r.Address().String()+": apply firewall", actions...)
+	return p.wait(ctx, "apply firewall", actions...)
 }
 
 // readServer reads a server back as observed.
 func (p *Provider) readServer(ctx context.Context, r plan.Resource, id int64, refs serverRefs) (plan.Resource, error) {
 	s, _, err := p.c.Server.GetByID(ctx, id)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: %s: read back: %w", r.Address(), err)
+		return plan.Resource{}, fmt.Errorf("read back: %w", err)
 	}
 	if s == nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: %s: server %d vanished", r.Address(), id)
+		return plan.Resource{}, fmt.Errorf("server %d vanished", id)
 	}
 	return serverResource(s, refs.names(r)), nil
 }
@@ -240,10 +240,10 @@ func (p *Provider) updateServer(ctx context.Context, id int64, before, after pla
 	}
 	s, _, err := p.c.Server.GetByID(ctx, id)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: %w", after.Address(), err)
+		return plan.Resource{}, err
 	}
 	if s == nil {
-		return plan.Resource{}, fmt.Errorf("hetzner: update %s: server %d not found", after.Address(), id)
+		return plan.Resource{}, fmt.Errorf("server %d not found", id)
 	}
 	if err := checkOwned(before, s.Labels); err != nil {
 		return plan.Resource{}, err
@@ -261,9 +261,9 @@ func (p *Provider) updateServer(ctx context.Context, id int64, before, after pla
 		actions, _, err := p.c.Firewall.RemoveResources(ctx, &hcloud.Firewall{ID: f.Firewall.ID},
 			[]hcloud.FirewallResource{{Type: hcloud.FirewallResourceTypeServer, Server: &hcloud.FirewallResourceServer{ID: s.ID}}})
 		if err != nil && !hcloud.IsError(err, hcloud.ErrorCodeNotFound, hcloud.ErrorCodeFirewallResourceNotFound) {
-			return plan.Resource{}, fmt.Errorf("hetzner: update %s: remove firewall %d: %w", after.Address(), f.Firewall.ID, err)
+			return plan.Resource{}, fmt.Errorf("remove firewall %d: %w", f.Firewall.ID, err)
 		}
-		if err := p.wait(ctx, "update "+after.Address().String()+": remove firewall", actions...); err != nil {
+		if err := p.wait(ctx, "remove firewall", actions...); err != nil {
 			return plan.Resource{}, err
 		}
 	}
@@ -274,7 +274,7 @@ func (p *Provider) updateServer(ctx context.Context, id int64, before, after pla
 	}
 	if !labelsEqual(s.Labels, labels) {
 		if _, _, err := p.c.Server.Update(ctx, s, hcloud.ServerUpdateOpts{Labels: labels}); err != nil {
-			return plan.Resource{}, fmt.Errorf("hetzner: update %s labels: %w", after.Address(), err)
+			return plan.Resource{}, fmt.Errorf("set labels: %w", err)
 		}
 	}
 	return p.readServer(ctx, after, s.ID, refs)
@@ -286,7 +286,7 @@ func (p *Provider) updateServer(ctx context.Context, id int64, before, after pla
 // powered on at the end, also when the change failed, so a retried update
 // after a crash converges to a running server.
 func (p *Provider) changeType(ctx context.Context, r plan.Resource, s *hcloud.Server, want string) error {
-	what := "update " + r.Address().String() + " server_type"
+	const what = "server_type"
 	if err := p.stop(ctx, what, s); err != nil {
 		return err
 	}
@@ -294,13 +294,13 @@ func (p *Provider) changeType(ctx context.Context, r plan.Resource, s *hcloud.Se
 	if err == nil {
 		err = p.wait(ctx, what, a)
 	} else {
-		err = fmt.Errorf("hetzner: %s: %w", what, err)
+		err = fmt.Errorf("%s: %w", what, err)
 	}
 	on, _, perr := p.c.Server.Poweron(ctx, s)
 	if perr == nil {
 		perr = p.wait(ctx, what+": power on", on)
 	} else {
-		perr = fmt.Errorf("hetzner: %s: power on: %w", what, perr)
+		perr = fmt.Errorf("%s: power on: %w", what, perr)
 	}
 	return errors.Join(err, perr)
 }
@@ -312,7 +312,7 @@ func (p *Provider) stop(ctx context.Context, what string, s *hcloud.Server) erro
 	}
 	a, _, err := p.c.Server.Shutdown(ctx, s)
 	if err != nil {
-		return fmt.Errorf("hetzner: %s: shutdown: %w", what, err)
+		return fmt.Errorf("%s: shutdown: %w", what, err)
 	}
 	if err := p.wait(ctx, what+": shutdown", a); err != nil {
 		return err
@@ -320,7 +320,7 @@ func (p *Provider) stop(ctx context.Context, what string, s *hcloud.Server) erro
 	// The shutdown action only sends the ACPI signal; wait for "off".
 	off, err := p.waitStatus(ctx, s.ID, hcloud.ServerStatusOff, p.shutTO)
 	if err != nil {
-		return fmt.Errorf("hetzner: %s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if off {
 		return nil
@@ -328,13 +328,13 @@ func (p *Provider) stop(ctx context.Context, what string, s *hcloud.Server) erro
 	p.log.Info("hetzner: graceful shutdown timed out, powering off", "server_id", s.ID, "timeout", p.shutTO)
 	a, _, err = p.c.Server.Poweroff(ctx, s)
 	if err != nil {
-		return fmt.Errorf("hetzner: %s: poweroff: %w", what, err)
+		return fmt.Errorf("%s: poweroff: %w", what, err)
 	}
 	if err := p.wait(ctx, what+": poweroff", a); err != nil {
 		return err
 	}
 	if off, err = p.waitStatus(ctx, s.ID, hcloud.ServerStatusOff, p.actionTO); err != nil || !off {
-		return fmt.Errorf("hetzner: %s: server %d is not off after poweroff: %w", what, s.ID, errors.Join(err, errNotOff))
+		return fmt.Errorf("%s: server %d is not off after poweroff: %w", what, s.ID, errors.Join(err, errNotOff))
 	}
 	return nil
 }
@@ -367,7 +367,7 @@ func (p *Provider) waitStatus(ctx context.Context, id int64, want hcloud.ServerS
 func (p *Provider) deleteServer(ctx context.Context, id int64, r plan.Resource) error {
 	s, _, err := p.c.Server.GetByID(ctx, id)
 	if err != nil {
-		return fmt.Errorf("hetzner: delete %s: %w", r.Address(), err)
+		return err
 	}
 	if s == nil {
 		return nil
@@ -380,7 +380,7 @@ func (p *Provider) deleteServer(ctx context.Context, id int64, r plan.Resource) 
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("hetzner: delete %s: %w", r.Address(), err)
+		return err
 	}
-	return p.wait(ctx, "delete "+r.Address().String(), res.Action)
+	return p.wait(ctx, "", res.Action)
 }

@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // retryTransport is the http.RoundTripper under hcloud-go: every API call
@@ -32,21 +33,10 @@ type retryTransport struct {
 	base           http.RoundTripper
 	lim            *Limiter
 	log            *slog.Logger
-	maxRetries     int
+	retry          backoff.Policy
 	maxRateLimited int
-	backoffBase    time.Duration
-	backoffMax     time.Duration
 	attemptTimeout time.Duration
 	sleep          func(ctx context.Context, d time.Duration) error
-}
-
-func (t *retryTransport) backoff(attempt int) time.Duration {
-	d := t.backoffBase << min(attempt, 20)
-	if d > t.backoffMax || d <= 0 {
-		d = t.backoffMax
-	}
-	// Full jitter over the upper half keeps retries from lining up.
-	return d/2 + rand.N(d/2+1)
 }
 
 // retryableCode reports whether an API error code means "try again".
@@ -88,12 +78,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.attempt(req)
 		if err != nil {
-			if ctx.Err() != nil || retries >= t.maxRetries {
+			if ctx.Err() != nil || !t.retry.Retry(retries+1) {
 				return nil, err
 			}
 			retries++
 			t.log.Debug("hetzner: retrying after transport error", "method", req.Method, "path", req.URL.Path, "attempt", retries, "err", err)
-			if serr := t.sleep(ctx, t.backoff(retries-1)); serr != nil {
+			if serr := t.sleep(ctx, t.retry.Delay(retries)); serr != nil {
 				return nil, err
 			}
 			continue
@@ -104,12 +94,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case http.StatusTooManyRequests:
 			retry, rateLimited = limited < t.maxRateLimited, true
 		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			retry = retries < t.maxRetries
+			retry = t.retry.Retry(retries + 1)
 		case http.StatusConflict, http.StatusLocked:
 			body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
 			resp.Body = io.NopCloser(bytes.NewReader(body))
-			retry = rerr == nil && retries < t.maxRetries && retryableCode(resp.StatusCode, body)
+			retry = rerr == nil && t.retry.Retry(retries+1) && retryableCode(resp.StatusCode, body)
 		}
 		if !retry {
 			return resp, nil
@@ -123,8 +113,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		retries++
 		t.log.Debug("hetzner: retrying", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode, "attempt", retries)
-		if err := t.sleep(ctx, t.backoff(retries-1)); err != nil {
-			return nil, fmt.Errorf("hetzner: %s %s: giving up after status %d: %w", req.Method, req.URL.Path, resp.StatusCode, err)
+		if err := t.sleep(ctx, t.retry.Delay(retries)); err != nil {
+			return nil, fmt.Errorf("giving up after status %d: %w", resp.StatusCode, err)
 		}
 	}
 }
@@ -138,7 +128,7 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		body, err := req.GetBody()
 		if err != nil {
 			cancel()
-			return nil, fmt.Errorf("hetzner: replay request body: %w", err)
+			return nil, fmt.Errorf("replay request body: %w", err)
 		}
 		r.Body = body
 	}
@@ -146,7 +136,7 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		cancel()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && req.Context().Err() == nil {
-			return nil, fmt.Errorf("hetzner: %s %s: no answer within %s: %w", req.Method, req.URL.Path, t.attemptTimeout, err)
+			return nil, fmt.Errorf("no answer within %s: %w", t.attemptTimeout, err)
 		}
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // Create makes r. Kinds whose names oned keeps unique (group, cluster,
@@ -34,231 +34,54 @@ import (
 // never produces a twin.
 func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	if r.Kind.Cloud() != plan.OpenNebula {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: not an OpenNebula kind", r.Address())
+		return plan.Resource{}, errors.New("opennebula: not an OpenNebula kind")
 	}
 	if !strings.HasPrefix(r.Name, plan.NamePrefix) {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: name must start with %q", r.Address(), plan.NamePrefix)
+		return plan.Resource{}, fmt.Errorf("opennebula: name must start with %q", plan.NamePrefix)
 	}
 	if strings.ContainsAny(r.Name, " \t\n\r:\"") {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: name contains spaces, quotes or ':'", r.Address())
+		return plan.Resource{}, errors.New("opennebula: name contains spaces, quotes or ':'")
 	}
 	m, err := marksOf(r)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("opennebula: create: %w", err)
+		return plan.Resource{}, fmt.Errorf("opennebula: %w", err)
 	}
 	if ids == nil {
 		ids = func(plan.Address) (string, bool) { return "", false }
 	}
 	out, err := p.create(ctx, r, m, ids)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("opennebula: create %s: %w", r.Address(), redact(err, r.Sensitive))
+		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, r.Sensitive))
 	}
 	p.log.InfoContext(ctx, "created", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
 	return out, nil
 }
 
+// create dispatches to the kind's create (in the kind's file).
 func (p *Provider) create(ctx context.Context, r plan.Resource, m marks, ids plan.Lookup) (plan.Resource, error) {
-	a := r.Attrs
 	switch r.Kind {
 	case plan.ONEGroup:
-		return p.allocate(ctx, r, m, "one.group.allocate", func(c *goca.Controller) (int, error) {
-			return c.Groups().Create(r.Name)
-		}, p.finishMarks)
+		return p.createGroup(ctx, r, m, ids)
 	case plan.ONECluster:
-		return p.allocate(ctx, r, m, "one.cluster.allocate", func(c *goca.Controller) (int, error) {
-			return c.Clusters().Create(r.Name)
-		}, p.finishMarks)
+		return p.createCluster(ctx, r, m, ids)
 	case plan.ONEUser:
-		gid, err := ref(ids, plan.ONEGroup, a["group"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		driver := a["auth_driver"]
-		if driver == "" {
-			driver = "core"
-		}
-		pw := r.Sensitive[plan.SensitivePassword]
-		if driver == "core" && (pw == "" || strings.ContainsAny(pw, " \t\n")) {
-			return plan.Resource{}, errors.New(`Sensitive["password"] is required for the core driver and must not contain spaces`)
-		}
-		finish := func(ctx context.Context, id int, r plan.Resource, m marks) error {
-			if err := p.finishMarks(ctx, id, r, m); err != nil {
-				return err
-			}
-			// A half-created user gets the password and group it should
-			// have had.
-			return p.call(ctx, "one.user.passwd/chgrp", func(c *goca.Controller, _ *callState) error {
-				if pw != "" {
-					if err := c.User(id).Passwd(pw); err != nil {
-						return err
-					}
-				}
-				return c.User(id).Chgrp(gid)
-			})
-		}
-		return p.allocate(ctx, r, m, "one.user.allocate", func(c *goca.Controller) (int, error) {
-			return c.Users().Create(r.Name, pw, driver, []int{gid})
-		}, finish)
+		return p.createUser(ctx, r, m, ids)
 	case plan.ONEVDC:
-		gid, err := ref(ids, plan.ONEGroup, a["group"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		cid, err := ref(ids, plan.ONECluster, a["cluster"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		t := dyn.NewTemplate()
-		t.AddPair("NAME", r.Name)
-		m.addTo(t)
-		out, err := p.allocate(ctx, r, m, "one.vdc.allocate", func(c *goca.Controller) (int, error) {
-			return c.VDCs().Create(t.String(), -1)
-		}, nil)
-		if err != nil {
-			return out, err
-		}
-		id, _ := strconv.Atoi(out.ID)
-		if err := p.ensureVDC(ctx, id, gid, cid); err != nil {
-			return plan.Resource{}, err
-		}
-		out.Attrs = map[string]string{"group": a["group"], "cluster": a["cluster"]}
-		return out, nil
+		return p.createVDC(ctx, r, m, ids)
 	case plan.ONEHost:
-		cid, err := ref(ids, plan.ONECluster, a["cluster"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		if a["im_mad"] == "" || a["vm_mad"] == "" {
-			return plan.Resource{}, errors.New("im_mad and vm_mad are required")
-		}
-		return p.allocate(ctx, r, m, "one.host.allocate", func(c *goca.Controller) (int, error) {
-			return c.Hosts().Create(r.Name, a["im_mad"], a["vm_mad"], cid)
-		}, p.finishMarks)
+		return p.createHost(ctx, r, m, ids)
 	case plan.ONEVNet:
-		cid, err := ref(ids, plan.ONECluster, a["cluster"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		if err := positiveInt(a, "ar_size"); err != nil {
-			return plan.Resource{}, err
-		}
-		if a["vn_mad"] == "" || a["ar_ip"] == "" {
-			return plan.Resource{}, errors.New("vn_mad and ar_ip are required")
-		}
-		t := dyn.NewTemplate()
-		t.AddPair("NAME", r.Name)
-		t.AddPair("VN_MAD", a["vn_mad"])
-		if a["bridge"] != "" {
-			t.AddPair("BRIDGE", a["bridge"])
-		}
-		ar := t.AddVector("AR")
-		ar.AddPair("TYPE", "IP4")
-		ar.AddPair("IP", a["ar_ip"])
-		ar.AddPair("SIZE", a["ar_size"])
-		m.addTo(t)
-		return p.allocate(ctx, r, m, "one.vn.allocate", func(c *goca.Controller) (int, error) {
-			return c.VirtualNetworks().Create(t.String(), cid)
-		}, nil)
+		return p.createVNet(ctx, r, m, ids)
 	case plan.ONEDatastore:
-		cid, err := ref(ids, plan.ONECluster, a["cluster"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		if err := positiveInt(a, "limit_mb"); err != nil {
-			return plan.Resource{}, err
-		}
-		if a["ds_mad"] == "" || a["tm_mad"] == "" {
-			return plan.Resource{}, errors.New("ds_mad and tm_mad are required")
-		}
-		t := dyn.NewTemplate()
-		t.AddPair("NAME", r.Name)
-		t.AddPair("TYPE", "IMAGE_DS")
-		t.AddPair("DS_MAD", a["ds_mad"])
-		t.AddPair("TM_MAD", a["tm_mad"])
-		if a["nfs_server"] != "" {
-			t.AddPair(tplNFSServer, a["nfs_server"])
-		}
-		if a["nfs_path"] != "" {
-			t.AddPair(tplNFSPath, a["nfs_path"])
-		}
-		t.AddPair("LIMIT_MB", a["limit_mb"])
-		m.addTo(t)
-		return p.allocate(ctx, r, m, "one.datastore.allocate", func(c *goca.Controller) (int, error) {
-			return c.Datastores().Create(t.String(), cid)
-		}, nil)
+		return p.createDatastore(ctx, r, m, ids)
 	case plan.ONETemplate:
-		nid, err := ref(ids, plan.ONEVNet, a["vnet"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		did, err := ref(ids, plan.ONEDatastore, a["datastore"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		if err := checkCompute(a); err != nil {
-			return plan.Resource{}, err
-		}
-		t := dyn.NewTemplate()
-		t.AddPair("NAME", r.Name)
-		t.AddPair("CPU", a["cpu"])
-		t.AddPair("MEMORY", a["memory_mb"])
-		nic := t.AddVector("NIC")
-		nic.AddPair("NETWORK_ID", nid)
-		t.AddPair("SCHED_DS_REQUIREMENTS", "ID="+strconv.Itoa(did))
-		if err := addContext(t, a["services"], r.Sensitive); err != nil {
-			return plan.Resource{}, err
-		}
-		m.addTo(t)
-		return p.allocate(ctx, r, m, "one.template.allocate", func(c *goca.Controller) (int, error) {
-			return c.Templates().Create(t.String())
-		}, nil)
+		return p.createTemplate(ctx, r, m, ids)
 	case plan.ONEVM:
-		tid, err := ref(ids, plan.ONETemplate, a["template"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		t := dyn.NewTemplate()
-		m.addTo(t)
-		return p.createLooked(ctx, r, m, "one.template.instantiate", func(ctx context.Context) (int, error) {
-			var id int
-			err := p.once(ctx, "one.template.instantiate", func(c *goca.Controller, _ *callState) error {
-				var err error
-				id, err = c.Template(tid).Instantiate(r.Name, false, t.String(), false)
-				return err
-			})
-			return id, err
-		})
+		return p.createVM(ctx, r, m, ids)
 	case plan.ONEFlowTemplate:
-		body, err := flowTemplateBody(r, m, ids)
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		return p.createLooked(ctx, r, m, "POST /service_template", func(ctx context.Context) (int, error) {
-			var resp struct {
-				Doc flowDoc `json:"DOCUMENT"`
-			}
-			err := p.flow(ctx, "POST /service_template", "POST", "service_template", body, &resp, true)
-			return int(resp.Doc.ID), err
-		})
+		return p.createFlowTemplate(ctx, r, m, ids)
 	case plan.ONEFlowService:
-		tid, err := ref(ids, plan.ONEFlowTemplate, a["flow_template"])
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		merge, err := serviceMerge(r, m, -1)
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		out, err := p.createLooked(ctx, r, m, "instantiate service_template", func(ctx context.Context) (int, error) {
-			return p.instantiateService(ctx, tid, merge)
-		})
-		if err != nil {
-			return out, err
-		}
-		if _, ok := out.Attrs[attrCardinality]; !ok {
-			out.Attrs[attrCardinality] = a["min_vms"]
-		}
-		return out, nil
+		return p.createFlowService(ctx, r, m, ids)
 	}
 	return plan.Resource{}, fmt.Errorf("kind %q is not managed by the OpenNebula adapter", r.Kind)
 }
@@ -307,7 +130,7 @@ func (p *Provider) allocate(ctx context.Context, r plan.Resource, m marks, op st
 // once, and on a transient failure look up again before retrying.
 func (p *Provider) createLooked(ctx context.Context, r plan.Resource, m marks, op string, create func(ctx context.Context) (int, error)) (plan.Resource, error) {
 	var err error
-	for attempt := 1; attempt <= p.cfg.MaxAttempts; attempt++ {
+	for attempt := 1; attempt <= p.cfg.Retry.Attempts; attempt++ {
 		out, found, aerr := p.adopt(ctx, r, m, nil)
 		if aerr != nil {
 			return plan.Resource{}, aerr
@@ -323,11 +146,11 @@ func (p *Provider) createLooked(ctx context.Context, r plan.Resource, m marks, o
 		if !retryable(ctx, err) {
 			return plan.Resource{}, err
 		}
-		if attempt < p.cfg.MaxAttempts && !sleep(ctx, p.backoff(attempt, 0)) {
+		if p.cfg.Retry.Retry(attempt) && backoff.Sleep(ctx, p.backoff(attempt, 0)) != nil {
 			return plan.Resource{}, fmt.Errorf("%s: %w (last error: %w)", op, ctx.Err(), err)
 		}
 	}
-	return plan.Resource{}, fmt.Errorf("%s (after %d attempts): %w", op, p.cfg.MaxAttempts, err)
+	return plan.Resource{}, fmt.Errorf("%s (after %d attempts): %w", op, p.cfg.Retry.Attempts, err)
 }
 
 // adopt looks r up by name in its pool (plus the pools its references
@@ -342,7 +165,7 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 	// read only to describe an object that was found.
 	s := &snapshot{vmFilter: attrCustomer + "=" + m.Customer}
 	if err := p.fetchKind(ctx, s, r.Kind); err != nil {
-		return plan.Resource{}, false, fmt.Errorf("look up existing %s: %w", r.Name, err)
+		return plan.Resource{}, false, fmt.Errorf("look up existing: %w", err)
 	}
 	id, live, found := s.find(r.Kind, r.Name, m)
 	if !found {
@@ -351,18 +174,18 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 	switch {
 	case live.owned() && live.Customer == m.Customer:
 	case live.owned():
-		return plan.Resource{}, true, fmt.Errorf("name %s is taken by customer %q: %w", r.Name, live.Customer, reconciler.ErrNotOwned)
+		return plan.Resource{}, true, fmt.Errorf("the name is taken by customer %q: %w", live.Customer, reconciler.ErrNotOwned)
 	case !hasAnyMark(live) && finish != nil:
 		p.log.WarnContext(ctx, "finishing half-created resource", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, id)
 		if err := finish(ctx, id, r, m); err != nil {
 			return plan.Resource{}, true, fmt.Errorf("finish half-created id %d: %w", id, err)
 		}
 	default:
-		return plan.Resource{}, true, fmt.Errorf("name %s is taken by a resource without agentvdc's marks: %w", r.Name, reconciler.ErrNotOwned)
+		return plan.Resource{}, true, fmt.Errorf("the name is taken by a resource without agentvdc's marks: %w", reconciler.ErrNotOwned)
 	}
 	s, err := p.fetch(ctx, append([]plan.Kind{r.Kind}, refKinds[r.Kind]...)...)
 	if err != nil {
-		return plan.Resource{}, true, fmt.Errorf("read existing %s: %w", r.Name, err)
+		return plan.Resource{}, true, fmt.Errorf("read existing: %w", err)
 	}
 	for _, o := range s.resources(r.Kind) {
 		if o.ID == strconv.Itoa(id) {
@@ -450,49 +273,6 @@ func created(r plan.Resource, m marks, id int) plan.Resource {
 	return plan.Resource{Kind: r.Kind, Name: r.Name, Customer: r.Customer, ID: strconv.Itoa(id), Attrs: attrs, Labels: m.labels(), DependsOn: r.DependsOn}
 }
 
-// ensureVDC adds the group and the cluster (zone 0) a VDC lacks.
-func (p *Provider) ensureVDC(ctx context.Context, id, gid, cid int) error {
-	var have struct{ group, cluster bool }
-	err := p.call(ctx, "one.vdc.info", func(c *goca.Controller, _ *callState) error {
-		v, err := c.VDC(id).Info(false)
-		if err != nil {
-			return err
-		}
-		for _, g := range v.Groups.ID {
-			have.group = have.group || g == gid
-		}
-		for _, cl := range v.Clusters {
-			have.cluster = have.cluster || (cl.ZoneID == 0 && cl.ClusterID == cid)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if !have.group {
-		if err := p.call(ctx, "one.vdc.addgroup", func(c *goca.Controller, _ *callState) error {
-			return c.VDC(id).AddGroup(gid)
-		}); err != nil && !alreadyDone(err) {
-			return err
-		}
-	}
-	if !have.cluster {
-		if err := p.call(ctx, "one.vdc.addcluster", func(c *goca.Controller, _ *callState) error {
-			return c.VDC(id).AddCluster(0, cid)
-		}); err != nil && !alreadyDone(err) {
-			return err
-		}
-	}
-	return nil
-}
-
-// alreadyDone recognises oned's "already assigned" ACTION answer, which a
-// retried add (whose first answer was lost) gets.
-func alreadyDone(err error) bool {
-	c, ok := oneCode(err)
-	return ok && c == 0x0800 && strings.Contains(err.Error(), "already assigned")
-}
-
 // updateTemplate merges tpl into an object's template.
 func (p *Provider) updateTemplate(ctx context.Context, k plan.Kind, id int, tpl string) error {
 	op := "one." + rpcPrefix[k] + ".update"
@@ -549,59 +329,6 @@ func positiveInt(a map[string]string, key string) error {
 		return fmt.Errorf("%s=%q must be a positive integer", key, a[key])
 	}
 	return nil
-}
-
-func checkCompute(a map[string]string) error {
-	if f, err := strconv.ParseFloat(a["cpu"], 64); err != nil || f <= 0 {
-		return fmt.Errorf("cpu=%q must be a positive number", a["cpu"])
-	}
-	if err := positiveInt(a, "memory_mb"); err != nil {
-		return err
-	}
-	if strings.ContainsAny(a["services"], "\"\n\\") {
-		return fmt.Errorf("services=%q must not contain quotes, backslashes or newlines", a["services"])
-	}
-	return nil
-}
-
-// addContext writes CONTEXT=[NETWORK="YES", SERVICES="...", credentials]:
-// the VM reads the services to start, and their credentials, from its
-// context (OpenNebula contextualization). Empty services are left out
-// (oned drops empty attributes anyway). sensitive holds the data
-// services' credentials (reconciler.Sensitive* keys), written under
-// contextVars' names; they are never read back (Observe reads SERVICES
-// only), so they cause no drift and never reach Attrs, plans or logs.
-// Errors name the offending key, never its value.
-func addContext(t *dyn.Template, services string, sensitive map[string]string) error {
-	keys := make([]string, 0, len(sensitive))
-	for k := range sensitive {
-		if _, ok := contextVars[k]; !ok {
-			return fmt.Errorf("Sensitive[%q] is not a context variable of a VM template", k)
-		}
-		if v := sensitive[k]; v == "" || strings.ContainsAny(v, "\"\\\n\r]") {
-			return fmt.Errorf("Sensitive[%q] is empty or contains quotes, backslashes, ']' or newlines", k)
-		}
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	ctx := t.AddVector("CONTEXT")
-	ctx.AddPair("NETWORK", "YES")
-	if services != "" {
-		ctx.AddPair(tplServices, services)
-	}
-	for _, k := range keys {
-		ctx.AddPair(contextVars[k], sensitive[k])
-	}
-	return nil
-}
-
-// contextVars maps the Sensitive keys of the data template to the CONTEXT
-// variables the data VM's start scripts read.
-var contextVars = map[string]string{
-	reconciler.SensitiveMinIOAccessKey: "MINIO_ROOT_USER",
-	reconciler.SensitiveMinIOSecretKey: "MINIO_ROOT_PASSWORD",
-	reconciler.SensitiveNeo4jPassword:  "NEO4J_PASSWORD",
-	reconciler.SensitiveQdrantAPIKey:   "QDRANT_API_KEY",
 }
 
 // redact removes Sensitive values from an error's text.

@@ -94,10 +94,20 @@
 // Every call runs under the caller's ctx (goca builds requests without
 // one: a per-call http.Client binds it) with a per-attempt timeout, and
 // is retried with exponential backoff and jitter on transport errors,
-// timeouts, HTTP 5xx and 429 (Retry-After honoured within MaxBackoff).
+// timeouts, HTTP 5xx and 429 (Retry-After honoured within Retry.Max).
 // oned's own answers (AUTHENTICATION, ALLOCATE, NO_EXISTS, ...) and
 // OneFlow 4xx are final. Response bodies are read completely before goca
 // sees them (goca's OneFlow client exits the process on a body read error)
 // and goca panics are turned into errors. Errors and logs never carry the
 // password or Sensitive values.
+//
+// # Files
+//
+// Each kind's create, pool read, conversion to plan.Resource and in-place
+// update live in the kind's file (group.go, cluster.go, user.go, vdc.go,
+// host.go, vnet.go, datastore.go, template.go, vm.go, flowtemplate.go,
+// flowservice.go); create.go, observe.go and update.go hold the steps all
+// kinds share (allocate or look up, adopt, pool reads, Update's checks)
+// and dispatch to them, provider.go the configuration and the retried
+// call, flow.go the OneFlow client.
 package opennebula

@@ -236,3 +236,26 @@ func jsonString(v any) (string, error) {
 	}
 	return string(b), nil
 }
+
+func optInt(v *flexInt) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.Itoa(int(*v))
+}
+
+// roleBounds reads min_vms, max_vms and cooldown.
+func roleBounds(a map[string]string) (minV, maxV, cooldown int, err error) {
+	minV, err1 := strconv.Atoi(a["min_vms"])
+	maxV, err2 := strconv.Atoi(a["max_vms"])
+	if err1 != nil || err2 != nil || minV < 0 || maxV < minV {
+		return 0, 0, 0, fmt.Errorf("min_vms=%q and max_vms=%q must be integers with 0 <= min_vms <= max_vms", a["min_vms"], a["max_vms"])
+	}
+	if s, ok := a["cooldown"]; ok {
+		cooldown, err = strconv.Atoi(s)
+		if err != nil || cooldown < 0 {
+			return 0, 0, 0, fmt.Errorf("cooldown=%q must be an integer >= 0 (seconds)", s)
+		}
+	}
+	return minV, maxV, cooldown, nil
+}

@@ -2,6 +2,7 @@ package opennebula
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -33,13 +34,13 @@ type marks struct {
 // cannot hold safely).
 func marksOf(r plan.Resource) (marks, error) {
 	if r.Customer == "" {
-		return marks{}, fmt.Errorf("%s: customer is empty", r.Address())
+		return marks{}, errors.New("customer is empty")
 	}
 	if c, ok := r.Labels[plan.LabelCustomer]; ok && c != r.Customer {
-		return marks{}, fmt.Errorf("%s: label %s=%q disagrees with customer %q", r.Address(), plan.LabelCustomer, c, r.Customer)
+		return marks{}, fmt.Errorf("label %s=%q disagrees with customer %q", plan.LabelCustomer, c, r.Customer)
 	}
 	if m, ok := r.Labels[plan.LabelManagedBy]; ok && m != plan.ManagedByValue {
-		return marks{}, fmt.Errorf("%s: label %s=%q is not %q", r.Address(), plan.LabelManagedBy, m, plan.ManagedByValue)
+		return marks{}, fmt.Errorf("label %s=%q is not %q", plan.LabelManagedBy, m, plan.ManagedByValue)
 	}
 	m := marks{ManagedBy: plan.ManagedByValue, Customer: r.Customer, Bootstrap: r.Labels[plan.LabelBootstrap]}
 	var own []string
@@ -49,7 +50,7 @@ func marksOf(r plan.Resource) (marks, error) {
 			continue
 		}
 		if k == "" || strings.ContainsAny(k, ",=\"\n\\") || strings.ContainsAny(v, ",=\"\n\\") {
-			return marks{}, fmt.Errorf("%s: label %q=%q cannot be stored as an OpenNebula attribute (no ',', '=', quotes, backslashes or newlines)", r.Address(), k, v)
+			return marks{}, fmt.Errorf("label %q=%q cannot be stored as an OpenNebula attribute (no ',', '=', quotes, backslashes or newlines)", k, v)
 		}
 		own = append(own, k+"="+v)
 	}
@@ -57,7 +58,7 @@ func marksOf(r plan.Resource) (marks, error) {
 	m.Labels = strings.Join(own, ",")
 	for _, v := range []string{m.Customer, m.Bootstrap} {
 		if strings.ContainsAny(v, "\"\n\\") {
-			return marks{}, fmt.Errorf("%s: customer or bootstrap value %q cannot be stored as an OpenNebula attribute", r.Address(), v)
+			return marks{}, fmt.Errorf("customer or bootstrap value %q cannot be stored as an OpenNebula attribute", v)
 		}
 	}
 	return m, nil

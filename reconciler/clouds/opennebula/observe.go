@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
-	"github.com/OpenNebula/one/src/oca/go/src/goca/parameters"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/cluster"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/datastore"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/group"
@@ -109,115 +107,48 @@ func (p *Provider) fetch(ctx context.Context, ks ...plan.Kind) (*snapshot, error
 func (p *Provider) fetchKind(ctx context.Context, s *snapshot, k plan.Kind) error {
 	switch k {
 	case plan.ONEGroup:
-		return p.call(ctx, "one.grouppool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Groups().Info()
-			if err == nil {
-				s.groups = pool.Groups
-			}
-			return err
-		})
+		return p.fetchGroups(ctx, s)
 	case plan.ONECluster:
-		return p.call(ctx, "one.clusterpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Clusters().Info(false)
-			if err == nil {
-				s.clusters = pool.Clusters
-			}
-			return err
-		})
+		return p.fetchClusters(ctx, s)
 	case plan.ONEUser:
-		return p.call(ctx, "one.userpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Users().Info()
-			if err == nil {
-				s.users = pool.Users
-			}
-			return err
-		})
+		return p.fetchUsers(ctx, s)
 	case plan.ONEVDC:
-		return p.call(ctx, "one.vdcpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.VDCs().Info()
-			if err == nil {
-				s.vdcs = pool.VDCs
-			}
-			return err
-		})
+		return p.fetchVDCs(ctx, s)
 	case plan.ONEHost:
-		return p.call(ctx, "one.hostpool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Hosts().Info()
-			if err == nil {
-				s.hosts = pool.Hosts
-			}
-			return err
-		})
+		return p.fetchHosts(ctx, s)
 	case plan.ONEDatastore:
-		return p.call(ctx, "one.datastorepool.info", func(c *goca.Controller, _ *callState) error {
-			pool, err := c.Datastores().Info()
-			if err == nil {
-				s.datastores = pool.Datastores
-			}
-			return err
-		})
+		return p.fetchDatastores(ctx, s)
 	case plan.ONEVNet:
-		got := map[int]bool{}
-		return p.paged(ctx, "one.vnpool.info", func(c *goca.Controller, start, end int) (int, error) {
-			pool, err := c.VirtualNetworks().Info(parameters.PoolWhoAll, start, end)
-			if err != nil {
-				return 0, err
-			}
-			for _, n := range pool.VirtualNetworks {
-				if !got[n.ID] {
-					got[n.ID] = true
-					s.vnets = append(s.vnets, n)
-				}
-			}
-			return len(pool.VirtualNetworks), nil
-		})
+		return p.fetchVNets(ctx, s)
 	case plan.ONETemplate:
-		got := map[int]bool{}
-		return p.paged(ctx, "one.templatepool.info", func(c *goca.Controller, start, end int) (int, error) {
-			pool, err := c.Templates().Info(parameters.PoolWhoAll, start, end)
-			if err != nil {
-				return 0, err
-			}
-			for _, t := range pool.Templates {
-				if !got[t.ID] {
-					got[t.ID] = true
-					s.templates = append(s.templates, t)
-				}
-			}
-			return len(pool.Templates), nil
-		})
+		return p.fetchTemplates(ctx, s)
 	case plan.ONEVM:
-		got := map[int]bool{}
-		return p.paged(ctx, "one.vmpool.info", func(c *goca.Controller, start, end int) (int, error) {
-			// Server-side filter on the ownership attribute; state -1 is
-			// every state but DONE.
-			f := goca.NewVMFilter(parameters.PoolWhoAll, start, end, -1)
-			f.Pair = attrManagedBy + "=" + plan.ManagedByValue
-			if s.vmFilter != "" {
-				f.Pair = s.vmFilter
-			}
-			pool, err := c.VMs().InfoFilter(f)
-			if err != nil {
-				return 0, err
-			}
-			for _, v := range pool.VMs {
-				if !got[v.ID] {
-					got[v.ID] = true
-					s.vms = append(s.vms, v)
-				}
-			}
-			return len(pool.VMs), nil
-		})
+		return p.fetchVMs(ctx, s)
 	case plan.ONEFlowTemplate:
-		docs, err := p.flowPool(ctx, "service_template")
-		s.flowTemplates = docs
-		return err
+		return p.fetchFlowTemplates(ctx, s)
 	case plan.ONEFlowService:
-		docs, err := p.flowPool(ctx, "service")
-		s.services = docs
-		return err
+		return p.fetchFlowServices(ctx, s)
 	}
 	return fmt.Errorf("kind %q is not an OpenNebula kind", k)
+}
+
+// pagedInto reads a paginated pool (see paged) into *dst; an id already
+// read on an earlier page is dropped.
+func pagedInto[T any](ctx context.Context, p *Provider, op string, dst *[]T, id func(*T) int, page func(c *goca.Controller, start, end int) ([]T, error)) error {
+	got := map[int]bool{}
+	return p.paged(ctx, op, func(c *goca.Controller, start, end int) (int, error) {
+		items, err := page(c, start, end)
+		if err != nil {
+			return 0, err
+		}
+		for i := range items {
+			if k := id(&items[i]); !got[k] {
+				got[k] = true
+				*dst = append(*dst, items[i])
+			}
+		}
+		return len(items), nil
+	})
 }
 
 // paged reads a paginated pool: one call with PageSize 0, else pages of
@@ -250,50 +181,12 @@ func (p *Provider) paged(ctx context.Context, op string, fetch func(c *goca.Cont
 
 // ---------------------------------------------------------------- maps
 
-func (s *snapshot) groupNames() map[int]string {
-	m := map[int]string{}
-	for _, g := range s.groups {
-		m[g.ID] = g.Name
-	}
-	return m
-}
-
-func (s *snapshot) clusterNames() map[int]string {
-	m := map[int]string{}
-	for _, c := range s.clusters {
-		m[c.ID] = c.Name
-	}
-	return m
-}
-
-func (s *snapshot) vnetNames() map[int]string {
-	m := map[int]string{}
-	for _, n := range s.vnets {
-		m[n.ID] = n.Name
-	}
-	return m
-}
-
-func (s *snapshot) datastoreNames() map[int]string {
-	m := map[int]string{}
-	for _, d := range s.datastores {
-		m[d.ID] = d.Name
-	}
-	return m
-}
-
-func (s *snapshot) templateNames() map[int]string {
-	m := map[int]string{}
-	for _, t := range s.templates {
-		m[t.ID] = t.Name
-	}
-	return m
-}
-
-func (s *snapshot) flowTemplateNames() map[int]string {
-	m := map[int]string{}
-	for _, d := range s.flowTemplates {
-		m[int(d.ID)] = docName(d)
+// idNames maps the ids of a pool's objects to their names.
+func idNames[T any](list []T, get func(*T) (int, string)) map[int]string {
+	m := make(map[int]string, len(list))
+	for i := range list {
+		id, name := get(&list[i])
+		m[id] = name
 	}
 	return m
 }
@@ -328,9 +221,6 @@ func str(t *dyn.Template, key string) string {
 	return v
 }
 
-// dsReq reads the datastore id from SCHED_DS_REQUIREMENTS = "ID=100".
-var dsReq = regexp.MustCompile(`^\s*ID\s*=\s*"?(\d+)"?\s*$`)
-
 // ---------------------------------------------------------------- resources
 
 func res(k plan.Kind, name string, id int, m marks, attrs map[string]string) plan.Resource {
@@ -339,221 +229,40 @@ func res(k plan.Kind, name string, id int, m marks, attrs map[string]string) pla
 
 // resources converts the owned objects of kind k.
 func (s *snapshot) resources(k plan.Kind) []plan.Resource {
-	var out []plan.Resource
-	add := func(r plan.Resource, m marks) {
-		if m.owned() {
-			out = append(out, r)
-		}
-	}
 	switch k {
 	case plan.ONEGroup:
-		for _, g := range s.groups {
-			m := marksFrom(&g.Template)
-			add(res(k, g.Name, g.ID, m, map[string]string{}), m)
-		}
+		return s.groupResources()
 	case plan.ONECluster:
-		for _, c := range s.clusters {
-			m := marksFrom(&c.Template.Template)
-			add(res(k, c.Name, c.ID, m, map[string]string{}), m)
-		}
+		return s.clusterResources()
 	case plan.ONEUser:
-		groups := s.groupNames()
-		for _, u := range s.users {
-			m := marksFrom(&u.Template)
-			add(res(k, u.Name, u.ID, m, map[string]string{
-				"group":       nameOf(groups, u.GID),
-				"auth_driver": u.AuthDriver,
-			}), m)
-		}
+		return s.userResources()
 	case plan.ONEVDC:
-		groups, clusters := s.groupNames(), s.clusterNames()
-		for _, v := range s.vdcs {
-			m := marksFrom(&v.Template.Template)
-			var cids []int
-			for _, c := range v.Clusters {
-				if c.ZoneID == 0 {
-					cids = append(cids, c.ClusterID)
-				}
-			}
-			add(res(k, v.Name, v.ID, m, map[string]string{
-				"group":   namesOf(groups, v.Groups.ID),
-				"cluster": namesOf(clusters, cids),
-			}), m)
-		}
+		return s.vdcResources()
 	case plan.ONEHost:
-		clusters := s.clusterNames()
-		for _, h := range s.hosts {
-			m := marksFrom(&h.Template.Template)
-			add(res(k, h.Name, h.ID, m, map[string]string{
-				"cluster": nameOf(clusters, h.ClusterID),
-				"im_mad":  h.IMMAD,
-				"vm_mad":  h.VMMAD,
-			}), m)
-		}
+		return s.hostResources()
 	case plan.ONEVNet:
-		clusters := s.clusterNames()
-		for _, n := range s.vnets {
-			m := marksFrom(&n.Template.Template)
-			arIP, arSize := "", ""
-			if len(n.ARs) > 0 {
-				arIP = str(&dyn.Template{Elements: pairsOf(n.ARs[0].Vector)}, "IP")
-				arSize = str(&dyn.Template{Elements: pairsOf(n.ARs[0].Vector)}, "SIZE")
-			}
-			add(res(k, n.Name, n.ID, m, map[string]string{
-				"cluster": namesOf(clusters, n.Clusters.ID),
-				"vn_mad":  n.VNMad,
-				"bridge":  n.Bridge,
-				"ar_ip":   arIP,
-				"ar_size": arSize,
-			}), m)
-		}
+		return s.vnetResources()
 	case plan.ONEDatastore:
-		clusters := s.clusterNames()
-		for _, d := range s.datastores {
-			m := marksFrom(&d.Template.Template)
-			add(res(k, d.Name, d.ID, m, map[string]string{
-				"cluster":    namesOf(clusters, d.Clusters.ID),
-				"ds_mad":     d.DSMad,
-				"tm_mad":     d.TMMad,
-				"nfs_server": str(&d.Template.Template, tplNFSServer),
-				"nfs_path":   str(&d.Template.Template, tplNFSPath),
-				"limit_mb":   str(&d.Template.Template, "LIMIT_MB"),
-			}), m)
-		}
+		return s.datastoreResources()
 	case plan.ONETemplate:
-		vnets, dss := s.vnetNames(), s.datastoreNames()
-		for _, t := range s.templates {
-			tt := &t.Template.Template
-			m := marksFrom(tt)
-			vnet := ""
-			if nic, err := tt.GetVector("NIC"); err == nil {
-				if id, err := nic.GetInt("NETWORK_ID"); err == nil {
-					vnet = nameOf(vnets, id)
-				} else {
-					vnet, _ = nic.GetStr("NETWORK")
-				}
-			}
-			ds := ""
-			if sm := dsReq.FindStringSubmatch(str(tt, "SCHED_DS_REQUIREMENTS")); sm != nil {
-				id, _ := strconv.Atoi(sm[1])
-				ds = nameOf(dss, id)
-			}
-			services := ""
-			if ctx, err := tt.GetVector("CONTEXT"); err == nil {
-				services, _ = ctx.GetStr(tplServices)
-			}
-			add(res(k, t.Name, t.ID, m, map[string]string{
-				"cpu":       str(tt, "CPU"),
-				"memory_mb": str(tt, "MEMORY"),
-				"vnet":      vnet,
-				"datastore": ds,
-				"services":  services,
-			}), m)
-		}
+		return s.templateResources()
 	case plan.ONEVM:
-		tmpls := s.templateNames()
-		for _, v := range s.vms {
-			m := marksFrom(&v.UserTemplate.Template, &v.Template.Template)
-			// VMs of a OneFlow role inherit the worker template's marks;
-			// they belong to the flow service, not to opennebula_vm.
-			if str(&v.UserTemplate.Template, "SERVICE_ID") != "" || str(&v.Template.Template, "SERVICE_ID") != "" {
-				continue
-			}
-			if v.StateRaw == vmStateDone {
-				continue
-			}
-			tid, err := v.Template.GetInt("TEMPLATE_ID")
-			tname := ""
-			if err == nil {
-				tname = nameOf(tmpls, tid)
-			}
-			r := res(k, v.Name, v.ID, m, map[string]string{"template": tname})
-			if ip := nicIP(&v.Template.Template); ip != "" {
-				// plan.OutputIP: the first NIC's (lowest NIC_ID) address,
-				// leased by oned and read from the same vmpool answer.
-				r.Outputs = map[string]string{plan.OutputIP: ip}
-			}
-			add(r, m)
-		}
+		return s.vmResources()
 	case plan.ONEFlowTemplate:
-		tmpls := s.templateNames()
-		for _, d := range s.flowTemplates {
-			m := marksFromDescription(d.Template.Body.Description)
-			add(res(k, docName(d), int(d.ID), m, flowTemplateAttrs(d.Template.Body, tmpls)), m)
-		}
+		return s.flowTemplateResources()
 	case plan.ONEFlowService:
-		fts := s.flowTemplateNames()
-		for _, d := range s.services {
-			b := d.Template.Body
-			if int(b.State) == flowDone {
-				continue
-			}
-			m := marksFromDescription(b.Description)
-			add(res(k, docName(d), int(d.ID), m, flowServiceAttrs(b, fts)), m)
-		}
+		return s.flowServiceResources()
 	}
-	return out
+	return nil
 }
 
-// nicIP returns the IP of the VM's first NIC, "" when it has none.
-func nicIP(t *dyn.Template) string {
-	best, ip := -1, ""
-	for _, nic := range t.GetVectors("NIC") {
-		addr, err := nic.GetStr("IP")
-		if err != nil || addr == "" {
-			continue
-		}
-		id, err := nic.GetInt("NIC_ID")
-		if err != nil {
-			id = 1 << 30
-		}
-		if best < 0 || id < best {
-			best, ip = id, addr
-		}
-	}
-	return ip
-}
+// owned collects the objects that carry agentvdc's marks.
+type owned []plan.Resource
 
-func flowTemplateAttrs(b flowBody, tmpls map[int]string) map[string]string {
-	r, _ := workersRole(b)
-	return map[string]string{
-		"role":        r.Name,
-		"vm_template": nameOf(tmpls, int(r.VMTemplate)),
-		"min_vms":     optInt(r.MinVMs),
-		"max_vms":     optInt(r.MaxVMs),
-		"cooldown":    strconv.Itoa(int(r.Cooldown)),
-		"policies":    canonicalPolicies(r.Policies),
+func (o *owned) add(r plan.Resource, m marks) {
+	if m.owned() {
+		*o = append(*o, r)
 	}
-}
-
-func flowServiceAttrs(b flowBody, fts map[int]string) map[string]string {
-	r, _ := workersRole(b)
-	ft := ""
-	if b.TemplateID != nil {
-		ft = nameOf(fts, int(*b.TemplateID))
-	}
-	return map[string]string{
-		"flow_template": ft,
-		"min_vms":       optInt(r.MinVMs),
-		"max_vms":       optInt(r.MaxVMs),
-		"policies":      canonicalPolicies(r.Policies),
-		attrCardinality: strconv.Itoa(r.card()),
-	}
-}
-
-func optInt(v *flexInt) string {
-	if v == nil {
-		return ""
-	}
-	return strconv.Itoa(int(*v))
-}
-
-func pairsOf(v dyn.Vector) []dyn.Element {
-	out := make([]dyn.Element, 0, len(v.Pairs))
-	for i := range v.Pairs {
-		out = append(out, &v.Pairs[i])
-	}
-	return out
 }
 
 // attrCardinality is the autoscaler-owned attribute of a flow service.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
 // Config configures the adapter.
@@ -40,13 +40,9 @@ type Config struct {
 	Logger *slog.Logger
 	// RequestTimeout bounds one HTTP attempt (default 30s).
 	RequestTimeout time.Duration
-	// MaxAttempts bounds the attempts of one call, including the first
-	// (default 6).
-	MaxAttempts int
-	// BaseBackoff and MaxBackoff shape the exponential backoff with jitter
-	// between attempts (defaults 200ms and 5s).
-	BaseBackoff time.Duration
-	MaxBackoff  time.Duration
+	// Retry bounds the attempts of one call and the backoff between them
+	// (defaults: 6 attempts, 200ms doubling up to 5s).
+	Retry backoff.Policy
 	// WaitTimeout bounds waiting for asynchronous operations (VM
 	// termination, OneFlow service removal); default 5m.
 	WaitTimeout time.Duration
@@ -103,15 +99,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 6
-	}
-	if cfg.BaseBackoff <= 0 {
-		cfg.BaseBackoff = 200 * time.Millisecond
-	}
-	if cfg.MaxBackoff < cfg.BaseBackoff {
-		cfg.MaxBackoff = max(5*time.Second, cfg.BaseBackoff)
-	}
+	cfg.Retry = cfg.Retry.Or(backoff.Policy{Attempts: 6, Base: 200 * time.Millisecond, Max: 5 * time.Second})
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = 5 * time.Minute
 	}
@@ -203,11 +191,11 @@ func (p *Provider) controller(ctx context.Context, st *callState) *goca.Controll
 }
 
 // call runs fn with retries: transport errors, timeouts, 5xx and 429 are
-// retried with exponential backoff and jitter (bounded by MaxAttempts and
+// retried with exponential backoff and jitter (bounded by Retry.Attempts and
 // ctx); oned's own answers (AUTHENTICATION, ALLOCATE, NO_EXISTS, ...) and
 // OneFlow 4xx are final.
 func (p *Provider) call(ctx context.Context, op string, fn func(c *goca.Controller, st *callState) error) error {
-	return p.callN(ctx, op, p.cfg.MaxAttempts, fn)
+	return p.callN(ctx, op, p.cfg.Retry.Attempts, fn)
 }
 
 // once runs fn a single time (for creates whose retry needs a look-up
@@ -240,35 +228,20 @@ func (p *Provider) callN(ctx context.Context, op string, attempts int, fn func(c
 		d := p.backoff(attempt, st.retryAfter)
 		p.log.LogAttrs(ctx, slog.LevelWarn, "retrying OpenNebula call",
 			slog.String(logKeyOp, op), slog.Int(logKeyAttempt, attempt), slog.String(logKeyErr, err.Error()), slog.Duration(logKeyWait, d))
-		if !sleep(ctx, d) {
+		if backoff.Sleep(ctx, d) != nil {
 			return fmt.Errorf("%s: %w (last error: %w)", op, ctx.Err(), err)
 		}
 	}
 }
 
-// backoff is BaseBackoff·2^(attempt-1) with full jitter in its upper half,
-// capped at MaxBackoff; a Retry-After header raises it (within the cap).
-func (p *Provider) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := p.cfg.BaseBackoff << min(attempt-1, 20)
-	if d > p.cfg.MaxBackoff || d <= 0 {
-		d = p.cfg.MaxBackoff
-	}
-	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+// backoff is the Retry policy's delay before retry n; a Retry-After
+// header raises it (within the policy's cap).
+func (p *Provider) backoff(n int, retryAfter time.Duration) time.Duration {
+	d := p.cfg.Retry.Delay(n)
 	if retryAfter > d {
-		d = min(retryAfter, p.cfg.MaxBackoff)
+		d = min(retryAfter, p.cfg.Retry.Max)
 	}
 	return d
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // safeCall turns a panic inside the client library (goca panics on some
@@ -295,7 +268,7 @@ func (p *Provider) wait(ctx context.Context, what string, done func(ctx context.
 		if ok {
 			return nil
 		}
-		if !sleep(ctx, p.cfg.PollInterval) {
+		if backoff.Sleep(ctx, p.cfg.PollInterval) != nil {
 			return fmt.Errorf("wait for %s: timed out after %s: %w", what, p.cfg.WaitTimeout, ctx.Err())
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula/onesim"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 )
@@ -64,8 +65,8 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	cfg := Config{
 		XMLRPCURL: srv.URL + "/RPC2", FlowURL: srv.URL + "/flow", User: user, Password: pass,
 		HTTPClient: srv.Client(), Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RequestTimeout: 5 * time.Second, BaseBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		MaxAttempts: 8, PollInterval: 5 * time.Millisecond, WaitTimeout: 10 * time.Second,
+		RequestTimeout: 5 * time.Second, Retry: backoff.Policy{Attempts: 8, Base: time.Millisecond, Max: 20 * time.Millisecond},
+		PollInterval: 5 * time.Millisecond, WaitTimeout: 10 * time.Second,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -504,7 +505,7 @@ func TestObserveOneCallPerKind(t *testing.T) {
 // TestFaults: 10 % 5xx everywhere plus latency, then timeouts and dropped
 // connections on pools: create, observe and delete still succeed.
 func TestFaults(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.RequestTimeout = 300 * time.Millisecond; c.MaxAttempts = 10 })
+	e := newEnv(t, func(c *Config) { c.RequestTimeout = 300 * time.Millisecond; c.Retry.Attempts = 10 })
 	ctx := context.Background()
 	c := e.sim.Control()
 	if _, err := c.AddFault(simctl.Fault{Pattern: "*", ErrorRate: 0.1, Status: 503, Latency: simctl.Duration(2 * time.Millisecond)}); err != nil {
@@ -559,7 +560,7 @@ func TestNoRetry(t *testing.T) {
 // TestSecretsNeverPrinted: a failing user create reports neither the
 // password in its error nor in the log.
 func TestSecretsNeverPrinted(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxAttempts = 3 })
+	e := newEnv(t, func(c *Config) { c.Retry.Attempts = 3 })
 	ix := newIDs()
 	rs := desired("acme")
 	createAll(t, e.p, rs[:2], ix)

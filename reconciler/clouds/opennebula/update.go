@@ -40,7 +40,7 @@ var inPlace = map[plan.Kind][]string{
 func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids plan.Lookup) (plan.Resource, error) {
 	out, err := p.update(ctx, before, after, ids)
 	if err != nil {
-		return plan.Resource{}, fmt.Errorf("opennebula: update %s: %w", before.Address(), redact(err, after.Sensitive))
+		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, after.Sensitive))
 	}
 	p.log.InfoContext(ctx, "updated", logKeyKind, string(before.Kind), logKeyName, before.Name, logKeyID, out.ID)
 	return out, nil
@@ -94,71 +94,46 @@ func (p *Provider) update(ctx context.Context, before, after plan.Resource, ids 
 		out.Attrs[k] = after.Attrs[k]
 	}
 	out.Labels = m.labels()
-	a := after.Attrs
-
+	c := change{before: before, after: after, id: id, changed: changed, labelsChanged: labelsChanged, m: m, live: live, ids: ids}
 	switch before.Kind {
 	case plan.ONEDatastore:
-		t := dyn.NewTemplate()
-		if slices.Contains(changed, "limit_mb") {
-			if err := positiveInt(a, "limit_mb"); err != nil {
-				return plan.Resource{}, err
-			}
-			t.AddPair("LIMIT_MB", a["limit_mb"])
-		}
-		if labelsChanged {
-			m.addTo(t)
-		}
-		if len(t.Elements) > 0 {
-			if err := p.updateTemplate(ctx, before.Kind, id, t.String()); err != nil {
-				return plan.Resource{}, err
-			}
-		}
+		return p.updateDatastore(ctx, c, out)
 	case plan.ONETemplate:
-		t := dyn.NewTemplate()
-		if len(changed) > 0 {
-			if err := checkCompute(a); err != nil {
-				return plan.Resource{}, err
-			}
-			t.AddPair("CPU", a["cpu"])
-			t.AddPair("MEMORY", a["memory_mb"])
-			// Merge replaces the whole CONTEXT vector: the credentials
-			// (after.Sensitive) are written again with it.
-			if err := addContext(t, a["services"], after.Sensitive); err != nil {
-				return plan.Resource{}, err
-			}
-		}
-		if labelsChanged {
-			m.addTo(t)
-		}
-		if len(t.Elements) > 0 {
-			if err := p.updateTemplate(ctx, before.Kind, id, t.String()); err != nil {
-				return plan.Resource{}, err
-			}
-		}
+		return p.updateVMTemplate(ctx, c, out)
 	case plan.ONEFlowTemplate:
-		if len(changed) == 0 && !labelsChanged {
-			break
-		}
-		body, err := flowTemplateBody(after, m, ids)
-		if err != nil {
-			return plan.Resource{}, err
-		}
-		if err := p.updateFlowTemplate(ctx, id, body); err != nil {
-			return plan.Resource{}, err
-		}
-		out.Attrs["policies"] = canonicalOrSame(a["policies"])
+		return p.updateFlowTemplateKind(ctx, c, out)
 	case plan.ONEFlowService:
-		if len(changed) == 0 {
-			// A service's description cannot be updated: its marks stay.
-			out.Labels = live.labels()
-			break
+		return p.updateFlowService(ctx, c, out)
+	}
+	if labelsChanged {
+		if err := p.updateTemplate(ctx, before.Kind, id, m.template()); err != nil {
+			return plan.Resource{}, err
 		}
-		return p.replaceService(ctx, before, after, m, ids)
-	default:
-		if labelsChanged {
-			if err := p.updateTemplate(ctx, before.Kind, id, m.template()); err != nil {
-				return plan.Resource{}, err
-			}
+	}
+	return out, nil
+}
+
+// change is what one Update found, as the kinds' updates need it.
+type change struct {
+	before, after plan.Resource
+	id            int
+	// changed are the in-place attributes whose values differ (sorted).
+	changed       []string
+	labelsChanged bool
+	// m are after's marks, live the object's current ones.
+	m, live marks
+	ids     plan.Lookup
+}
+
+// mergeTemplate adds the marks to t when the labels changed and merges t
+// into the object's template unless it is empty.
+func (p *Provider) mergeTemplate(ctx context.Context, c change, t *dyn.Template, out plan.Resource) (plan.Resource, error) {
+	if c.labelsChanged {
+		c.m.addTo(t)
+	}
+	if len(t.Elements) > 0 {
+		if err := p.updateTemplate(ctx, c.before.Kind, c.id, t.String()); err != nil {
+			return plan.Resource{}, err
 		}
 	}
 	return out, nil
@@ -171,50 +146,13 @@ func canonicalOrSame(s string) string {
 	return s
 }
 
-// replaceService deletes a flow service and instantiates it again with
-// after's role bounds (see Update).
-func (p *Provider) replaceService(ctx context.Context, before, after plan.Resource, m marks, ids plan.Lookup) (plan.Resource, error) {
-	tid, err := ref(ids, plan.ONEFlowTemplate, after.Attrs["flow_template"])
-	if err != nil {
-		return plan.Resource{}, err
-	}
-	minV, maxV, _, err := roleBounds(after.Attrs)
-	if err != nil {
-		return plan.Resource{}, err
-	}
-	card := minV
-	if c, err := strconv.Atoi(before.Attrs[attrCardinality]); err == nil {
-		card = min(max(c, minV), maxV)
-	}
-	merge, err := serviceMerge(after, m, card)
-	if err != nil {
-		return plan.Resource{}, err
-	}
-	id, _ := strconv.Atoi(before.ID)
-	p.log.InfoContext(ctx, "replacing flow service (OneFlow cannot change role bounds or policies in place)",
-		logKeyName, before.Name, logKeyID, id)
-	if err := p.deleteService(ctx, id); err != nil {
-		return plan.Resource{}, fmt.Errorf("replace: delete old service: %w", err)
-	}
-	out, err := p.createLooked(ctx, after, m, "instantiate service_template", func(ctx context.Context) (int, error) {
-		return p.instantiateService(ctx, tid, merge)
-	})
-	if err != nil {
-		return plan.Resource{}, fmt.Errorf("replace: old service %d deleted, new one not created: %w", id, err)
-	}
-	if _, ok := out.Attrs[attrCardinality]; !ok || out.ID != before.ID {
-		out.Attrs[attrCardinality] = strconv.Itoa(card)
-	}
-	return out, nil
-}
-
 // Delete removes r. A resource already gone succeeds; one whose labels or
 // live marks are not agentvdc's is refused with ErrNotOwned. VMs are
 // terminated and waited for until DONE (their leases free the vnet);
 // OneFlow services are waited for until OneFlow has removed them.
 func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 	if err := p.delete(ctx, r); err != nil {
-		return fmt.Errorf("opennebula: delete %s: %w", r.Address(), err)
+		return fmt.Errorf("opennebula: %w", err)
 	}
 	p.log.InfoContext(ctx, "deleted", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, r.ID)
 	return nil
@@ -301,29 +239,6 @@ func (p *Provider) delete(ctx context.Context, r plan.Resource) error {
 		return nil
 	}
 	return err
-}
-
-// deleteService deletes a OneFlow service and waits until it is gone (or
-// DONE): OneFlow undeploys the role VMs first.
-func (p *Provider) deleteService(ctx context.Context, id int) error {
-	path := "service/" + strconv.Itoa(id)
-	err := p.flow(ctx, "DELETE /service/{id}", "DELETE", path, nil, nil, false)
-	if isNoExists(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return p.wait(ctx, "flow service "+strconv.Itoa(id)+" removal", func(ctx context.Context) (bool, error) {
-		d, err := p.flowDocByID(ctx, "service", id)
-		if isNoExists(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return int(d.Template.Body.State) == flowDone, nil
-	})
 }
 
 // liveMarks reads one object's marks (one info call); exists is false when
@@ -415,103 +330,4 @@ func (p *Provider) liveMarks(ctx context.Context, k plan.Kind, id int) (marks, b
 		return marks{}, false, err
 	}
 	return m, true, nil
-}
-
-// ---------------------------------------------------------------- OneFlow bodies
-
-// roleBounds reads min_vms, max_vms and cooldown.
-func roleBounds(a map[string]string) (minV, maxV, cooldown int, err error) {
-	minV, err1 := strconv.Atoi(a["min_vms"])
-	maxV, err2 := strconv.Atoi(a["max_vms"])
-	if err1 != nil || err2 != nil || minV < 0 || maxV < minV {
-		return 0, 0, 0, fmt.Errorf("min_vms=%q and max_vms=%q must be integers with 0 <= min_vms <= max_vms", a["min_vms"], a["max_vms"])
-	}
-	if s, ok := a["cooldown"]; ok {
-		cooldown, err = strconv.Atoi(s)
-		if err != nil || cooldown < 0 {
-			return 0, 0, 0, fmt.Errorf("cooldown=%q must be an integer >= 0 (seconds)", s)
-		}
-	}
-	return minV, maxV, cooldown, nil
-}
-
-// flowTemplateBody is the service template with its one role "workers".
-func flowTemplateBody(r plan.Resource, m marks, ids plan.Lookup) (map[string]any, error) {
-	a := r.Attrs
-	if role := a["role"]; role != "" && role != roleWorkers {
-		return nil, fmt.Errorf("role=%q: the flow template has one role, %q", role, roleWorkers)
-	}
-	tid, err := ref(ids, plan.ONETemplate, a["vm_template"])
-	if err != nil {
-		return nil, err
-	}
-	minV, maxV, cooldown, err := roleBounds(a)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := parsePolicies(a["policies"])
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{
-		"name":        r.Name,
-		"deployment":  "straight",
-		"description": m.description(),
-		"roles": []any{map[string]any{
-			"name":                roleWorkers,
-			"vm_template":         tid,
-			"cardinality":         minV,
-			"min_vms":             minV,
-			"max_vms":             maxV,
-			"cooldown":            cooldown,
-			"elasticity_policies": policiesJSON(ps),
-		}},
-	}, nil
-}
-
-// serviceMerge is the merge_template of a service instantiation: name,
-// marks and the workers role's bounds; card < 0 starts at min_vms.
-func serviceMerge(r plan.Resource, m marks, card int) (map[string]any, error) {
-	minV, maxV, _, err := roleBounds(r.Attrs)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := parsePolicies(r.Attrs["policies"])
-	if err != nil {
-		return nil, err
-	}
-	if card < 0 {
-		card = minV
-	}
-	return map[string]any{
-		"name":        r.Name,
-		"description": m.description(),
-		"roles": []any{map[string]any{
-			"name":                roleWorkers,
-			"cardinality":         card,
-			"min_vms":             minV,
-			"max_vms":             maxV,
-			"elasticity_policies": policiesJSON(ps),
-		}},
-	}, nil
-}
-
-// instantiateService instantiates flow template tid once.
-func (p *Provider) instantiateService(ctx context.Context, tid int, merge map[string]any) (int, error) {
-	body := map[string]any{"action": map[string]any{"perform": "instantiate", "params": map[string]any{"merge_template": merge}}}
-	var resp struct {
-		Doc flowDoc `json:"DOCUMENT"`
-	}
-	err := p.flow(ctx, "POST /service_template/{id}/action", "POST", "service_template/"+strconv.Itoa(tid)+"/action", body, &resp, true)
-	return int(resp.Doc.ID), err
-}
-
-// updateFlowTemplate replaces a service template's body.
-func (p *Provider) updateFlowTemplate(ctx context.Context, id int, body map[string]any) error {
-	raw, err := jsonString(body)
-	if err != nil {
-		return err
-	}
-	action := map[string]any{"action": map[string]any{"perform": "update", "params": map[string]any{"append": false, "template_json": raw}}}
-	return p.flow(ctx, "POST /service_template/{id}/action", "POST", "service_template/"+strconv.Itoa(id)+"/action", action, nil, false)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/exoscale"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/hetzner"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
@@ -31,17 +32,17 @@ func (s *Stack) NewProviders(ctx context.Context, log *slog.Logger) (*Providers,
 	env := s.Env()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	hz, err := hetzner.New(ctx, hetzner.Config{Endpoint: env["HCLOUD_ENDPOINT"], Token: env["HCLOUD_TOKEN"], HTTPClient: client, Logger: log,
-		RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond, MaxRetries: 8, MaxRateLimited: 20})
+		Retry: backoff.Policy{Attempts: 9, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond}, PollInterval: 10 * time.Millisecond, MaxRateLimited: 20})
 	if err != nil {
 		return nil, err
 	}
 	exo, err := exoscale.New(ctx, exoscale.Config{Endpoint: env["EXOSCALE_API_ENDPOINT"], APIKey: env["EXOSCALE_API_KEY"], APISecret: env["EXOSCALE_API_SECRET"],
-		HTTPClient: client, Logger: log, Retry: exoscale.Retry{Attempts: 8, BaseDelay: 10 * time.Millisecond, MaxDelay: 200 * time.Millisecond}, PollInterval: 5 * time.Millisecond})
+		HTTPClient: client, Logger: log, Retry: backoff.Policy{Attempts: 8, Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}, PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}
 	one, err := opennebula.New(ctx, opennebula.Config{XMLRPCURL: env["ONE_XMLRPC"], FlowURL: env["ONEFLOW_URL"], User: env["ONE_USER"], Password: env["ONE_PASSWORD"],
-		HTTPClient: client, Logger: log, MaxAttempts: 8, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+		HTTPClient: client, Logger: log, Retry: backoff.Policy{Attempts: 8, Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}, PollInterval: 10 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}

@@ -305,18 +305,7 @@ func TestRestartKeepsStateAndCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = h.client.Action.WaitFor(ctx, del.Action)
-	nw, _, err := h.client.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "n", IPRange: mustCIDR(t, "10.0.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw, _, err := h.client.Firewall.Create(ctx, hcloud.FirewallCreateOpts{Name: "f"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := h.client.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: "k", PublicKey: sshPublicKey(9)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nw, fw, key := h.createNetworkFirewallKey(t)
 	token := sim.Token()
 	h.ts.Close()
 	if err := sim.Close(); err != nil {

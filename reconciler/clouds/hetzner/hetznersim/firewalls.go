@@ -247,105 +247,82 @@ func (s *Server) firewallByName(name string) *firewallRec {
 	return nil
 }
 
-func (s *Server) routeFirewalls(q *request, now time.Time) (int, any, *apiError) {
-	segs := q.segs
-	if len(segs) == 1 {
-		switch q.method {
-		case http.MethodGet:
-			return s.listFirewalls(q)
-		case http.MethodPost:
-			return s.createFirewall(q, now)
+// updateFirewall serves PUT /firewalls/{id}.
+func (s *Server) updateFirewall(q *request, f *firewallRec) (int, any, *apiError) {
+	var in schema.FirewallUpdateRequest
+	if err := q.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.Name != nil && *in.Name != f.Name {
+		if *in.Name == "" {
+			return 0, nil, errInvalid("name", "name must not be empty")
 		}
-		return 0, nil, errMethod(q.method)
-	}
-	if segs[1] == "actions" || (len(segs) >= 3 && segs[2] == "actions" && (len(segs) == 3 || q.method == http.MethodGet)) {
-		return s.routeActions(q, "firewall")
-	}
-	id, aerr := parseID("firewall", segs[1])
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	f := s.st.Firewalls[id]
-	if f == nil {
-		return 0, nil, errNotFound("firewall", id)
-	}
-	if len(segs) == 2 {
-		switch q.method {
-		case http.MethodGet:
-			return http.StatusOK, map[string]any{"firewall": s.renderFirewall(f)}, nil
-		case http.MethodPut:
-			var in schema.FirewallUpdateRequest
-			if err := q.decode(&in); err != nil {
-				return 0, nil, err
-			}
-			if in.Name != nil && *in.Name != f.Name {
-				if *in.Name == "" {
-					return 0, nil, errInvalid("name", "name must not be empty")
-				}
-				if s.firewallByName(*in.Name) != nil {
-					return 0, nil, errUnique("name")
-				}
-			}
-			if in.Labels != nil {
-				if err := validateLabels(*in.Labels); err != nil {
-					return 0, nil, errInvalid("labels", "%v", err)
-				}
-				f.Labels = copyLabels(*in.Labels)
-			}
-			if in.Name != nil {
-				f.Name = *in.Name
-			}
-			return http.StatusOK, map[string]any{"firewall": s.renderFirewall(f)}, nil
-		case http.MethodDelete:
-			if f.inUse() {
-				return 0, nil, newErr(http.StatusUnprocessableEntity, "resource_in_use", "firewall with ID '%d' is still in use", id)
-			}
-			delete(s.st.Firewalls, id)
-			return http.StatusNoContent, nil, nil
+		if s.firewallByName(*in.Name) != nil {
+			return 0, nil, errUnique("name")
 		}
-		return 0, nil, errMethod(q.method)
 	}
-	if len(segs) == 4 && segs[2] == "actions" && q.method == http.MethodPost {
-		var actions []*actionRec
-		switch segs[3] {
-		case "set_rules":
-			var in schema.FirewallActionSetRulesRequest
-			if err := q.decode(&in); err != nil {
-				return 0, nil, err
-			}
-			rules, err := validateRules(in.Rules)
-			if err != nil {
-				return 0, nil, err
-			}
-			f.Rules = rules
-			actions = append(actions, s.newAction(now, "set_firewall_rules", ref("firewall", f.ID)))
-			for _, sid := range f.Servers {
-				actions = append(actions, s.newAction(now, "apply_firewall", ref("firewall", f.ID), ref("server", sid)))
-			}
-		case "apply_to_resources":
-			var in schema.FirewallActionApplyToResourcesRequest
-			if err := q.decode(&in); err != nil {
-				return 0, nil, err
-			}
-			var err *apiError
-			if actions, err = s.applyTo(f, in.ApplyTo, now); err != nil {
-				return 0, nil, err
-			}
-		case "remove_from_resources":
-			var in schema.FirewallActionRemoveFromResourcesRequest
-			if err := q.decode(&in); err != nil {
-				return 0, nil, err
-			}
-			var err *apiError
-			if actions, err = s.removeFrom(f, in.RemoveFrom, now); err != nil {
-				return 0, nil, err
-			}
-		default:
-			return 0, nil, newErr(http.StatusNotFound, "not_found", "firewall action %q not supported by the simulator", segs[3])
+	if in.Labels != nil {
+		if err := validateLabels(*in.Labels); err != nil {
+			return 0, nil, errInvalid("labels", "%v", err)
 		}
-		return http.StatusCreated, actionsBody(actions...), nil
+		f.Labels = copyLabels(*in.Labels)
 	}
-	return 0, nil, errNoRoute
+	if in.Name != nil {
+		f.Name = *in.Name
+	}
+	return http.StatusOK, map[string]any{"firewall": s.renderFirewall(f)}, nil
+}
+
+// deleteFirewall serves DELETE /firewalls/{id}: a firewall still applied
+// to a resource is refused.
+func (s *Server) deleteFirewall(q *request, f *firewallRec) (int, any, *apiError) {
+	if f.inUse() {
+		return 0, nil, newErr(http.StatusUnprocessableEntity, "resource_in_use", "firewall with ID '%d' is still in use", f.ID)
+	}
+	delete(s.st.Firewalls, f.ID)
+	return http.StatusNoContent, nil, nil
+}
+
+// firewallAction serves POST /firewalls/{id}/actions/{action}.
+func (s *Server) firewallAction(q *request, f *firewallRec, action string, now time.Time) (int, any, *apiError) {
+	var actions []*actionRec
+	switch action {
+	case "set_rules":
+		var in schema.FirewallActionSetRulesRequest
+		if err := q.decode(&in); err != nil {
+			return 0, nil, err
+		}
+		rules, err := validateRules(in.Rules)
+		if err != nil {
+			return 0, nil, err
+		}
+		f.Rules = rules
+		actions = append(actions, s.newAction(now, "set_firewall_rules", ref("firewall", f.ID)))
+		for _, sid := range f.Servers {
+			actions = append(actions, s.newAction(now, "apply_firewall", ref("firewall", f.ID), ref("server", sid)))
+		}
+	case "apply_to_resources":
+		var in schema.FirewallActionApplyToResourcesRequest
+		if err := q.decode(&in); err != nil {
+			return 0, nil, err
+		}
+		var err *apiError
+		if actions, err = s.applyTo(f, in.ApplyTo, now); err != nil {
+			return 0, nil, err
+		}
+	case "remove_from_resources":
+		var in schema.FirewallActionRemoveFromResourcesRequest
+		if err := q.decode(&in); err != nil {
+			return 0, nil, err
+		}
+		var err *apiError
+		if actions, err = s.removeFrom(f, in.RemoveFrom, now); err != nil {
+			return 0, nil, err
+		}
+	default:
+		return 0, nil, newErr(http.StatusNotFound, "not_found", "firewall action %q not supported by the simulator", action)
+	}
+	return http.StatusCreated, actionsBody(actions...), nil
 }
 
 func (s *Server) listFirewalls(q *request) (int, any, *apiError) {

@@ -51,6 +51,26 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
+// createNetworkFirewallKey creates a network "n", a firewall "f" and an
+// SSH key "k".
+func (h *harness) createNetworkFirewallKey(t *testing.T) (*hcloud.Network, hcloud.FirewallCreateResult, *hcloud.SSHKey) {
+	t.Helper()
+	ctx := ctxT(t)
+	nw, _, err := h.client.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "n", IPRange: mustCIDR(t, "10.0.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, _, err := h.client.Firewall.Create(ctx, hcloud.FirewallCreateOpts{Name: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := h.client.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: "k", PublicKey: sshPublicKey(9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nw, fw, key
+}
+
 // createServer creates a server and waits for all its actions.
 func (h *harness) createServer(t testing.TB, name string, labels map[string]string) *hcloud.Server {
 	t.Helper()

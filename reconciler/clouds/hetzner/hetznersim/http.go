@@ -230,31 +230,6 @@ func (s *Server) route(q *request) (int, any, *apiError) {
 	return status, out, err
 }
 
-func (s *Server) routeLocked(q *request, now time.Time) (int, any, *apiError) {
-	segs := q.segs
-	switch segs[0] {
-	case "servers":
-		return s.routeServers(q, now)
-	case "networks":
-		return s.routeNetworks(q, now)
-	case "firewalls":
-		return s.routeFirewalls(q, now)
-	case "ssh_keys":
-		return s.routeSSHKeys(q, now)
-	case "actions":
-		return s.routeActions(q, "")
-	case "images":
-		return s.routeImages(q)
-	case "server_types":
-		return s.routeServerTypes(q)
-	case "locations":
-		return s.routeLocations(q)
-	case "datacenters":
-		return s.routeDatacenters(q)
-	}
-	return 0, nil, errNoRoute
-}
-
 // ---- listing: filters, sorting, pagination ----
 
 type pagination struct {

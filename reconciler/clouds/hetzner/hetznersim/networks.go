@@ -262,53 +262,19 @@ func (s *Server) detach(r *serverRec, n *networkRec) *apiError {
 	return newErr(http.StatusUnprocessableEntity, "server_not_attached_to_network", "server %d is not attached to network %d", r.ID, n.ID)
 }
 
-func (s *Server) routeNetworks(q *request, now time.Time) (int, any, *apiError) {
-	segs := q.segs
-	if len(segs) == 1 {
-		switch q.method {
-		case http.MethodGet:
-			return s.listNetworks(q)
-		case http.MethodPost:
-			return s.createNetwork(q, now)
+// deleteNetwork serves DELETE /networks/{id}.
+func (s *Server) deleteNetwork(q *request, n *networkRec) (int, any, *apiError) {
+	if n.ProtectDelete {
+		return 0, nil, newErr(http.StatusLocked, "protected", "network %d is protected against deletion", n.ID)
+	}
+	// As the real API: attached servers are detached (in the background there).
+	for _, sid := range append([]int64(nil), n.Servers...) {
+		if r := s.st.Servers[sid]; r != nil {
+			_ = s.detach(r, n)
 		}
-		return 0, nil, errMethod(q.method)
 	}
-	if segs[1] == "actions" || (len(segs) >= 3 && segs[2] == "actions" && (len(segs) == 3 || q.method == http.MethodGet)) {
-		return s.routeActions(q, "network")
-	}
-	id, aerr := parseID("network", segs[1])
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	n := s.st.Networks[id]
-	if n == nil {
-		return 0, nil, errNotFound("network", id)
-	}
-	if len(segs) == 2 {
-		switch q.method {
-		case http.MethodGet:
-			return http.StatusOK, map[string]any{"network": n.toSchema()}, nil
-		case http.MethodPut:
-			return s.updateNetwork(q, n)
-		case http.MethodDelete:
-			if n.ProtectDelete {
-				return 0, nil, newErr(http.StatusLocked, "protected", "network %d is protected against deletion", id)
-			}
-			// As the real API: attached servers are detached (in the background there).
-			for _, sid := range append([]int64(nil), n.Servers...) {
-				if r := s.st.Servers[sid]; r != nil {
-					_ = s.detach(r, n)
-				}
-			}
-			delete(s.st.Networks, id)
-			return http.StatusNoContent, nil, nil
-		}
-		return 0, nil, errMethod(q.method)
-	}
-	if len(segs) == 4 && segs[2] == "actions" && q.method == http.MethodPost {
-		return s.networkAction(q, n, segs[3], now)
-	}
-	return 0, nil, errNoRoute
+	delete(s.st.Networks, n.ID)
+	return http.StatusNoContent, nil, nil
 }
 
 func (s *Server) listNetworks(q *request) (int, any, *apiError) {

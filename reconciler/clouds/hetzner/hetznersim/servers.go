@@ -215,51 +215,16 @@ func validName(field, name string) *apiError {
 
 var serverStatuses = []string{"initializing", "starting", "running", "stopping", "off", "deleting", "migrating", "rebuilding", "unknown"}
 
-func (s *Server) routeServers(q *request, now time.Time) (int, any, *apiError) {
-	segs := q.segs
-	switch {
-	case len(segs) == 1:
-		switch q.method {
-		case http.MethodGet:
-			return s.listServers(q)
-		case http.MethodPost:
-			return s.createServer(q, now)
-		}
-		return 0, nil, errMethod(q.method)
-	case segs[1] == "actions" || (len(segs) >= 3 && segs[2] == "actions" && (len(segs) == 3 || q.method == http.MethodGet)):
-		return s.routeActions(q, "server")
+// deleteServer serves DELETE /servers/{id}: the server is deleted by an
+// action, in the background.
+func (s *Server) deleteServer(q *request, r *serverRec, now time.Time) (int, any, *apiError) {
+	if r.ProtectDelete {
+		return 0, nil, newErr(http.StatusLocked, "protected", "server %d is protected against deletion", r.ID)
 	}
-	id, aerr := parseID("server", segs[1])
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	r := s.st.Servers[id]
-	if r == nil {
-		return 0, nil, errNotFound("server", id)
-	}
-	switch {
-	case len(segs) == 2:
-		switch q.method {
-		case http.MethodGet:
-			return http.StatusOK, map[string]any{"server": s.renderServer(r)}, nil
-		case http.MethodPut:
-			return s.updateServer(q, r)
-		case http.MethodDelete:
-			if r.ProtectDelete {
-				return 0, nil, newErr(http.StatusLocked, "protected", "server %d is protected against deletion", id)
-			}
-			a := s.newAction(now, "delete_server", ref("server", id))
-			a.Server, a.Delete, a.Revert = id, true, r.Status
-			r.Status = "deleting"
-			return http.StatusOK, actionBody(a), nil
-		}
-		return 0, nil, errMethod(q.method)
-	case len(segs) == 3 && segs[2] == "metrics" && q.method == http.MethodGet:
-		return s.serverMetrics(q, r)
-	case len(segs) == 4 && segs[2] == "actions" && q.method == http.MethodPost:
-		return s.serverAction(q, r, segs[3], now)
-	}
-	return 0, nil, errNoRoute
+	a := s.newAction(now, "delete_server", ref("server", r.ID))
+	a.Server, a.Delete, a.Revert = r.ID, true, r.Status
+	r.Status = "deleting"
+	return http.StatusOK, actionBody(a), nil
 }
 
 func (s *Server) listServers(q *request) (int, any, *apiError) {
@@ -328,6 +293,11 @@ func resolveServerType(ref schema.IDOrName) (*serverType, *apiError) {
 	return t, nil
 }
 
+// createServer serves POST /servers in the API's steps: validate the
+// request, resolve what it refers to (type, location, image, SSH keys,
+// networks, firewalls), allocate the server with its addresses, then
+// answer with the create action and the actions that follow it. The
+// checks run in the order the real API reports them.
 func (s *Server) createServer(q *request, now time.Time) (int, any, *apiError) {
 	var in schema.ServerCreateRequest
 	if err := q.decode(&in); err != nil {
@@ -339,123 +309,26 @@ func (s *Server) createServer(q *request, now time.Time) (int, any, *apiError) {
 	if s.serverByName(in.Name) != nil {
 		return 0, nil, errUnique("name")
 	}
-	t, aerr := resolveServerType(in.ServerType)
+	pl, aerr := resolvePlacement(in)
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	loc := locationByName("fsn1")
-	if in.Location != "" {
-		loc = locationByName(in.Location)
-		if id, err := strconv.ParseInt(in.Location, 10, 64); err == nil {
-			loc = locationByID(id)
-		}
-		if loc == nil {
-			return 0, nil, errInvalid("location", "location %q not found", in.Location)
-		}
+	labels, aerr := serverLabels(in)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
-	if !t.availableIn(loc) {
-		return 0, nil, newErr(http.StatusUnprocessableEntity, "invalid_server_type", "server type %s is not available in location %s", t.name, loc.Name)
+	nets, fws, aerr := s.resolveServerRefs(in, pl.loc)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
-	if in.Image.ID == 0 && in.Image.Name == "" {
-		return 0, nil, errInvalid("image", "image is required")
+	v4, v6, aerr := publicNet(in, nets, fws)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
-	im := imageFor(in.Image, t.arch)
-	if im == nil {
-		return 0, nil, errInvalid("image", "image not found for architecture %s", t.arch)
-	}
-	if im.arch != t.arch {
-		return 0, nil, errInvalid("image", "image architecture %s does not match server type architecture %s", im.arch, t.arch)
-	}
-	labels := map[string]string{}
-	if in.Labels != nil {
-		labels = copyLabels(*in.Labels)
-	}
-	if err := validateLabels(labels); err != nil {
-		return 0, nil, errInvalid("labels", "%v", err)
-	}
-	if len(in.UserData) > 32*1024 {
-		return 0, nil, errInvalid("user_data", "user_data must not exceed 32 KiB")
-	}
-	for _, k := range in.SSHKeys {
-		if s.st.SSHKeys[k] == nil {
-			return 0, nil, errInvalid("ssh_keys", "SSH key %d not found", k)
-		}
-	}
-	if len(in.Volumes) > 0 {
-		return 0, nil, errInvalid("volumes", "volume %d not found", in.Volumes[0])
-	}
-	if in.PlacementGroup != 0 {
-		return 0, nil, errInvalid("placement_group", "placement group %d not found", in.PlacementGroup)
-	}
-	var nets []*networkRec
-	for _, nid := range in.Networks {
-		n := s.st.Networks[nid]
-		if n == nil {
-			return 0, nil, errInvalid("networks", "network %d not found", nid)
-		}
-		if n.subnetFor(loc.NetworkZone, "") == nil {
-			return 0, nil, newErr(http.StatusUnprocessableEntity, "no_subnet_available", "network %d has no subnet in network zone %s", nid, loc.NetworkZone)
-		}
-		nets = append(nets, n)
-	}
-	var fws []*firewallRec
-	for _, f := range in.Firewalls {
-		fw := s.st.Firewalls[f.Firewall]
-		if fw == nil {
-			return 0, nil, errInvalid("firewalls", "firewall %d not found", f.Firewall)
-		}
-		fws = append(fws, fw)
-	}
-	v4, v6 := true, true
-	if in.PublicNet != nil {
-		v4, v6 = in.PublicNet.EnableIPv4, in.PublicNet.EnableIPv6
-		if in.PublicNet.IPv4ID != 0 || in.PublicNet.IPv6ID != 0 {
-			return 0, nil, errInvalid("public_net", "primary IP not found")
-		}
-	}
-	if !v4 && !v6 && len(nets) == 0 {
-		return 0, nil, errInvalid("networks", "a server without public IPs must be attached to at least one network")
-	}
-	if !v4 && !v6 && len(fws) > 0 {
-		return 0, nil, newErr(http.StatusUnprocessableEntity, "private_net_only_server", "firewalls cannot be applied to a server without a public interface")
-	}
-
-	r := &serverRec{
-		ID: s.st.nextID("server"), Name: in.Name, Status: "initializing", Created: now.UTC().Truncate(time.Second),
-		Type: t.id, Image: im.id, Location: loc.ID, Labels: labels, UserData: in.UserData,
-		SSHKeys: append([]int64(nil), in.SSHKeys...), DiskSize: t.disk,
-	}
-	if v4 {
-		n := s.st.nextID("ip")
-		r.IPv4ID, r.IPv4 = n, ipv4For(n)
-	}
-	if v6 {
-		n := s.st.nextID("ip")
-		r.IPv6ID, r.IPv6 = n, ipv6For(n)
-	}
-	s.st.Servers[r.ID] = r
-	s.names[r.Name] = r.ID
-	s.order = append(s.order, r.ID) // ids only grow: order stays sorted
-
-	create := s.newAction(now, "create_server", ref("server", r.ID))
-	create.Server, create.SetStatus = r.ID, "off"
-	next := []*actionRec{}
-	start := in.StartAfterCreate == nil || *in.StartAfterCreate
-	if start {
-		a := s.newAction(now, "start_server", ref("server", r.ID))
-		a.Server, a.SetStatus = r.ID, "running"
-		next = append(next, a)
-	}
-	for _, n := range nets {
-		if err := s.attach(r, n, "", nil); err != nil {
-			return 0, nil, err // cannot happen: subnet checked above
-		}
-		next = append(next, s.newAction(now, "attach_to_network", ref("server", r.ID), ref("network", n.ID)))
-	}
-	for _, fw := range fws {
-		if !containsID(fw.Servers, r.ID) {
-			fw.Servers = append(fw.Servers, r.ID)
-		}
+	r := s.allocateServer(in, pl, labels, v4, v6, now)
+	create, next, aerr := s.serverCreateActions(r, in, nets, fws, now)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	var rootPW *string
 	if len(in.SSHKeys) == 0 {
@@ -470,6 +343,164 @@ func (s *Server) createServer(q *request, now time.Time) (int, any, *apiError) {
 		"server": s.renderServer(r), "action": create.toSchema(),
 		"next_actions": nextOut, "root_password": rootPW,
 	}, nil
+}
+
+// placement is where and from what a new server is built.
+type placement struct {
+	t   *serverType
+	loc *location
+	im  *image
+}
+
+// resolvePlacement resolves the server type, the location (default fsn1)
+// and the image, and checks they fit together.
+func resolvePlacement(in schema.ServerCreateRequest) (placement, *apiError) {
+	t, aerr := resolveServerType(in.ServerType)
+	if aerr != nil {
+		return placement{}, aerr
+	}
+	loc := locationByName("fsn1")
+	if in.Location != "" {
+		loc = locationByName(in.Location)
+		if id, err := strconv.ParseInt(in.Location, 10, 64); err == nil {
+			loc = locationByID(id)
+		}
+		if loc == nil {
+			return placement{}, errInvalid("location", "location %q not found", in.Location)
+		}
+	}
+	if !t.availableIn(loc) {
+		return placement{}, newErr(http.StatusUnprocessableEntity, "invalid_server_type", "server type %s is not available in location %s", t.name, loc.Name)
+	}
+	if in.Image.ID == 0 && in.Image.Name == "" {
+		return placement{}, errInvalid("image", "image is required")
+	}
+	im := imageFor(in.Image, t.arch)
+	if im == nil {
+		return placement{}, errInvalid("image", "image not found for architecture %s", t.arch)
+	}
+	if im.arch != t.arch {
+		return placement{}, errInvalid("image", "image architecture %s does not match server type architecture %s", im.arch, t.arch)
+	}
+	return placement{t: t, loc: loc, im: im}, nil
+}
+
+// serverLabels checks the labels and the size of user_data.
+func serverLabels(in schema.ServerCreateRequest) (map[string]string, *apiError) {
+	labels := map[string]string{}
+	if in.Labels != nil {
+		labels = copyLabels(*in.Labels)
+	}
+	if err := validateLabels(labels); err != nil {
+		return nil, errInvalid("labels", "%v", err)
+	}
+	if len(in.UserData) > 32*1024 {
+		return nil, errInvalid("user_data", "user_data must not exceed 32 KiB")
+	}
+	return labels, nil
+}
+
+// resolveServerRefs resolves the SSH keys, networks (each with a subnet in
+// the location's network zone) and firewalls; volumes, placement groups
+// and primary IPs are not simulated, so any reference to one is unknown.
+func (s *Server) resolveServerRefs(in schema.ServerCreateRequest, loc *location) ([]*networkRec, []*firewallRec, *apiError) {
+	for _, k := range in.SSHKeys {
+		if s.st.SSHKeys[k] == nil {
+			return nil, nil, errInvalid("ssh_keys", "SSH key %d not found", k)
+		}
+	}
+	if len(in.Volumes) > 0 {
+		return nil, nil, errInvalid("volumes", "volume %d not found", in.Volumes[0])
+	}
+	if in.PlacementGroup != 0 {
+		return nil, nil, errInvalid("placement_group", "placement group %d not found", in.PlacementGroup)
+	}
+	var nets []*networkRec
+	for _, nid := range in.Networks {
+		n := s.st.Networks[nid]
+		if n == nil {
+			return nil, nil, errInvalid("networks", "network %d not found", nid)
+		}
+		if n.subnetFor(loc.NetworkZone, "") == nil {
+			return nil, nil, newErr(http.StatusUnprocessableEntity, "no_subnet_available", "network %d has no subnet in network zone %s", nid, loc.NetworkZone)
+		}
+		nets = append(nets, n)
+	}
+	var fws []*firewallRec
+	for _, f := range in.Firewalls {
+		fw := s.st.Firewalls[f.Firewall]
+		if fw == nil {
+			return nil, nil, errInvalid("firewalls", "firewall %d not found", f.Firewall)
+		}
+		fws = append(fws, fw)
+	}
+	return nets, fws, nil
+}
+
+// publicNet reads which public addresses the server gets (both by
+// default); a server without any needs a network and takes no firewall.
+func publicNet(in schema.ServerCreateRequest, nets []*networkRec, fws []*firewallRec) (v4, v6 bool, aerr *apiError) {
+	v4, v6 = true, true
+	if in.PublicNet != nil {
+		v4, v6 = in.PublicNet.EnableIPv4, in.PublicNet.EnableIPv6
+		if in.PublicNet.IPv4ID != 0 || in.PublicNet.IPv6ID != 0 {
+			return false, false, errInvalid("public_net", "primary IP not found")
+		}
+	}
+	if !v4 && !v6 && len(nets) == 0 {
+		return false, false, errInvalid("networks", "a server without public IPs must be attached to at least one network")
+	}
+	if !v4 && !v6 && len(fws) > 0 {
+		return false, false, newErr(http.StatusUnprocessableEntity, "private_net_only_server", "firewalls cannot be applied to a server without a public interface")
+	}
+	return v4, v6, nil
+}
+
+// allocateServer stores the new server with its id and public addresses.
+func (s *Server) allocateServer(in schema.ServerCreateRequest, pl placement, labels map[string]string, v4, v6 bool, now time.Time) *serverRec {
+	r := &serverRec{
+		ID: s.st.nextID("server"), Name: in.Name, Status: "initializing", Created: now.UTC().Truncate(time.Second),
+		Type: pl.t.id, Image: pl.im.id, Location: pl.loc.ID, Labels: labels, UserData: in.UserData,
+		SSHKeys: append([]int64(nil), in.SSHKeys...), DiskSize: pl.t.disk,
+	}
+	if v4 {
+		n := s.st.nextID("ip")
+		r.IPv4ID, r.IPv4 = n, ipv4For(n)
+	}
+	if v6 {
+		n := s.st.nextID("ip")
+		r.IPv6ID, r.IPv6 = n, ipv6For(n)
+	}
+	s.st.Servers[r.ID] = r
+	s.names[r.Name] = r.ID
+	s.order = append(s.order, r.ID) // ids only grow: order stays sorted
+	return r
+}
+
+// serverCreateActions queues the create action and the ones that follow
+// it (start, one attach per network) and applies the firewalls.
+func (s *Server) serverCreateActions(r *serverRec, in schema.ServerCreateRequest, nets []*networkRec, fws []*firewallRec, now time.Time) (*actionRec, []*actionRec, *apiError) {
+	create := s.newAction(now, "create_server", ref("server", r.ID))
+	create.Server, create.SetStatus = r.ID, "off"
+	next := []*actionRec{}
+	start := in.StartAfterCreate == nil || *in.StartAfterCreate
+	if start {
+		a := s.newAction(now, "start_server", ref("server", r.ID))
+		a.Server, a.SetStatus = r.ID, "running"
+		next = append(next, a)
+	}
+	for _, n := range nets {
+		if err := s.attach(r, n, "", nil); err != nil {
+			return nil, nil, err // cannot happen: subnet checked above
+		}
+		next = append(next, s.newAction(now, "attach_to_network", ref("server", r.ID), ref("network", n.ID)))
+	}
+	for _, fw := range fws {
+		if !containsID(fw.Servers, r.ID) {
+			fw.Servers = append(fw.Servers, r.ID)
+		}
+	}
+	return create, next, nil
 }
 
 // ipv4For derives a unique address in 100.64.0.0/10 (shared address space:

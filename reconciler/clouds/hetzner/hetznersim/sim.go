@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
 )
 
 // Options configures a simulator.
@@ -67,6 +68,7 @@ type Server struct {
 	tokens map[string]bool
 	first  string
 	limit  *limiter
+	routes []endpoint // the /v1 routing table (immutable after New)
 
 	// The rendered catalogue (immutable after New).
 	types    []schema.ServerType
@@ -103,6 +105,7 @@ func New(opts Options) (*Server, error) {
 		now:  opts.Now,
 		st:   newState(),
 	}
+	s.routes = routeTable()
 	s.typeByID = map[int64]schema.ServerType{}
 	for i := range catalogServerTypes {
 		t := catalogServerTypes[i].toSchema()

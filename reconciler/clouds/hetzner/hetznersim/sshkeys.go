@@ -58,108 +58,95 @@ func sshFingerprint(pub string) (string, error) {
 	return strings.Join(parts, ":"), nil
 }
 
-func (s *Server) routeSSHKeys(q *request, now time.Time) (int, any, *apiError) {
-	segs := q.segs
-	if len(segs) == 1 {
-		switch q.method {
-		case http.MethodGet:
-			lq, err := parseList(q.query, "id", "name")
-			if err != nil {
-				return 0, nil, err
-			}
-			fp := q.query.Get("fingerprint")
-			var list []*sshKeyRec
-			for _, k := range s.st.SSHKeys {
-				if (lq.name == "" || k.Name == lq.name) && (fp == "" || k.Fingerprint == fp) && lq.sel.matches(k.Labels) {
-					list = append(list, k)
-				}
-			}
-			sortByID(list, func(k *sshKeyRec) int64 { return k.ID })
-			sortBy(list, lq.sorts, func(a, b *sshKeyRec, f string) int {
-				if f == "name" {
-					return cmpStr(a.Name, b.Name)
-				}
-				return cmpInt(a.ID, b.ID)
-			})
-			pg, meta := page(list, lq)
-			out := make([]schema.SSHKey, 0, len(pg))
-			for _, k := range pg {
-				out = append(out, k.toSchema())
-			}
-			return http.StatusOK, listBody("ssh_keys", out, meta), nil
-		case http.MethodPost:
-			var in schema.SSHKeyCreateRequest
-			if err := q.decode(&in); err != nil {
-				return 0, nil, err
-			}
-			if in.Name == "" {
-				return 0, nil, errInvalid("name", "name is required")
-			}
-			fp, err := sshFingerprint(in.PublicKey)
-			if err != nil {
-				return 0, nil, errInvalid("public_key", "invalid public key: %v", err)
-			}
-			for _, k := range s.st.SSHKeys {
-				if k.Name == in.Name {
-					return 0, nil, errUnique("name")
-				}
-				if k.Fingerprint == fp {
-					return 0, nil, errUnique("public_key")
-				}
-			}
-			labels := map[string]string{}
-			if in.Labels != nil {
-				labels = copyLabels(*in.Labels)
-			}
-			if err := validateLabels(labels); err != nil {
-				return 0, nil, errInvalid("labels", "%v", err)
-			}
-			k := &sshKeyRec{ID: s.st.nextID("ssh_key"), Name: in.Name, Fingerprint: fp,
-				PublicKey: strings.TrimSpace(in.PublicKey), Labels: labels, Created: now.UTC().Truncate(time.Second)}
-			s.st.SSHKeys[k.ID] = k
-			return http.StatusCreated, map[string]any{"ssh_key": k.toSchema()}, nil
+// listSSHKeys serves GET /ssh_keys.
+func (s *Server) listSSHKeys(q *request) (int, any, *apiError) {
+	lq, err := parseList(q.query, "id", "name")
+	if err != nil {
+		return 0, nil, err
+	}
+	fp := q.query.Get("fingerprint")
+	var list []*sshKeyRec
+	for _, k := range s.st.SSHKeys {
+		if (lq.name == "" || k.Name == lq.name) && (fp == "" || k.Fingerprint == fp) && lq.sel.matches(k.Labels) {
+			list = append(list, k)
 		}
-		return 0, nil, errMethod(q.method)
 	}
-	if len(segs) != 2 {
-		return 0, nil, errNoRoute
-	}
-	id, aerr := parseID("ssh_key", segs[1])
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	k := s.st.SSHKeys[id]
-	if k == nil {
-		return 0, nil, errNotFound("ssh_key", id)
-	}
-	switch q.method {
-	case http.MethodGet:
-		return http.StatusOK, map[string]any{"ssh_key": k.toSchema()}, nil
-	case http.MethodPut:
-		var in schema.SSHKeyUpdateRequest
-		if err := q.decode(&in); err != nil {
-			return 0, nil, err
+	sortByID(list, func(k *sshKeyRec) int64 { return k.ID })
+	sortBy(list, lq.sorts, func(a, b *sshKeyRec, f string) int {
+		if f == "name" {
+			return cmpStr(a.Name, b.Name)
 		}
-		if in.Name != "" && in.Name != k.Name {
-			for _, o := range s.st.SSHKeys {
-				if o.Name == in.Name {
-					return 0, nil, errUnique("name")
-				}
+		return cmpInt(a.ID, b.ID)
+	})
+	pg, meta := page(list, lq)
+	out := make([]schema.SSHKey, 0, len(pg))
+	for _, k := range pg {
+		out = append(out, k.toSchema())
+	}
+	return http.StatusOK, listBody("ssh_keys", out, meta), nil
+}
+
+// createSSHKey serves POST /ssh_keys.
+func (s *Server) createSSHKey(q *request, now time.Time) (int, any, *apiError) {
+	var in schema.SSHKeyCreateRequest
+	if err := q.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.Name == "" {
+		return 0, nil, errInvalid("name", "name is required")
+	}
+	fp, err := sshFingerprint(in.PublicKey)
+	if err != nil {
+		return 0, nil, errInvalid("public_key", "invalid public key: %v", err)
+	}
+	for _, k := range s.st.SSHKeys {
+		if k.Name == in.Name {
+			return 0, nil, errUnique("name")
+		}
+		if k.Fingerprint == fp {
+			return 0, nil, errUnique("public_key")
+		}
+	}
+	labels := map[string]string{}
+	if in.Labels != nil {
+		labels = copyLabels(*in.Labels)
+	}
+	if err := validateLabels(labels); err != nil {
+		return 0, nil, errInvalid("labels", "%v", err)
+	}
+	k := &sshKeyRec{ID: s.st.nextID("ssh_key"), Name: in.Name, Fingerprint: fp,
+		PublicKey: strings.TrimSpace(in.PublicKey), Labels: labels, Created: now.UTC().Truncate(time.Second)}
+	s.st.SSHKeys[k.ID] = k
+	return http.StatusCreated, map[string]any{"ssh_key": k.toSchema()}, nil
+}
+
+// updateSSHKey serves PUT /ssh_keys/{id}.
+func (s *Server) updateSSHKey(q *request, k *sshKeyRec) (int, any, *apiError) {
+	var in schema.SSHKeyUpdateRequest
+	if err := q.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.Name != "" && in.Name != k.Name {
+		for _, o := range s.st.SSHKeys {
+			if o.Name == in.Name {
+				return 0, nil, errUnique("name")
 			}
 		}
-		if in.Labels != nil {
-			if err := validateLabels(*in.Labels); err != nil {
-				return 0, nil, errInvalid("labels", "%v", err)
-			}
-			k.Labels = copyLabels(*in.Labels)
-		}
-		if in.Name != "" {
-			k.Name = in.Name
-		}
-		return http.StatusOK, map[string]any{"ssh_key": k.toSchema()}, nil
-	case http.MethodDelete:
-		delete(s.st.SSHKeys, id)
-		return http.StatusNoContent, nil, nil
 	}
-	return 0, nil, errMethod(q.method)
+	if in.Labels != nil {
+		if err := validateLabels(*in.Labels); err != nil {
+			return 0, nil, errInvalid("labels", "%v", err)
+		}
+		k.Labels = copyLabels(*in.Labels)
+	}
+	if in.Name != "" {
+		k.Name = in.Name
+	}
+	return http.StatusOK, map[string]any{"ssh_key": k.toSchema()}, nil
+}
+
+// deleteSSHKey serves DELETE /ssh_keys/{id}.
+func (s *Server) deleteSSHKey(q *request, k *sshKeyRec) (int, any, *apiError) {
+	delete(s.st.SSHKeys, k.ID)
+	return http.StatusNoContent, nil, nil
 }
