@@ -64,7 +64,9 @@
 // are never read back.
 //
 // Outputs (Resource.Outputs, observed facts, never compared): "public_ip"
-// of hetzner_server and exoscale_instance; "ip" of opennebula_vm, the
+// (OutputPublicIP) of hetzner_server and exoscale_instance; "state"
+// (OutputState, readiness.go) of hetzner_server, opennebula_host,
+// opennebula_image and opennebula_vm; "ip" of opennebula_vm, the
 // address of its first NIC (oned's lease from the customer's vnet, e.g.
 // 10.0.2.10). The agents reach the customer's data services there, on
 // fixed ports: MinIO (S3, HTTP) 9000, Qdrant gRPC 6334, Neo4j Bolt 7687

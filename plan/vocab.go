@@ -9,6 +9,11 @@ import "strings"
 // first IPv4 address (the data VM's address the agents reach).
 const OutputIP = "ip"
 
+// OutputPublicIP is the Outputs key of a hetzner_server's and an
+// exoscale_instance's public IPv4 address (how the front-end reaches a
+// host; the WireGuard endpoint of a storage node).
+const OutputPublicIP = "public_ip"
+
 // The data services a customer's data VM runs (schema.Services), in the
 // order of the "services" attribute of the data template.
 const (

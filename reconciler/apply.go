@@ -301,7 +301,7 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 			return nil, fmt.Errorf("not a server name of customer %s", r.Customer)
 		}
 		storage := plan.Address{Kind: plan.ExoInstance, Name: plan.BaseName(r.Customer) + "-storage"}
-		endpoint := ids.output(storage, "public_ip")
+		endpoint := ids.output(storage, plan.OutputPublicIP)
 		if endpoint == "" {
 			return nil, fmt.Errorf("the storage node %s has no public address yet", storage)
 		}

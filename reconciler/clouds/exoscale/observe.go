@@ -405,5 +405,5 @@ func publicIPOutput(ip net.IP) map[string]string {
 	if len(ip) == 0 || ip.IsUnspecified() {
 		return nil
 	}
-	return map[string]string{"public_ip": ip.String()}
+	return map[string]string{plan.OutputPublicIP: ip.String()}
 }

@@ -58,9 +58,13 @@ func serverResource(s *hcloud.Server, names refNames) plan.Resource {
 	}
 	sort.Strings(fws)
 	attrs["firewall"] = strings.Join(fws, ",")
+	out := map[string]string{plan.OutputState: string(s.Status)}
+	if ip := s.PublicNet.IPv4.IP; ip != nil && !ip.IsUnspecified() {
+		out[plan.OutputPublicIP] = ip.String()
+	}
 	return plan.Resource{
 		Kind: plan.HetznerServer, Name: s.Name, Customer: s.Labels[plan.LabelCustomer],
-		ID: strconv.FormatInt(s.ID, 10), Attrs: attrs, Labels: observedLabels(s.Labels),
+		ID: strconv.FormatInt(s.ID, 10), Attrs: attrs, Labels: observedLabels(s.Labels), Outputs: out,
 	}
 }
 
