@@ -269,19 +269,65 @@ func Build(in Input) (*Plan, error) {
 	}
 	p.ObservedAt, p.ObservedAgeSeconds = observedTimes(in)
 	if len(in.Invalid) > 0 {
-		p.ObservedFingerprint = Fingerprint(in.Observed, nil)
-		p.Invalid = append([]schema.Diagnostic(nil), in.Invalid...)
-		files := map[string]bool{}
-		for _, d := range in.Invalid {
-			files[d.File] = true
-		}
-		p.Refused = fmt.Sprintf("%d problem(s) in %d customer file(s): nothing is planned until they are fixed", len(in.Invalid), len(files))
-		return p, fmt.Errorf("%w: %s", ErrInvalidDesiredState, p.Refused)
+		return refuseInvalid(p, in)
 	}
+	git, err := indexCustomers(in.Customers)
+	if err != nil {
+		return nil, err
+	}
+	obs, unowned := observedByCustomer(in.Observed)
+	if unowned > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d observed resource(s) without a customer were ignored", unowned))
+	}
+	if p.Scope, err = scopeOf(git, obs, opts); err != nil {
+		return nil, err
+	}
+	b := builder{in: in, opts: opts, git: git, obs: obs, cost: coster{p: in.Prices.withDefaults()}}
+	if err := b.assignBlocks(p); err != nil {
+		return nil, err
+	}
+	existing, removed := 0, []string{}
+	for _, name := range p.Scope {
+		if len(obs[name]) > 0 {
+			existing++
+		}
+		if git[name] == nil {
+			removed = append(removed, name)
+		}
+		cp, actions := b.customer(name)
+		p.Actions = append(p.Actions, actions...)
+		p.Customers = append(p.Customers, cp)
+	}
+	massDeletionBreaker(p, removed, existing, opts.MaxDeleteFraction)
+	p.Steps = Steps(p.Actions)
+	if p.Steps == nil {
+		p.Steps = []Step{}
+	}
+	p.ObservedFingerprint = fingerprint(obs, p.Scope)
+	p.Summary = summarise(p.Customers)
+	if p.Refused != "" {
+		return p, fmt.Errorf("%w: %s", ErrMassDeletion, p.Refused)
+	}
+	return p, nil
+}
 
-	git := make(map[string]*schema.Customer, len(in.Customers))
-	for i := range in.Customers {
-		c := &in.Customers[i]
+// refuseInvalid is the plan of invalid files: nothing, and why.
+func refuseInvalid(p *Plan, in Input) (*Plan, error) {
+	p.ObservedFingerprint = Fingerprint(in.Observed, nil)
+	p.Invalid = append([]schema.Diagnostic(nil), in.Invalid...)
+	files := map[string]bool{}
+	for _, d := range in.Invalid {
+		files[d.File] = true
+	}
+	p.Refused = fmt.Sprintf("%d problem(s) in %d customer file(s): nothing is planned until they are fixed", len(in.Invalid), len(files))
+	return p, fmt.Errorf("%w: %s", ErrInvalidDesiredState, p.Refused)
+}
+
+// indexCustomers maps the customers in git by name.
+func indexCustomers(cs []schema.Customer) (map[string]*schema.Customer, error) {
+	git := make(map[string]*schema.Customer, len(cs))
+	for i := range cs {
+		c := &cs[i]
 		if c.Name == "" {
 			return nil, fmt.Errorf("%w: customer without a name", ErrBadInput)
 		}
@@ -290,9 +336,14 @@ func Build(in Input) (*Plan, error) {
 		}
 		git[c.Name] = c
 	}
-	obs := map[string][]Resource{}
-	unowned := 0
-	for _, r := range in.Observed {
+	return git, nil
+}
+
+// observedByCustomer groups observed resources by customer; unowned
+// counts those without one.
+func observedByCustomer(rs []Resource) (obs map[string][]Resource, unowned int) {
+	obs = map[string][]Resource{}
+	for _, r := range rs {
 		c := customerOf(r)
 		if c == "" {
 			unowned++
@@ -300,135 +351,144 @@ func Build(in Input) (*Plan, error) {
 		}
 		obs[c] = append(obs[c], r)
 	}
-	if unowned > 0 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%d observed resource(s) without a customer were ignored", unowned))
-	}
-	scope, err := scopeOf(git, obs, opts)
-	if err != nil {
-		return nil, err
-	}
-	p.Scope = scope
+	return obs, unowned
+}
 
-	pool := in.AddressPool
+// builder plans one customer at a time.
+type builder struct {
+	in       Input
+	opts     Options
+	git      map[string]*schema.Customer
+	obs      map[string][]Resource
+	cost     coster
+	blocks   map[string]Addresses
+	blockErr error
+}
+
+// assignBlocks gives every customer in git its address block. Every one
+// gets it here, not only those in scope, so plans for different targets
+// agree on who gets which free block.
+func (b *builder) assignBlocks(p *Plan) error {
+	pool := b.in.AddressPool
 	if !pool.IsValid() {
 		pool = netip.MustParsePrefix(DefaultAddressPool)
 	}
 	p.AddressPool = pool.String()
-	// Every customer in git gets its block here, not only those in scope,
-	// so plans for different targets agree on who gets which free block.
 	var inGit []string
-	for name, c := range git {
+	for name, c := range b.git {
 		if !c.Suspended {
 			inGit = append(inGit, name)
 		}
 	}
-	blocks, blockErr := AssignBlocks(pool, heldBlocks(pool, in.HeldBlocks, obs), inGit)
-	if blockErr != nil && !errors.Is(blockErr, ErrPoolFull) {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, blockErr)
+	b.blocks, b.blockErr = AssignBlocks(pool, heldBlocks(pool, b.in.HeldBlocks, b.obs), inGit)
+	if b.blockErr != nil && !errors.Is(b.blockErr, ErrPoolFull) {
+		return fmt.Errorf("%w: %w", ErrBadInput, b.blockErr)
 	}
+	return nil
+}
 
-	prices := in.Prices.withDefaults()
-	cost := coster{p: prices}
-	existing, removed := 0, []string{}
-	for _, name := range scope {
-		mine := obs[name]
-		if len(mine) > 0 {
-			existing++
-		}
-		cp := CustomerPlan{Name: name, ServersBefore: countKind(mine, HetznerServer)}
-		before, unBefore := cost.of(mine)
-		var actions []Action
-		c := git[name]
-		switch {
-		case c == nil:
-			removed = append(removed, name)
-			actions = diffCustomer(nil, mine, DiffOptions{})
-			cp.Protected = isProtected(mine)
-			cp.Status = StatusDelete
-			switch {
-			case cp.Protected:
-				cp.Blocked = "deletion protection is on (protection.deletionProtection was true when last applied): restore the file, set it to false and apply before removing the file"
-			case !opts.AllowDelete:
-				cp.Blocked = "customer removed from git: deleting its resources needs --allow-delete"
-			}
-			cp.Cost = CustomerCost{BeforeUSD: before, Unpriced: unBefore}
-		case c.Suspended:
-			cp.Tier, cp.InGit, cp.Protected, cp.Status = c.Tier, true, c.Protection.DeletionProtection, StatusSuspended
-			cp.ServersAfter = cp.ServersBefore
-			cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
-		default:
-			cp.Tier, cp.InGit, cp.Protected = c.Tier, true, c.Protection.DeletionProtection
-			addrs, ok := blocks[c.Name]
-			if !ok {
-				cp.Status = StatusError
-				cp.Errors = []string{"no address block: " + blockErr.Error()}
-				cp.Blocked = cp.Errors[0]
-				cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
-				break
-			}
-			cp.AddressBlock = addrs.Block.String()
-			desired := expand(*c, addrs, mine, in.Scale[c.Name])
-			actions = diffCustomer(desired, mine, DiffOptions{})
-			cp.ServersAfter = countKind(desired, HetznerServer)
-			after, unAfter := cost.of(desired)
-			cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: after, ListPriceUSD: c.Placement.ListPriceUSD,
-				MaxUSD: maxCost(cost, *c, desired, after), Unpriced: mergeUnique(unBefore, unAfter)}
-			for _, a := range actions {
-				if a.Blocked {
-					cp.Errors = append(cp.Errors, a.Address+": "+a.BlockedReason)
-				}
-			}
-			switch {
-			case len(cp.Errors) > 0:
-				cp.Status = StatusError
-				cp.Blocked = "the customer's changes are impossible: " + strings.Join(cp.Errors, "; ")
-			case len(mine) == 0:
-				cp.Status = StatusCreate
-			case len(actions) > 0:
-				cp.Status = StatusUpdate
-			default:
-				cp.Status = StatusNoOp
-			}
-		}
-		if cp.Blocked != "" {
-			for i := range actions {
-				if !actions[i].Blocked {
-					actions[i].Blocked, actions[i].BlockedReason = true, cp.Blocked
-				}
-			}
-			if cp.Status == StatusDelete {
-				cp.Status = StatusBlocked
-			}
-		}
-		finishCost(&cp.Cost)
-		for _, a := range actions {
-			cp.Counts.add(a)
-		}
-		cp.Counts.NoOp = countNoOp(mine, actions, c != nil && !c.Suspended)
-		p.Actions = append(p.Actions, actions...)
-		p.Customers = append(p.Customers, cp)
+// customer plans one customer of the scope: removed from git, suspended,
+// or to converge; a blocked customer's actions are all marked blocked.
+func (b *builder) customer(name string) (CustomerPlan, []Action) {
+	mine := b.obs[name]
+	cp := CustomerPlan{Name: name, ServersBefore: countKind(mine, HetznerServer)}
+	before, unBefore := b.cost.of(mine)
+	var actions []Action
+	c := b.git[name]
+	switch {
+	case c == nil:
+		actions = b.removed(&cp, mine, before, unBefore)
+	case c.Suspended:
+		cp.Tier, cp.InGit, cp.Protected, cp.Status = c.Tier, true, c.Protection.DeletionProtection, StatusSuspended
+		cp.ServersAfter = cp.ServersBefore
+		cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
+	default:
+		actions = b.converge(&cp, *c, mine, before, unBefore)
 	}
+	if cp.Blocked != "" {
+		for i := range actions {
+			if !actions[i].Blocked {
+				actions[i].Blocked, actions[i].BlockedReason = true, cp.Blocked
+			}
+		}
+		if cp.Status == StatusDelete {
+			cp.Status = StatusBlocked
+		}
+	}
+	finishCost(&cp.Cost)
+	for _, a := range actions {
+		cp.Counts.add(a)
+	}
+	cp.Counts.NoOp = countNoOp(mine, actions, c != nil && !c.Suspended)
+	return cp, actions
+}
 
-	if len(removed) > 1 && float64(len(removed)) > opts.MaxDeleteFraction*float64(existing) {
-		p.Refused = fmt.Sprintf("the plan would delete %d of %d existing customers (%s), more than the allowed %s: %s",
-			len(removed), existing, percent(float64(len(removed))/float64(max(existing, 1))), percent(opts.MaxDeleteFraction),
-			strings.Join(removed, ", "))
-		for i := range p.Actions {
-			if !p.Actions[i].Blocked {
-				p.Actions[i].Blocked, p.Actions[i].BlockedReason = true, "mass-deletion breaker: "+p.Refused
-			}
+// removed plans the deletion of a customer gone from git.
+func (b *builder) removed(cp *CustomerPlan, mine []Resource, before float64, unBefore []string) []Action {
+	actions := diffCustomer(nil, mine, DiffOptions{})
+	cp.Protected = isProtected(mine)
+	cp.Status = StatusDelete
+	switch {
+	case cp.Protected:
+		cp.Blocked = "deletion protection is on (protection.deletionProtection was true when last applied): restore the file, set it to false and apply before removing the file"
+	case !b.opts.AllowDelete:
+		cp.Blocked = "customer removed from git: deleting its resources needs --allow-delete"
+	}
+	cp.Cost = CustomerCost{BeforeUSD: before, Unpriced: unBefore}
+	return actions
+}
+
+// converge plans a customer in git towards its file.
+func (b *builder) converge(cp *CustomerPlan, c schema.Customer, mine []Resource, before float64, unBefore []string) []Action {
+	cp.Tier, cp.InGit, cp.Protected = c.Tier, true, c.Protection.DeletionProtection
+	addrs, ok := b.blocks[c.Name]
+	if !ok {
+		cp.Status = StatusError
+		cp.Errors = []string{"no address block: " + b.blockErr.Error()}
+		cp.Blocked = cp.Errors[0]
+		cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: before, MaxUSD: before, ListPriceUSD: c.Placement.ListPriceUSD, Unpriced: unBefore}
+		return nil
+	}
+	cp.AddressBlock = addrs.Block.String()
+	desired := expand(c, addrs, mine, b.in.Scale[c.Name])
+	actions := diffCustomer(desired, mine, DiffOptions{})
+	cp.ServersAfter = countKind(desired, HetznerServer)
+	after, unAfter := b.cost.of(desired)
+	cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: after, ListPriceUSD: c.Placement.ListPriceUSD,
+		MaxUSD: maxCost(b.cost, c, desired, after), Unpriced: mergeUnique(unBefore, unAfter)}
+	for _, a := range actions {
+		if a.Blocked {
+			cp.Errors = append(cp.Errors, a.Address+": "+a.BlockedReason)
 		}
 	}
-	p.Steps = Steps(p.Actions)
-	if p.Steps == nil {
-		p.Steps = []Step{}
+	switch {
+	case len(cp.Errors) > 0:
+		cp.Status = StatusError
+		cp.Blocked = "the customer's changes are impossible: " + strings.Join(cp.Errors, "; ")
+	case len(mine) == 0:
+		cp.Status = StatusCreate
+	case len(actions) > 0:
+		cp.Status = StatusUpdate
+	default:
+		cp.Status = StatusNoOp
 	}
-	p.ObservedFingerprint = fingerprint(obs, scope)
-	p.Summary = summarise(p.Customers)
-	if p.Refused != "" {
-		return p, fmt.Errorf("%w: %s", ErrMassDeletion, p.Refused)
+	return actions
+}
+
+// massDeletionBreaker blocks every action when the plan would delete more
+// than the allowed share of the existing customers.
+func massDeletionBreaker(p *Plan, removed []string, existing int, fraction float64) {
+	if len(removed) <= 1 || float64(len(removed)) <= fraction*float64(existing) {
+		return
 	}
-	return p, nil
+	p.Refused = fmt.Sprintf("the plan would delete %d of %d existing customers (%s), more than the allowed %s: %s",
+		len(removed), existing, percent(float64(len(removed))/float64(max(existing, 1))), percent(fraction),
+		strings.Join(removed, ", "))
+	for i := range p.Actions {
+		if !p.Actions[i].Blocked {
+			p.Actions[i].Blocked, p.Actions[i].BlockedReason = true, "mass-deletion breaker: "+p.Refused
+		}
+	}
 }
 
 func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + " %" }
