@@ -85,3 +85,18 @@ func (s *Store) HoldBlocks(blocks map[string]string) error {
 	}
 	return nil
 }
+
+// AddressBlock returns the block a customer holds ("" when none).
+func (s *Store) AddressBlock(customer string) (string, error) {
+	var out string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte(bucketAddressBlocks)); b != nil {
+			out = string(b.Get([]byte(customer)))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("read address block of %q: %w", customer, err)
+	}
+	return out, nil
+}

@@ -36,7 +36,13 @@ func TestAddressBlocks(t *testing.T) {
 	if got, _ := s.AddressBlocks(); !maps.Equal(got, want) {
 		t.Fatalf("a refused HoldBlocks wrote %v", got)
 	}
+	if b, err := s.AddressBlock("beta"); err != nil || b != "10.64.1.0/24" {
+		t.Errorf("AddressBlock(beta) = %q, %v", b, err)
+	}
 	must(t, s.DeleteCustomer("beta"))
+	if b, err := s.AddressBlock("beta"); err != nil || b != "" {
+		t.Errorf("AddressBlock after delete = %q, %v", b, err)
+	}
 	must(t, s.HoldBlocks(map[string]string{"delta": "10.64.1.0/24"}))
 	if got, _ := s.AddressBlocks(); got["delta"] != "10.64.1.0/24" || got["beta"] != "" {
 		t.Errorf("after delete %v", got)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -35,7 +36,10 @@ type Config struct {
 	MemSpool int64
 	// SpoolDir holds temp files of large unknown-size uploads ("" = os.TempDir()).
 	SpoolDir string
-	Logger   *slog.Logger
+	// DialContext, when set, makes every connection to Endpoint (e.g.
+	// through the customer's WireGuard tunnel); nil dials directly.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	Logger      *slog.Logger
 }
 
 // Store is an agents.ObjectStore on S3.
@@ -72,12 +76,21 @@ func New(cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c, err := mgo.New(cfg.Endpoint, &mgo.Options{
+	opts := &mgo.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:       cfg.Secure,
 		Region:       cfg.Region,
 		BucketLookup: mgo.BucketLookupPath,
-	})
+	}
+	if cfg.DialContext != nil {
+		tr, err := mgo.DefaultTransport(cfg.Secure)
+		if err != nil {
+			return nil, fmt.Errorf("minio: transport: %w", err)
+		}
+		tr.DialContext, tr.Proxy = cfg.DialContext, nil
+		opts.Transport = tr
+	}
+	c, err := mgo.New(cfg.Endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("minio: client for %s: %w", cfg.Endpoint, err)
 	}

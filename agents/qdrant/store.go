@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"strconv"
 
 	"github.com/agentvdc/agentvdc/agents"
 	"github.com/google/uuid"
 	qc "github.com/qdrant/go-client/qdrant"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -46,7 +48,10 @@ type Config struct {
 	// SparseIDF creates sparse vectors with `modifier: idf` (see the
 	// package documentation).
 	SparseIDF bool
-	Logger    *slog.Logger
+	// Dialer, when set, makes the gRPC connection (e.g. through the
+	// customer's WireGuard tunnel); nil dials Host:Port directly.
+	Dialer func(ctx context.Context, addr string) (net.Conn, error)
+	Logger *slog.Logger
 }
 
 // Store is an agents.VectorStore on Qdrant.
@@ -64,7 +69,11 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Host == "" || cfg.Port <= 0 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("qdrant: %w: host and port 1-65535 are required", agents.ErrInvalidArgument)
 	}
-	c, err := qc.NewClient(&qc.Config{Host: cfg.Host, Port: cfg.Port, APIKey: cfg.APIKey, UseTLS: cfg.UseTLS, SkipCompatibilityCheck: true})
+	qcfg := &qc.Config{Host: cfg.Host, Port: cfg.Port, APIKey: cfg.APIKey, UseTLS: cfg.UseTLS, SkipCompatibilityCheck: true}
+	if cfg.Dialer != nil {
+		qcfg.GrpcOptions = append(qcfg.GrpcOptions, grpc.WithContextDialer(cfg.Dialer))
+	}
+	c, err := qc.NewClient(qcfg)
 	if err != nil {
 		return nil, fmt.Errorf("qdrant: connect %s:%d: %w", cfg.Host, cfg.Port, err)
 	}

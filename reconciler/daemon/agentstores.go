@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,8 @@ type AgentTarget struct {
 	Services schema.Services
 	Observed []plan.Resource
 	Secrets  map[string]string
+	// Addresses is the customer's address block (zero when none is held).
+	Addresses plan.Addresses
 }
 
 // AgentStores gives each agent run the stores of its customer.
@@ -108,7 +111,26 @@ func (d *Daemon) AgentDeps(ctx context.Context, customer string) (*agents.Deps, 
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return nil, nil, fmt.Errorf("customer %s: read secrets: %w", customer, err)
 	}
-	return d.cfg.AgentStores.For(ctx, AgentTarget{Customer: customer, Services: c.Services, Observed: obs, Secrets: secrets})
+	return d.cfg.AgentStores.For(ctx, AgentTarget{Customer: customer, Services: c.Services, Observed: obs, Secrets: secrets,
+		Addresses: d.addressesOf(customer)})
+}
+
+// addressesOf is the customer's held address block (zero when none).
+func (d *Daemon) addressesOf(customer string) plan.Addresses {
+	block, err := d.cfg.Store.AddressBlock(customer)
+	if err != nil || block == "" {
+		return plan.Addresses{}
+	}
+	pool := d.cfg.AddressPool
+	if !pool.IsValid() {
+		pool = netip.MustParsePrefix(plan.DefaultAddressPool)
+	}
+	a, err := plan.ParseBlock(pool, block)
+	if err != nil {
+		d.log.Warn("held address block", "customer", customer, "err", err)
+		return plan.Addresses{}
+	}
+	return a
 }
 
 // ---------------------------------------------------------------- embedded
@@ -164,6 +186,12 @@ type ServiceStoresConfig struct {
 	// dials it as is (the daemon must then have a route into every
 	// customer's private network); tests map it to loopback servers.
 	Endpoint func(customer, service, ip string, port int) (host string, hostPort int)
+	// Dial, when set, reaches each customer's data VM through that
+	// customer's WireGuard tunnel at its mesh address
+	// (plan.Addresses.DataVMWG); Endpoint is then not used. The MinIO and
+	// Qdrant clients dial through it; the Neo4j driver, which takes no
+	// dialer, connects to a loopback relay that does.
+	Dial DialFunc
 	// ConnectTimeout bounds connecting to Neo4j (default 30s).
 	ConnectTimeout time.Duration
 	Logger         *slog.Logger
@@ -200,6 +228,7 @@ type serviceConn struct {
 	deps        *agents.Deps
 	qdrant      *qdrant.Store
 	neo4j       *neo4j.Store
+	relay       *forwarder
 	// refs counts the runs holding the clients; retired ones are closed
 	// when refs drops to 0 (under ServiceStores.mu).
 	refs    int
@@ -244,6 +273,9 @@ func (c *serviceConn) close() error {
 		defer cancel()
 		errs = append(errs, c.neo4j.Close(ctx))
 	}
+	if c.relay != nil {
+		errs = append(errs, c.relay.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -269,9 +301,10 @@ type dataEndpoint struct {
 	creds    map[string]string
 }
 
-// resolve reads the data VM's observed IP (of t.Customer only) and the
-// credentials of the enabled services.
-func resolve(t AgentTarget) (dataEndpoint, error) {
+// resolve finds the data VM's address (of t.Customer only: its mesh
+// address when tunnelled, else its observed IP) and the credentials of the
+// enabled services.
+func resolve(t AgentTarget, tunnelled bool) (dataEndpoint, error) {
 	var ep dataEndpoint
 	if t.Services.MinIO {
 		ep.services = append(ep.services, plan.ServiceMinIO)
@@ -285,11 +318,17 @@ func resolve(t AgentTarget) (dataEndpoint, error) {
 	if len(ep.services) == 0 {
 		return ep, nil
 	}
-	vm := plan.Address{Kind: plan.ONEVM, Name: plan.BaseName(t.Customer) + "-data"}
+	vm := plan.Address{Kind: plan.ONEVM, Name: plan.DataVMName(t.Customer)}
 	for _, r := range t.Observed {
 		if r.Address() == vm && r.Customer == t.Customer {
 			ep.ip = r.Outputs[plan.OutputIP]
 		}
+	}
+	if tunnelled {
+		if t.Addresses.IsZero() {
+			return ep, fmt.Errorf("customer %s: %w: it holds no address block yet", t.Customer, ErrNoDataEndpoint)
+		}
+		ep.ip = t.Addresses.DataVMWG().String()
 	}
 	if ep.ip == "" {
 		return ep, fmt.Errorf("customer %s: %w: %s has no observed IP (not created yet, or not refreshed since)", t.Customer, ErrNoDataEndpoint, vm)
@@ -324,7 +363,7 @@ func (ep dataEndpoint) fingerprint() string {
 }
 
 func (s *ServiceStores) addr(customer, service, ip string, port int) (string, int) {
-	if s.cfg.Endpoint != nil {
+	if s.cfg.Endpoint != nil && s.cfg.Dial == nil {
 		return s.cfg.Endpoint(customer, service, ip, port)
 	}
 	return ip, port
@@ -336,7 +375,7 @@ func (s *ServiceStores) For(ctx context.Context, t AgentTarget) (*agents.Deps, i
 	if err := agents.ValidateCustomer(t.Customer); err != nil {
 		return nil, nil, err
 	}
-	ep, err := resolve(t)
+	ep, err := resolve(t, s.cfg.Dial != nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,8 +425,12 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 		switch svc {
 		case plan.ServiceMinIO:
 			h, p := s.addr(customer, svc, ep.ip, PortMinIO)
-			st, err := minio.New(minio.Config{Endpoint: net.JoinHostPort(h, strconv.Itoa(p)),
-				AccessKey: ep.creds[reconciler.SecretMinIOAccessKey], SecretKey: ep.creds[reconciler.SecretMinIOSecretKey], Logger: log})
+			mc := minio.Config{Endpoint: net.JoinHostPort(h, strconv.Itoa(p)),
+				AccessKey: ep.creds[reconciler.SecretMinIOAccessKey], SecretKey: ep.creds[reconciler.SecretMinIOSecretKey], Logger: log}
+			if dial := s.cfg.Dial; dial != nil {
+				mc.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) { return dial(ctx, customer, network, addr) }
+			}
+			st, err := minio.New(mc)
 			if err != nil {
 				_ = c.close()
 				return nil, fmt.Errorf("customer %s: minio: %w", customer, err)
@@ -395,7 +438,11 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 			deps.Objects = st
 		case plan.ServiceQdrant:
 			h, p := s.addr(customer, svc, ep.ip, PortQdrantGRPC)
-			st, err := qdrant.New(qdrant.Config{Host: h, Port: p, APIKey: ep.creds[reconciler.SecretQdrantAPIKey], Logger: log})
+			qcfg := qdrant.Config{Host: h, Port: p, APIKey: ep.creds[reconciler.SecretQdrantAPIKey], Logger: log}
+			if dial := s.cfg.Dial; dial != nil {
+				qcfg.Dialer = func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, customer, "tcp", addr) }
+			}
+			st, err := qdrant.New(qcfg)
 			if err != nil {
 				_ = c.close()
 				return nil, fmt.Errorf("customer %s: %w", customer, err)
@@ -403,6 +450,16 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 			c.qdrant, deps.Vectors = st, st
 		case plan.ServiceNeo4j:
 			h, p := s.addr(customer, svc, ep.ip, PortNeo4jBolt)
+			if s.cfg.Dial != nil {
+				f, err := forward(s.cfg.Dial, customer, net.JoinHostPort(h, strconv.Itoa(p)), log)
+				if err != nil {
+					_ = c.close()
+					return nil, fmt.Errorf("customer %s: neo4j relay: %w", customer, err)
+				}
+				c.relay = f
+				host, port, _ := net.SplitHostPort(f.Addr())
+				h, p = host, atoiOr(port, 0)
+			}
 			cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 			st, err := neo4j.New(cctx, neo4j.Config{URI: "bolt://" + net.JoinHostPort(h, strconv.Itoa(p)),
 				User: reconciler.Neo4jUser, Password: ep.creds[reconciler.SecretNeo4jPassword], Logger: log})
@@ -416,6 +473,13 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 	}
 	log.Info("connected to the data services", "ip", ep.ip, "services", fmt.Sprint(ep.services))
 	return c, nil
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
 }
 
 // redactErr drops a secret from an error's text (drivers may echo what

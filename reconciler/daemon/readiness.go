@@ -131,7 +131,7 @@ func (d *Daemon) servicesHealthy(ctx context.Context, t AgentTarget, obs []plan.
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return false
 	}
-	t.Observed, t.Secrets = obs, secrets
+	t.Observed, t.Secrets, t.Addresses = obs, secrets, d.addressesOf(t.Customer)
 	cctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	if err := hc.Health(cctx, t); err != nil {
