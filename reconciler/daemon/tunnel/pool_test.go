@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -384,5 +385,49 @@ func TestCloseEndsConnections(t *testing.T) {
 	}
 	if _, err := p.DialContext(context.Background(), "acme", "tcp", m.dataServed.String()); !errors.Is(err, tunnel.ErrClosed) {
 		t.Fatalf("dial after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestConcurrentDials: dials racing to open one customer's tunnel share
+// it (one open), and each customer keeps its own.
+func TestConcurrentDials(t *testing.T) {
+	a := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
+	b := startMesh(t, "10.64.1.0/24", dataServer(t, "bolt", nil).Listener.Addr().String())
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": a.cfg, "bolt": b.cfg}),
+		tunnel.Options{Listen: loopback, MaxTunnels: 2})
+	defer p.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			customer, m := "acme", a
+			if i%2 == 1 {
+				customer, m = "bolt", b
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, err := p.DialContext(ctx, customer, "tcp", m.dataServed.String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			io.WriteString(c, "GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			got, err := io.ReadAll(c)
+			if err != nil || !strings.HasSuffix(string(got), customer) {
+				errs <- fmt.Errorf("%s: response %q, %v", customer, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if s := p.Stats(); s.Opens != 2 || s.Tunnels != 2 || s.Conns != 0 || s.Dials != 16 {
+		t.Fatalf("stats = %+v: want 2 tunnels opened once each, 16 dials, no open connection", s)
 	}
 }

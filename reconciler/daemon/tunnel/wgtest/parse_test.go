@@ -45,7 +45,7 @@ PersistentKeepalive = 25
 		Peers: []Peer{
 			{Line: 8, PublicKey: k2, AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.64.0.2/32")}},
 			{Line: 11, PublicKey: k3, PresharedKey: k1, Endpoint: "[2001:db8::1]:51820",
-				AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.64.0.3/32"), netip.MustParsePrefix("10.64.0.4/32"), netip.MustParsePrefix("fd00::3/128")},
+				AllowedIPs:          []netip.Prefix{netip.MustParsePrefix("10.64.0.3/32"), netip.MustParsePrefix("10.64.0.4/32"), netip.MustParsePrefix("fd00::3/128")},
 				PersistentKeepalive: 25 * time.Second},
 		},
 	}

@@ -23,6 +23,8 @@ type bind struct {
 
 var _ conn.Bind = (*bind)(nil)
 
+const socketBuffer = 7 << 20 // wireguard-go's socketBufferSize
+
 func newBind(listen netip.AddrPort) *bind {
 	network := "udp"
 	if listen.Addr().Is4() && !listen.Addr().IsUnspecified() {
@@ -52,6 +54,12 @@ func (b *bind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("listen for WireGuard on %s: %w", la, err)
 	}
+	// As wireguard-go's own bind does: bursts of a fast transfer
+	// overflow the default socket buffers (~208 KiB), and every dropped
+	// datagram is a TCP retransmission inside the tunnel. The kernel caps
+	// the size at net.core.[rw]mem_max.
+	_ = c.SetReadBuffer(socketBuffer)
+	_ = c.SetWriteBuffer(socketBuffer)
 	b.conn = c
 	recv := func(packets [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
 		n, ap, err := c.ReadFromUDPAddrPort(packets[0])
