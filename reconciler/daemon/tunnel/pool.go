@@ -64,9 +64,10 @@ type Pool struct {
 	opts    Options
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	tunnels map[string]*tunnel
-	closed  bool
+	mu       sync.Mutex
+	tunnels  map[string]*tunnel
+	forwards map[*Forward]struct{}
+	closed   bool
 
 	opens, openFailures, dials, dialFailures, refused, idleClosed, evicted atomic.Uint64
 
@@ -115,7 +116,8 @@ func NewPool(resolve Resolver, opts Options) *Pool {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Pool{resolve: resolve, opts: opts, log: log, tunnels: map[string]*tunnel{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		forwards: map[*Forward]struct{}{},
+		stop:     make(chan struct{}), done: make(chan struct{})}
 	go p.janitor()
 	return p
 }
@@ -345,8 +347,19 @@ func (p *Pool) release(t *tunnel, c *conn) {
 }
 
 // Forget closes the customer's tunnel now (a removed customer), with
-// its connections.
+// its connections and its forwards.
 func (p *Pool) Forget(customer string) {
+	p.mu.Lock()
+	var fs []*Forward
+	for f := range p.forwards {
+		if f.customer == customer {
+			fs = append(fs, f)
+		}
+	}
+	p.mu.Unlock()
+	for _, f := range fs {
+		f.Close()
+	}
 	p.mu.Lock()
 	t := p.tunnels[customer]
 	if t != nil {
@@ -373,8 +386,8 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// Close closes every tunnel and its connections; later dials fail with
-// ErrClosed.
+// Close closes every forward, tunnel and connection; later dials fail
+// with ErrClosed.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -387,7 +400,14 @@ func (p *Pool) Close() error {
 		all = append(all, t)
 	}
 	clear(p.tunnels)
+	fs := make([]*Forward, 0, len(p.forwards))
+	for f := range p.forwards {
+		fs = append(fs, f)
+	}
 	p.mu.Unlock()
+	for _, f := range fs {
+		f.Close()
+	}
 	close(p.stop)
 	<-p.done
 	for _, t := range all {

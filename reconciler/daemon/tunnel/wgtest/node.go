@@ -16,13 +16,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel/internal/relay"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel/internal/wgnet"
 )
 
@@ -275,8 +275,7 @@ func (n *Node) untrack(c net.Conn) {
 	c.Close()
 }
 
-// proxy copies both ways, passing each side's end of stream on as a
-// half-close so request/response protocols finish cleanly.
+// proxy relays one exposed connection to the real server.
 func (n *Node) proxy(c net.Conn, target string) {
 	defer n.untrack(c)
 	d := net.Dialer{Timeout: 10 * time.Second}
@@ -289,21 +288,7 @@ func (n *Node) proxy(c net.Conn, target string) {
 		return
 	}
 	defer n.untrack(t)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, err := io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok && err == nil {
-			cw.CloseWrite()
-		} else {
-			dst.Close()
-			src.Close()
-		}
-	}
-	go pipe(t, c)
-	go pipe(c, t)
-	wg.Wait()
+	relay.Pipe(c, t)
 }
 
 // Close stops the node: its listeners, proxied connections and device.
