@@ -2,11 +2,9 @@ package tunnel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel/internal/relay"
 )
@@ -21,15 +19,8 @@ import (
 type Forward struct {
 	p        *Pool
 	customer string
-	target   string
-	l        net.Listener
-	ctx      context.Context // ends pending dials on Close
-	cancel   context.CancelFunc
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
+	addr     netip.AddrPort
+	srv      *relay.Server
 }
 
 // LocalForward starts a Forward to addr (IP:port in the customer's
@@ -51,98 +42,34 @@ func (p *Pool) LocalForward(ctx context.Context, customer, addr string) (*Forwar
 	if err != nil {
 		return nil, fmt.Errorf("customer %s: forward to %s: %w", customer, addr, err)
 	}
-	f := &Forward{p: p, customer: customer, target: dst.String(), l: l, conns: map[net.Conn]struct{}{}}
-	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f := &Forward{p: p, customer: customer, addr: l.Addr().(*net.TCPAddr).AddrPort()}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
 		l.Close()
-		f.cancel()
 		return nil, ErrClosed
 	}
+	// Each dial is bounded by the pool's DialTimeout and ended by Close.
+	f.srv = relay.Serve(l, func(ctx context.Context) (net.Conn, error) {
+		c, err := p.DialContext(ctx, customer, "tcp", dst.String())
+		if err != nil {
+			p.log.Warn("tunnel forward dial failed", "customer", customer, "target", dst.String(), "err", err)
+		}
+		return c, err
+	})
 	p.forwards[f] = struct{}{}
-	p.mu.Unlock()
-	f.wg.Add(1)
-	go f.serve()
-	p.log.Info("tunnel forward listening", "customer", customer, "target", f.target, "local", l.Addr().String())
+	p.log.Info("tunnel forward listening", "customer", customer, "target", dst.String(), "local", f.addr.String())
 	return f, nil
 }
 
 // Addr is the loopback address to connect to.
-func (f *Forward) Addr() netip.AddrPort { return f.l.Addr().(*net.TCPAddr).AddrPort() }
-
-func (f *Forward) serve() {
-	defer f.wg.Done()
-	for {
-		c, err := f.l.Accept()
-		if err != nil {
-			return
-		}
-		if !f.track(c) {
-			c.Close()
-			return
-		}
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer f.untrack(c)
-			// Bounded by the pool's DialTimeout, ended by Close.
-			t, err := f.p.DialContext(f.ctx, f.customer, "tcp", f.target)
-			if err != nil {
-				f.p.log.Warn("tunnel forward dial failed", "customer", f.customer, "target", f.target, "err", err)
-				return
-			}
-			if !f.track(t) {
-				t.Close()
-				return
-			}
-			defer f.untrack(t)
-			relay.Pipe(c, t)
-		}()
-	}
-}
-
-func (f *Forward) track(c net.Conn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
-	f.conns[c] = struct{}{}
-	return true
-}
-
-func (f *Forward) untrack(c net.Conn) {
-	f.mu.Lock()
-	delete(f.conns, c)
-	f.mu.Unlock()
-	c.Close()
-}
+func (f *Forward) Addr() netip.AddrPort { return f.addr }
 
 // Close stops listening and ends the relayed connections.
 func (f *Forward) Close() error {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return nil
-	}
-	f.closed = true
-	f.cancel()
-	conns := make([]net.Conn, 0, len(f.conns))
-	for c := range f.conns {
-		conns = append(conns, c)
-	}
-	f.mu.Unlock()
-	err := f.l.Close()
-	for _, c := range conns {
-		c.Close()
-	}
-	f.wg.Wait()
+	err := f.srv.Close()
 	f.p.mu.Lock()
 	delete(f.p.forwards, f)
 	f.p.mu.Unlock()
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
 	return err
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -321,10 +323,7 @@ func (p *Pool) removeLocked(t *tunnel) {
 func (p *Pool) shut(t *tunnel) {
 	<-t.ready
 	p.mu.Lock()
-	conns := make([]*conn, 0, len(t.conns))
-	for c := range t.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Keys(t.conns))
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
@@ -395,15 +394,9 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
-	all := make([]*tunnel, 0, len(p.tunnels))
-	for _, t := range p.tunnels {
-		all = append(all, t)
-	}
+	all := slices.Collect(maps.Values(p.tunnels))
 	clear(p.tunnels)
-	fs := make([]*Forward, 0, len(p.forwards))
-	for f := range p.forwards {
-		fs = append(fs, f)
-	}
+	fs := slices.Collect(maps.Keys(p.forwards))
 	p.mu.Unlock()
 	for _, f := range fs {
 		f.Close()

@@ -54,8 +54,7 @@ type Node struct {
 	mu        sync.Mutex
 	closed    bool
 	listeners []net.Listener
-	conns     map[net.Conn]struct{}
-	wg        sync.WaitGroup
+	relays    []*relay.Server
 }
 
 // Start parses a wg-quick configuration and starts it.
@@ -106,7 +105,7 @@ func StartConfig(c Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Node{dev: dev, cfg: c, pub: priv.Public(), addrs: ifc.Addresses, conns: map[net.Conn]struct{}{}}, nil
+	return &Node{dev: dev, cfg: c, pub: priv.Public(), addrs: ifc.Addresses}, nil
 }
 
 func peer(name string, p Peer, endpoints map[string]netip.AddrPort) (wgnet.Peer, error) {
@@ -224,7 +223,7 @@ func (n *Node) DialContext(ctx context.Context, network, addr string) (net.Conn,
 }
 
 // Expose serves addr in the mesh (tcp, one of the node's addresses) by
-// proxying each connection to target, a server on this machine's loopback
+// relaying each connection to target, a server on this machine's loopback
 // ("127.0.0.1:9000"), as the data VM's services would answer on B.3. It
 // runs until the node is closed.
 func (n *Node) Expose(addr, target string) error {
@@ -236,62 +235,19 @@ func (n *Node) Expose(addr, target string) error {
 	if err != nil {
 		return err
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			if !n.track(c) {
-				c.Close()
-				return
-			}
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
-				n.proxy(c, target)
-			}()
-		}
-	}()
-	return nil
-}
-
-func (n *Node) track(c net.Conn) bool {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	srv := relay.Serve(l, func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", target) })
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return false
+		srv.Close()
+		return net.ErrClosed
 	}
-	n.conns[c] = struct{}{}
-	return true
+	n.relays = append(n.relays, srv)
+	return nil
 }
 
-func (n *Node) untrack(c net.Conn) {
-	n.mu.Lock()
-	delete(n.conns, c)
-	n.mu.Unlock()
-	c.Close()
-}
-
-// proxy relays one exposed connection to the real server.
-func (n *Node) proxy(c net.Conn, target string) {
-	defer n.untrack(c)
-	d := net.Dialer{Timeout: 10 * time.Second}
-	t, err := d.Dial("tcp", target)
-	if err != nil {
-		return
-	}
-	if !n.track(t) {
-		t.Close()
-		return
-	}
-	defer n.untrack(t)
-	relay.Pipe(c, t)
-}
-
-// Close stops the node: its listeners, proxied connections and device.
+// Close stops the node: its listeners, relayed connections and device.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -299,22 +255,17 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	ls := n.listeners
-	conns := make([]net.Conn, 0, len(n.conns))
-	for c := range n.conns {
-		conns = append(conns, c)
-	}
+	ls, rs := n.listeners, n.relays
 	n.mu.Unlock()
 	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.Close())
+	}
 	for _, l := range ls {
 		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
-	for _, c := range conns {
-		c.Close()
-	}
-	n.wg.Wait()
 	errs = append(errs, n.dev.Close())
 	return errors.Join(errs...)
 }
