@@ -53,12 +53,12 @@ func (p *Pool) LocalForward(ctx context.Context, customer, addr string) (*Forwar
 	f.srv = relay.Serve(l, func(ctx context.Context) (net.Conn, error) {
 		c, err := p.DialContext(ctx, customer, "tcp", dst.String())
 		if err != nil {
-			p.log.Warn("tunnel forward dial failed", "customer", customer, "target", dst.String(), "err", err)
+			p.log.Warn("tunnel forward dial failed", logKeyCustomer, customer, logKeyTarget, dst.String(), logKeyErr, err)
 		}
 		return c, err
 	})
 	p.forwards[f] = struct{}{}
-	p.log.Info("tunnel forward listening", "customer", customer, "target", dst.String(), "local", f.addr.String())
+	p.log.Info("tunnel forward listening", logKeyCustomer, customer, logKeyTarget, dst.String(), logKeyLocal, f.addr.String())
 	return f, nil
 }
 

@@ -16,6 +16,20 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel/internal/wgnet"
 )
 
+// Log attribute keys.
+const (
+	logKeyCustomer    = "customer"
+	logKeyAddr        = "addr"
+	logKeyErr         = "err"
+	logKeyEndpoint    = "endpoint"
+	logKeyLocal       = "local"
+	logKeyDuration    = "duration"
+	logKeyReason      = "reason"
+	logKeyIdleTimeout = "idle_timeout"
+	logKeyMaxTunnels  = "max_tunnels"
+	logKeyTarget      = "target"
+)
+
 // Resolver gives a customer's tunnel configuration. The pool calls it on
 // every dial (keep it cheap: state and secrets already in memory) so a
 // changed configuration (new storage node address, rotated key) takes
@@ -86,6 +100,8 @@ type tunnel struct {
 	conns    map[*conn]struct{}
 	pending  int // dials holding the tunnel before their conn exists
 	lastUsed time.Time
+	opened   time.Time
+	hub      wgnet.Key
 }
 
 func (t *tunnel) busy() bool { return t.pending > 0 || len(t.conns) > 0 }
@@ -134,7 +150,7 @@ func (p *Pool) DialContext(ctx context.Context, customer, network, addr string) 
 	c, err := p.dial(ctx, customer, network, addr)
 	if err != nil {
 		p.dialFailures.Add(1)
-		p.log.Debug("tunnel dial failed", "customer", customer, "addr", addr, "err", err)
+		p.log.Debug("tunnel dial failed", logKeyCustomer, customer, logKeyAddr, addr, logKeyErr, err)
 		return nil, fmt.Errorf("customer %s: dial %s %s through its tunnel: %w", customer, network, addr, err)
 	}
 	return c, nil
@@ -226,7 +242,7 @@ func (p *Pool) acquire(ctx context.Context, customer string, cfg Config) (*tunne
 			// that is no longer the customer's.
 			p.removeLocked(t)
 			p.mu.Unlock()
-			p.log.Info("tunnel configuration changed; reopening", "customer", customer)
+			p.log.Info("tunnel configuration changed; reopening", logKeyCustomer, customer)
 			p.shut(t)
 			p.mu.Lock()
 			continue
@@ -253,7 +269,7 @@ func (p *Pool) acquire(ctx context.Context, customer string, cfg Config) (*tunne
 		p.tunnels[customer] = t
 		p.mu.Unlock()
 		if victim != nil {
-			p.log.Info("tunnel closed to make room", "customer", victim.customer, "max_tunnels", p.opts.MaxTunnels)
+			p.log.Info("tunnel closed to make room", logKeyCustomer, victim.customer, logKeyMaxTunnels, p.opts.MaxTunnels)
 			p.shut(victim)
 		}
 		return p.open(t)
@@ -266,7 +282,7 @@ func (p *Pool) open(t *tunnel) (*tunnel, error) {
 	ifc, err := t.cfg.iface(p.opts.Listen)
 	var dev *wgnet.Device
 	if err == nil {
-		ifc.Log = p.log.With("customer", t.customer)
+		ifc.Log = p.log.With(logKeyCustomer, t.customer)
 		dev, err = wgnet.Open(ifc)
 	}
 	p.mu.Lock()
@@ -287,13 +303,14 @@ func (p *Pool) open(t *tunnel) (*tunnel, error) {
 		dev.Close()
 		return nil, ErrClosed
 	}
-	t.dev = dev
+	t.dev, t.hub = dev, ifc.Peers[0].PublicKey
 	t.lastUsed = p.opts.Now()
+	t.opened = t.lastUsed
 	close(t.ready)
 	p.mu.Unlock()
 	p.opens.Add(1)
-	p.log.Info("tunnel opened", "customer", t.customer, "endpoint", t.cfg.Peer.Endpoint.String(),
-		"local", dev.LocalAddr().String(), "duration", time.Since(start))
+	p.log.Info("tunnel opened", logKeyCustomer, t.customer, logKeyEndpoint, t.cfg.Peer.Endpoint.String(),
+		logKeyLocal, dev.LocalAddr().String(), logKeyDuration, time.Since(start))
 	return t, nil
 }
 
@@ -367,8 +384,34 @@ func (p *Pool) Forget(customer string) {
 	p.mu.Unlock()
 	if t != nil {
 		p.shut(t)
-		p.log.Info("tunnel closed", "customer", customer, "reason", "forgotten")
+		p.log.Info("tunnel closed", logKeyCustomer, customer, logKeyReason, "forgotten")
 	}
+}
+
+// Info describes a customer's open tunnel, for status views.
+type Info struct {
+	Opened time.Time // when it was opened (Options.Now)
+	// LastHandshake is the last completed WireGuard handshake with the
+	// hub (zero: none yet, e.g. the hub does not answer).
+	LastHandshake time.Time
+	Conns         int            // open connections
+	Local         netip.AddrPort // the tunnel's UDP socket
+	Endpoint      netip.AddrPort // the hub
+}
+
+// Info reports on the customer's tunnel; false when none is open.
+func (p *Pool) Info(customer string) (Info, bool) {
+	p.mu.Lock()
+	t := p.tunnels[customer]
+	if t == nil || !t.isReady() || t.dev == nil {
+		p.mu.Unlock()
+		return Info{}, false
+	}
+	in := Info{Opened: t.opened, Conns: len(t.conns), Endpoint: t.cfg.Peer.Endpoint}
+	dev, hub := t.dev, t.hub
+	p.mu.Unlock()
+	in.Local, in.LastHandshake = dev.LocalAddr(), dev.LastHandshake(hub)
+	return in, true
 }
 
 // Stats returns the current counters.
@@ -440,7 +483,7 @@ func (p *Pool) sweep() {
 	for _, t := range idle {
 		p.shut(t)
 		p.idleClosed.Add(1)
-		p.log.Info("tunnel closed", "customer", t.customer, "reason", "idle", "idle_timeout", p.opts.IdleTimeout)
+		p.log.Info("tunnel closed", logKeyCustomer, t.customer, logKeyReason, "idle", logKeyIdleTimeout, p.opts.IdleTimeout)
 	}
 }
 

@@ -100,6 +100,13 @@ func TestDialThroughHub(t *testing.T) {
 	if m.hub.LastHandshake(m.cpPub).IsZero() {
 		t.Fatal("the hub has no handshake with the control plane")
 	}
+	in, ok := p.Info("acme")
+	if !ok || in.LastHandshake.IsZero() || in.Endpoint != m.hub.Addr() || !in.Local.Addr().IsLoopback() || in.Opened.IsZero() {
+		t.Fatalf("Info = %+v, %v: want an open tunnel with a handshake to the hub", in, ok)
+	}
+	if _, ok := p.Info("bolt"); ok {
+		t.Fatal("Info reports a tunnel for a customer that never dialled")
+	}
 }
 
 // dial opens a TCP connection to the customer's data VM through the pool.
