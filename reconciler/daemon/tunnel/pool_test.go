@@ -1,11 +1,15 @@
 package tunnel_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -61,7 +65,9 @@ func TestDialThroughHub(t *testing.T) {
 	big := payload(4 << 20)
 	srv := dataServer(t, "acme data VM", big)
 	m := startMesh(t, "10.64.0.0/24", srv.Listener.Addr().String())
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, Log: log})
 	defer p.Close()
 	c := httpVia(p, "acme")
 	defer c.CloseIdleConnections()
@@ -107,6 +113,36 @@ func TestDialThroughHub(t *testing.T) {
 	if _, ok := p.Info("bolt"); ok {
 		t.Fatal("Info reports a tunnel for a customer that never dialled")
 	}
+	c.CloseIdleConnections()
+	p.Forget("acme")
+	out := logs.String()
+	if !strings.Contains(out, "tunnel opened") || !strings.Contains(out, "Sending handshake initiation") {
+		t.Fatalf("debug log lacks the pool's and wireguard-go's events:\n%s", out)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(m.cpPriv)
+	for _, secret := range []string{m.cpPriv, hex.EncodeToString(raw), m.cpPriv[:12]} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("the log carries the control plane's private key:\n%s", out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the pool's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // dial opens a TCP connection to the customer's data VM through the pool.
