@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -24,9 +23,7 @@ func TestMinIOThroughTunnel(t *testing.T) {
 	m := startMesh(t, "10.64.7.0/24", srv.Endpoint)
 	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
 	defer p.Close()
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return p.DialContext(ctx, "acme", network, addr)
-	}}
+	tr := &http.Transport{DialContext: p.Dialer("acme")}
 	defer tr.CloseIdleConnections()
 	mc, err := minio.New(m.dataServed.String(), &minio.Options{
 		Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""), Transport: tr,

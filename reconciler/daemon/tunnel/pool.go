@@ -156,6 +156,15 @@ func (p *Pool) DialContext(ctx context.Context, customer, network, addr string) 
 	return c, nil
 }
 
+// Dialer is DialContext bound to a customer, in the shape of
+// http.Transport.DialContext (MinIO's client); for gRPC (Qdrant) use
+// grpc.WithContextDialer with network "tcp".
+func (p *Pool) Dialer(customer string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return p.DialContext(ctx, customer, network, addr)
+	}
+}
+
 func (p *Pool) dial(ctx context.Context, customer, network, addr string) (net.Conn, error) {
 	switch network {
 	case "tcp", "tcp4", "udp", "udp4", "tcp6", "udp6":

@@ -30,11 +30,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // httpVia is an HTTP client whose connections go through the pool.
 func httpVia(p *tunnel.Pool, customer string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return p.DialContext(ctx, customer, network, addr)
-		},
-	}}
+	return &http.Client{Transport: &http.Transport{DialContext: p.Dialer(customer)}}
 }
 
 // payload is deterministic bytes of n length.
