@@ -269,7 +269,7 @@ func (p *Pool) acquire(ctx context.Context, customer string, cfg Config) (*tunne
 				p.refused.Add(1)
 				n := len(p.tunnels)
 				p.mu.Unlock()
-				return nil, fmt.Errorf("%w: %d of at most %d, each with open connections", ErrTooManyTunnels, n, p.opts.MaxTunnels)
+				return nil, fmt.Errorf("%w: %d of at most %d, each with open connections or opening (raise MaxTunnels or retry)", ErrTooManyTunnels, n, p.opts.MaxTunnels)
 			}
 			p.removeLocked(victim)
 			p.evicted.Add(1)

@@ -1,15 +1,3 @@
-// Package wgtest runs the far side of a customer's WireGuard mesh in a
-// test process: userspace peers (wireguard-go over gVisor's netstack)
-// started from wg-quick configuration text, such as what apply renders for
-// the storage node and the data VM. A node can be the hub (Options.Forward:
-// it routes between its peers as the storage node does) and can expose
-// services in its mesh address that are really served by a server on
-// 127.0.0.1 (Node.Expose), e.g. a real MinIO.
-//
-// Nothing leaves the machine: a node binds 127.0.0.1 and refuses to send
-// to an endpoint that is not a loopback address; endpoints written in the
-// configuration (the storage node's public address) are mapped to where
-// the test's peers really listen with Options.Endpoints.
 package wgtest
 
 import (

@@ -31,8 +31,10 @@ func (k Key) String() string { return base64.StdEncoding.EncodeToString(k[:]) }
 // Public derives the public key of a private key.
 func (k Key) Public() Key {
 	priv, err := ecdh.X25519().NewPrivateKey(k[:])
-	if err != nil { // only for a wrong length, which a Key cannot have
-		panic(err)
+	if err != nil {
+		// NewPrivateKey fails only for a length other than 32, which a
+		// Key cannot have: unreachable.
+		panic("wgnet: X25519 rejected a 32-byte key: " + err.Error())
 	}
 	return Key(priv.PublicKey().Bytes())
 }
