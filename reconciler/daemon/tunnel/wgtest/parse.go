@@ -134,7 +134,7 @@ func (p *parser) feed(raw string) error {
 		return p.errf("", "line is neither a [section] nor Key = Value")
 	}
 	if p.section == "" {
-		return p.errf("", "setting %s before any [Interface] or [Peer] section", k)
+		return p.errf("", "setting %s before any [Interface] or [Peer] section", show(k))
 	}
 	return p.setting(k, v)
 }
@@ -156,7 +156,7 @@ func (p *parser) header(line string) error {
 		p.section = "Peer"
 		p.cfg.Peers = append(p.cfg.Peers, Peer{Line: p.line})
 	default:
-		return p.errf("", "unknown section %s (want [Interface] or [Peer])", line)
+		return p.errf("", "unknown section %s (want [Interface] or [Peer])", show(line))
 	}
 	clear(p.seen)
 	return nil
@@ -205,7 +205,7 @@ func (p *parser) setting(k, v string) error {
 			}
 			n, err := strconv.ParseUint(v, 10, 16)
 			if err != nil {
-				return p.errf("ListenPort", "%q is not a port number 0..65535", v)
+				return p.errf("ListenPort", "%s is not a port number 0..65535", quote(v))
 			}
 			ifc.ListenPort = uint16(n)
 		case "address":
@@ -216,12 +216,12 @@ func (p *parser) setting(k, v string) error {
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 576 || n > 65535 {
-				return p.errf("MTU", "%q is not a number 576..65535", v)
+				return p.errf("MTU", "%s is not a number 576..65535", quote(v))
 			}
 			ifc.MTU = n
 		default:
 			if !hostKeys[lk] {
-				return p.errf(k, "unknown key in [Interface] (want PrivateKey, ListenPort, Address, MTU, or one of wg-quick's DNS, Table, FwMark, SaveConfig, PreUp, PostUp, PreDown, PostDown)")
+				return p.errf(show(k), "unknown key in [Interface] (want PrivateKey, ListenPort, Address, MTU, or one of wg-quick's DNS, Table, FwMark, SaveConfig, PreUp, PostUp, PreDown, PostDown)")
 			}
 		}
 		return nil
@@ -251,11 +251,11 @@ func (p *parser) setting(k, v string) error {
 		}
 		n, err := strconv.ParseUint(v, 10, 16)
 		if err != nil {
-			return p.errf("PersistentKeepalive", "%q is not off or a number of seconds 0..65535", v)
+			return p.errf("PersistentKeepalive", "%s is not off or a number of seconds 0..65535", quote(v))
 		}
 		peer.PersistentKeepalive = time.Duration(n) * time.Second
 	default:
-		return p.errf(k, "unknown key in [Peer] (want PublicKey, PresharedKey, Endpoint, AllowedIPs, PersistentKeepalive)")
+		return p.errf(show(k), "unknown key in [Peer] (want PublicKey, PresharedKey, Endpoint, AllowedIPs, PersistentKeepalive)")
 	}
 	return nil
 }
@@ -285,7 +285,7 @@ func (p *parser) prefixes(name, v string, dst *[]netip.Prefix, emptyOK bool) err
 	for _, s := range strings.Split(v, ",") {
 		pf, err := parsePrefix(s)
 		if err != nil {
-			return p.errf(name, "%q: %v", s, err)
+			return p.errf(name, "%s: %v", quote(s), err)
 		}
 		*dst = append(*dst, pf)
 	}
@@ -317,17 +317,17 @@ func parsePrefix(s string) (netip.Prefix, error) {
 func checkEndpoint(v string) error {
 	host, port, ok := cutHostPort(v)
 	if !ok {
-		return fmt.Errorf("%q is not host:port or [IPv6]:port", v)
+		return fmt.Errorf("%s is not host:port or [IPv6]:port", quote(v))
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || n == 0 {
-		return fmt.Errorf("%q: port %q is not 1..65535", v, port)
+		return fmt.Errorf("%s: port %s is not 1..65535", quote(v), quote(port))
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil
 	}
 	if !validHostName(host) {
-		return fmt.Errorf("%q: %q is neither an IP address nor a host name", v, host)
+		return fmt.Errorf("%s: %s is neither an IP address nor a host name", quote(v), quote(host))
 	}
 	return nil
 }
@@ -407,4 +407,38 @@ func joinPrefixes(ps []netip.Prefix) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// keyLike matches text that may be (part of) a base64 key: a message
+// never repeats it, whatever key it was given under.
+func keyLike(s string) bool {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '+', r == '/', r == '=':
+			n++
+		default:
+			n = 0
+		}
+		if n >= 20 {
+			return true
+		}
+	}
+	return false
+}
+
+// quote is %q of a value, or a placeholder when it looks like a key.
+func quote(s string) string {
+	if keyLike(s) {
+		return "(a value that looks like a key, not shown)"
+	}
+	return strconv.Quote(s)
+}
+
+// show is a name as written, or a placeholder when it looks like a key.
+func show(s string) string {
+	if keyLike(s) {
+		return "(text that looks like a key, not shown)"
+	}
+	return s
 }

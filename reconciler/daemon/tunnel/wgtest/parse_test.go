@@ -88,6 +88,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad allowed ip", iface + "[Peer]\nPublicKey = " + k2 + "\nAllowedIPs = 10.0.0.0/33\n", `c.conf:5: [Peer] AllowedIPs: "10.0.0.0/33"`},
 		{"empty list entry", iface + "[Peer]\nPublicKey = " + k2 + "\nAllowedIPs = 10.0.0.1/32,\n", `empty list entry`},
 		{"bad keepalive", iface + "[Peer]\nPublicKey = " + k2 + "\nPersistentKeepalive = often\n", `[Peer] PersistentKeepalive: "often" is not off`},
+		{"key as a line", k1 + "\n", "c.conf:1: setting (text that looks like a key, not shown) before any"},
+		{"key in a list", iface + "Address = " + k2 + "\n", "c.conf:3: [Interface] Address: (a value that looks like a key, not shown): not an IP"},
+		{"key as a key name", iface + k2[:43] + "x = 1\n", "[Interface] (text that looks like a key, not shown): unknown key"},
 		{"unknown peer key", iface + "[Peer]\nPublicKey = " + k2 + "\nAllowedIP = 10.0.0.1\n", `c.conf:5: [Peer] AllowedIP: unknown key in [Peer]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +102,7 @@ func TestParseErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %q, want it to contain %q", err, tc.want)
 			}
-			for _, k := range []string{k1, k1[:43], k2} {
+			for _, k := range []string{k1, k1[:43], k2, k2[:20]} {
 				if strings.Contains(err.Error(), k) {
 					t.Fatalf("err = %q carries a key", err)
 				}
@@ -139,6 +142,9 @@ func FuzzParse(f *testing.F) {
 			var pe *ParseError
 			if !errors.As(err, &pe) || pe.Line < 1 {
 				t.Fatalf("err = %v: not a located *ParseError", err)
+			}
+			if keyLike(err.Error()) {
+				t.Fatalf("err = %q repeats text that looks like a key", err)
 			}
 			return
 		}
