@@ -15,7 +15,7 @@ import (
 // handshake with the hub, TCP handshake forwarded by the hub.
 func BenchmarkTunnelOpen(b *testing.B) {
 	m := startMesh(b, "10.64.0.0/24", dataServer(b, "acme", nil).Listener.Addr().String())
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 	ctx := context.Background()
 	for b.Loop() {
@@ -40,7 +40,7 @@ func BenchmarkHTTPTransfer(b *testing.B) {
 	const size = 16 << 20
 	srv := dataServer(b, "acme", payload(size))
 	m := startMesh(b, "10.64.0.0/24", srv.Listener.Addr().String())
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 	for _, tc := range []struct {
 		name, url string

@@ -31,9 +31,9 @@ func (p *Pool) LocalForward(ctx context.Context, customer, addr string) (*Forwar
 	if err != nil {
 		return nil, fmt.Errorf("customer %s: forward to %s: %w: want IP:port", customer, addr, ErrBadAddress)
 	}
-	cfg, err := p.resolve(ctx, customer)
+	cfg, err := p.config(ctx, customer)
 	if err != nil {
-		return nil, fmt.Errorf("customer %s: forward to %s: tunnel configuration: %w", customer, addr, err)
+		return nil, fmt.Errorf("customer %s: forward to %s: %w", customer, addr, err)
 	}
 	if !cfg.allows(dst.Addr()) {
 		return nil, fmt.Errorf("customer %s: forward to %s: %w: %s is not in %v", customer, addr, ErrOutsideAllowedIPs, dst.Addr(), cfg.Peer.AllowedIPs)

@@ -15,7 +15,7 @@ import (
 // opens the tunnel only when a connection arrives and stops with Close.
 func TestLocalForward(t *testing.T) {
 	m := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 	ctx := context.Background()
 

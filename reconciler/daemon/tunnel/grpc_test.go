@@ -28,7 +28,7 @@ func TestQdrantGRPCThroughTunnel(t *testing.T) {
 	if err := m.data.Expose(target, addr); err != nil {
 		t.Fatal(err)
 	}
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 	qc, err := qdrant.NewClient(&qdrant.Config{
 		Host: m.dataServed.Addr().String(), Port: 6334, SkipCompatibilityCheck: true,

@@ -21,7 +21,7 @@ import (
 func TestMinIOThroughTunnel(t *testing.T) {
 	srv := miniotest.Start(t)
 	m := startMesh(t, "10.64.7.0/24", srv.Endpoint)
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 	tr := &http.Transport{DialContext: p.Dialer("acme")}
 	defer tr.CloseIdleConnections()

@@ -54,6 +54,15 @@ type Options struct {
 	// listens on all addresses, which a WireGuard client needs to hear its
 	// hub's replies; tests set 127.0.0.1:0.
 	Listen netip.AddrPort
+	// Endpoint, when set, rewrites the hub endpoint a Resolver gave
+	// before the tunnel uses it. The simulators' public addresses lead
+	// nowhere, so `vdc serve --sim` and tests map them to the loopback
+	// address of a userspace hub (wgtest).
+	Endpoint func(customer string, configured netip.AddrPort) netip.AddrPort
+	// LoopbackOnly refuses (ErrBadConfig) a hub endpoint that is not a
+	// loopback address, after Endpoint: a simulated or test setup then
+	// never sends a datagram off the machine, whatever the resolver says.
+	LoopbackOnly bool
 	// Log receives the pool's events (nil: discarded); wireguard-go's
 	// own messages are logged at debug level.
 	Log *slog.Logger
@@ -175,12 +184,8 @@ func (p *Pool) dial(ctx context.Context, customer, network, addr string) (net.Co
 	if err != nil {
 		return nil, fmt.Errorf("%w: want IP:port (host names are not resolved in a customer's mesh)", ErrBadAddress)
 	}
-	cfg, err := p.resolve(ctx, customer)
+	cfg, err := p.config(ctx, customer)
 	if err != nil {
-		return nil, fmt.Errorf("tunnel configuration: %w", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		p.openFailures.Add(1)
 		return nil, err
 	}
 	if !cfg.allows(dst.Addr()) {
@@ -220,6 +225,26 @@ func (p *Pool) dial(ctx context.Context, customer, network, addr string) (net.Co
 	t.conns[c] = struct{}{}
 	p.mu.Unlock()
 	return c, nil
+}
+
+// config resolves and checks the customer's configuration.
+func (p *Pool) config(ctx context.Context, customer string) (Config, error) {
+	cfg, err := p.resolve(ctx, customer)
+	if err != nil {
+		return Config{}, fmt.Errorf("tunnel configuration: %w", err)
+	}
+	if p.opts.Endpoint != nil {
+		cfg.Peer.Endpoint = p.opts.Endpoint(customer, cfg.Peer.Endpoint)
+	}
+	err = cfg.Validate()
+	if err == nil && p.opts.LoopbackOnly && !cfg.Peer.Endpoint.Addr().IsLoopback() {
+		err = badConfig("Peer.Endpoint", fmt.Sprintf("%s is not a loopback address and the pool is loopback-only (simulators, tests): map it with Options.Endpoint", cfg.Peer.Endpoint))
+	}
+	if err != nil {
+		p.openFailures.Add(1)
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
 // acquire returns the customer's open tunnel for cfg, opening it if

@@ -63,7 +63,7 @@ func TestDialThroughHub(t *testing.T) {
 	m := startMesh(t, "10.64.0.0/24", srv.Listener.Addr().String())
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, Log: log})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true, Log: log})
 	defer p.Close()
 	c := httpVia(p, "acme")
 	defer c.CloseIdleConnections()
@@ -182,7 +182,7 @@ func TestSecondCustomerCannotReachFirst(t *testing.T) {
 	atA.Peer.AllowedIPs = a.cfg.Peer.AllowedIPs
 	p := tunnel.NewPool(resolver(map[string]tunnel.Config{
 		"acme": a.cfg, "bolt": b.cfg, "bolt-wide": wide, "bolt-at-acme": atA,
-	}), tunnel.Options{Listen: loopback})
+	}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 
 	// Each customer reaches its own data VM, so the failures below are
@@ -224,7 +224,7 @@ func TestSecondCustomerCannotReachFirst(t *testing.T) {
 
 func TestDialRefusedBeforeSending(t *testing.T) {
 	m := startMesh(t, "10.64.0.0/24", "")
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 	for _, tc := range []struct {
 		network, addr string
@@ -267,7 +267,7 @@ func TestIdleTunnelCloses(t *testing.T) {
 	m := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
 	clk := &clock{now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
 	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}),
-		tunnel.Options{Listen: loopback, IdleTimeout: time.Minute, Now: clk.Now})
+		tunnel.Options{Listen: loopback, LoopbackOnly: true, IdleTimeout: time.Minute, Now: clk.Now})
 	defer p.Close()
 
 	c := dial(t, p, "acme", m)
@@ -303,7 +303,7 @@ func TestMaxTunnels(t *testing.T) {
 	a := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
 	b := startMesh(t, "10.64.1.0/24", dataServer(t, "bolt", nil).Listener.Addr().String())
 	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": a.cfg, "bolt": b.cfg}),
-		tunnel.Options{Listen: loopback, MaxTunnels: 1})
+		tunnel.Options{Listen: loopback, LoopbackOnly: true, MaxTunnels: 1})
 	defer p.Close()
 
 	ca := dial(t, p, "acme", a)
@@ -354,7 +354,7 @@ func TestBadConfig(t *testing.T) {
 			cfg := good
 			cfg.Peer.AllowedIPs = slices.Clone(good.Peer.AllowedIPs)
 			tc.edit(&cfg)
-			p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": cfg}), tunnel.Options{Listen: loopback})
+			p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 			defer p.Close()
 			_, err := p.DialContext(context.Background(), "acme", "tcp", "10.64.0.3:9000")
 			if !errors.Is(err, tunnel.ErrBadConfig) {
@@ -375,7 +375,7 @@ func TestBadConfig(t *testing.T) {
 		})
 	}
 	t.Run("resolver error", func(t *testing.T) {
-		p := tunnel.NewPool(resolver(nil), tunnel.Options{Listen: loopback})
+		p := tunnel.NewPool(resolver(nil), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 		defer p.Close()
 		_, err := p.DialContext(context.Background(), "ghost", "tcp", "10.64.0.3:9000")
 		if err == nil || !strings.Contains(err.Error(), `no customer "ghost"`) {
@@ -393,7 +393,7 @@ func TestConfigChangeReopens(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		return cur, nil
-	}, tunnel.Options{Listen: loopback})
+	}, tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 
 	old := dial(t, p, "acme", a)
@@ -413,7 +413,7 @@ func TestConfigChangeReopens(t *testing.T) {
 
 func TestCloseEndsConnections(t *testing.T) {
 	m := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
-	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback})
+	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": m.cfg}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	c := dial(t, p, "acme", m)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -433,7 +433,7 @@ func TestConcurrentDials(t *testing.T) {
 	a := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
 	b := startMesh(t, "10.64.1.0/24", dataServer(t, "bolt", nil).Listener.Addr().String())
 	p := tunnel.NewPool(resolver(map[string]tunnel.Config{"acme": a.cfg, "bolt": b.cfg}),
-		tunnel.Options{Listen: loopback, MaxTunnels: 2})
+		tunnel.Options{Listen: loopback, LoopbackOnly: true, MaxTunnels: 2})
 	defer p.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -468,5 +468,32 @@ func TestConcurrentDials(t *testing.T) {
 	}
 	if s := p.Stats(); s.Opens != 2 || s.Tunnels != 2 || s.Conns != 0 || s.Dials != 16 {
 		t.Fatalf("stats = %+v: want 2 tunnels opened once each, 16 dials, no open connection", s)
+	}
+}
+
+// TestSimulatedEndpoint: the resolver gives the storage node's public
+// address as the simulators report it; Options.Endpoint maps it to the
+// userspace hub, and LoopbackOnly refuses any address it does not map.
+func TestSimulatedEndpoint(t *testing.T) {
+	m := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
+	public := netip.MustParseAddrPort(storagePublic)
+	cfg := m.cfg
+	cfg.Peer.Endpoint = public
+	cfgs := map[string]tunnel.Config{"acme": cfg, "bolt": cfg}
+	p := tunnel.NewPool(resolver(cfgs), tunnel.Options{Listen: loopback, LoopbackOnly: true,
+		Endpoint: func(customer string, ep netip.AddrPort) netip.AddrPort {
+			if customer == "acme" && ep == public {
+				return m.hub.Addr()
+			}
+			return ep
+		}})
+	defer p.Close()
+	roundTrip(t, dial(t, p, "acme", m), "acme")
+	_, err := p.DialContext(context.Background(), "bolt", "tcp", m.dataServed.String())
+	if !errors.Is(err, tunnel.ErrBadConfig) || !strings.Contains(err.Error(), "loopback-only") {
+		t.Fatalf("unmapped public endpoint: err = %v, want it refused as loopback-only", err)
+	}
+	if s := p.Stats(); s.Opens != 1 {
+		t.Fatalf("stats = %+v: want only acme's tunnel opened", s)
 	}
 }
