@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -35,6 +36,28 @@ type Peer struct {
 	AllowedIPs []netip.Prefix
 	// PersistentKeepalive keeps NAT mappings open (0: off).
 	PersistentKeepalive time.Duration
+}
+
+// String shows the configuration without its keys' secret parts: the
+// private and preshared keys are never printed (fmt's %v, %+v and %#v all
+// use it).
+func (c Config) String() string {
+	psk := ""
+	if c.Peer.PresharedKey != "" {
+		psk = " PresharedKey:(redacted)"
+	}
+	return fmt.Sprintf("{PrivateKey:(redacted) Address:%s Peer:{PublicKey:%s%s Endpoint:%s AllowedIPs:%v PersistentKeepalive:%s} MTU:%d}",
+		c.Address, c.Peer.PublicKey, psk, c.Peer.Endpoint, c.Peer.AllowedIPs, c.Peer.PersistentKeepalive, c.MTU)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps the keys out of slog output too.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("address", c.Address.String()),
+		slog.String("peer_public_key", c.Peer.PublicKey), slog.String("endpoint", c.Peer.Endpoint.String()),
+		slog.Any("allowed_ips", c.Peer.AllowedIPs))
 }
 
 // Validate checks every field; errors wrap ErrBadConfig and name the

@@ -497,3 +497,22 @@ func TestSimulatedEndpoint(t *testing.T) {
 		t.Fatalf("stats = %+v: want only acme's tunnel opened", s)
 	}
 }
+
+func TestConfigNeverPrintsKeys(t *testing.T) {
+	priv, _ := keyPair(t)
+	psk, _ := keyPair(t)
+	_, hubPub := keyPair(t)
+	c := tunnel.Config{PrivateKey: priv, Address: netip.MustParseAddr("10.64.0.2"),
+		Peer: tunnel.Peer{PublicKey: hubPub, PresharedKey: psk, Endpoint: netip.MustParseAddrPort("127.0.0.1:51820"),
+			AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.64.0.0/25")}}}
+	var logs syncBuffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", c)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", &c), logs.String()} {
+		if strings.Contains(out, priv) || strings.Contains(out, psk) {
+			t.Fatalf("printed configuration carries a secret key: %s", out)
+		}
+		if !strings.Contains(out, hubPub) {
+			t.Fatalf("printed configuration lacks the hub's public key: %s", out)
+		}
+	}
+}

@@ -30,6 +30,15 @@ type Interface struct {
 	MTU        int
 }
 
+// String shows the section without its private key (fmt's %v, %+v and
+// %#v use it), so a test that logs a configuration leaks no key.
+func (i Interface) String() string {
+	return fmt.Sprintf("{PrivateKey:(redacted) Address:%v ListenPort:%d MTU:%d}", i.Address, i.ListenPort, i.MTU)
+}
+
+// GoString is String, for %#v.
+func (i Interface) GoString() string { return i.String() }
+
 // Peer is one [Peer] section.
 type Peer struct {
 	// Line is the line of the section header, for messages.
@@ -41,6 +50,19 @@ type Peer struct {
 	AllowedIPs          []netip.Prefix
 	PersistentKeepalive time.Duration
 }
+
+// String shows the section without its preshared key.
+func (p Peer) String() string {
+	psk := ""
+	if p.PresharedKey != "" {
+		psk = " PresharedKey:(redacted)"
+	}
+	return fmt.Sprintf("{Line:%d PublicKey:%s%s Endpoint:%s AllowedIPs:%v PersistentKeepalive:%s}",
+		p.Line, p.PublicKey, psk, p.Endpoint, p.AllowedIPs, p.PersistentKeepalive)
+}
+
+// GoString is String, for %#v.
+func (p Peer) GoString() string { return p.String() }
 
 // ParseError locates one problem in a configuration text.
 type ParseError struct {

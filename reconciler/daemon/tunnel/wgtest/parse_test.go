@@ -3,6 +3,7 @@ package wgtest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,6 +52,11 @@ PersistentKeepalive = 25
 	}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Fatalf("Parse (-want +got):\n%s", d)
+	}
+	for _, out := range []string{fmt.Sprint(got), fmt.Sprintf("%+v", got), fmt.Sprintf("%#v", got)} {
+		if strings.Contains(out, k1) || !strings.Contains(out, k3) {
+			t.Fatalf("printed configuration shows a private or preshared key, or hides a public one: %s", out)
+		}
 	}
 	again, err := Parse("marshalled", got.Marshal())
 	if err != nil {
