@@ -172,23 +172,26 @@ func roundTrip(t *testing.T, c net.Conn, want string) {
 func TestSecondCustomerCannotReachFirst(t *testing.T) {
 	a := startMesh(t, "10.64.0.0/24", dataServer(t, "acme", nil).Listener.Addr().String())
 	b := startMesh(t, "10.64.1.0/24", dataServer(t, "bolt", nil).Listener.Addr().String())
+	c := startMesh(t, "10.64.2.0/24", dataServer(t, "cask", nil).Listener.Addr().String())
 
-	// Misconfigurations that a pool check alone would not catch: b's
-	// tunnel claiming the whole pool, and b's key presented to a's hub.
-	wide := b.cfg
+	// Misconfigurations that the pool's AllowedIPs check would not
+	// catch: c's tunnel claiming the whole pool (so only c's hub stands
+	// between it and a), and b's key presented to a's hub.
+	wide := c.cfg
 	wide.Peer.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.64.0.0/10")}
 	atA := b.cfg
 	atA.Peer.PublicKey, atA.Peer.Endpoint = a.cfg.Peer.PublicKey, a.cfg.Peer.Endpoint
 	atA.Peer.AllowedIPs = a.cfg.Peer.AllowedIPs
 	p := tunnel.NewPool(resolver(map[string]tunnel.Config{
-		"acme": a.cfg, "bolt": b.cfg, "bolt-wide": wide, "bolt-at-acme": atA,
+		"acme": a.cfg, "bolt": b.cfg, "cask-wide": wide, "bolt-at-acme": atA,
 	}), tunnel.Options{Listen: loopback, LoopbackOnly: true})
 	defer p.Close()
 
-	// Each customer reaches its own data VM, so the failures below are
-	// the isolation, not a broken setup.
+	// Each tunnel reaches its own customer's data VM, so the failures
+	// below are the isolation, not a broken setup.
 	roundTrip(t, dial(t, p, "acme", a), "acme")
 	roundTrip(t, dial(t, p, "bolt", b), "bolt")
+	roundTrip(t, dial(t, p, "cask-wide", c), "cask")
 
 	t.Run("refused outside AllowedIPs", func(t *testing.T) {
 		before := p.Stats()
@@ -200,26 +203,31 @@ func TestSecondCustomerCannotReachFirst(t *testing.T) {
 			t.Fatalf("stats %+v after %+v: want one refusal and no tunnel opened", s, before)
 		}
 	})
-	for _, tc := range []struct{ name, customer string }{
-		{"b's hub does not route to a's block", "bolt-wide"},
-		{"a's hub does not accept b's key", "bolt-at-acme"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-			defer cancel()
-			c, err := p.DialContext(ctx, tc.customer, "tcp", a.dataServed.String())
-			if err == nil {
-				c.Close()
-				t.Fatal("connected to the first customer's data VM")
-			}
-			if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "refused") {
-				t.Fatalf("err = %v, want a timeout or a refusal", err)
-			}
-		})
+	unreachable := func(t *testing.T, customer string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		conn, err := p.DialContext(ctx, customer, "tcp", a.dataServed.String())
+		if err == nil {
+			conn.Close()
+			t.Fatal("connected to the first customer's data VM")
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("err = %v, want a timeout or a refusal", err)
+		}
 	}
-	if !a.hub.LastHandshake(b.cpPub).IsZero() {
-		t.Fatal("a's hub completed a handshake with b's control plane key")
-	}
+	t.Run("another hub does not route to a's block", func(t *testing.T) {
+		unreachable(t, "cask-wide")
+		if in, ok := p.Info("cask-wide"); !ok || in.LastHandshake.IsZero() {
+			t.Fatalf("Info = %+v, %v: the tunnel should be up, its hub only not routing", in, ok)
+		}
+	})
+	t.Run("a's hub does not accept b's key", func(t *testing.T) {
+		unreachable(t, "bolt-at-acme")
+		if !a.hub.LastHandshake(b.cpPub).IsZero() {
+			t.Fatal("a's hub completed a handshake with b's control plane key")
+		}
+	})
 }
 
 func TestDialRefusedBeforeSending(t *testing.T) {
