@@ -21,12 +21,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel/internal/leaktest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 // httpVia is an HTTP client whose connections go through the pool.
 func httpVia(p *tunnel.Pool, customer string) *http.Client {
