@@ -1,7 +1,10 @@
 // Package plan owns the resource model and the pure computations on it:
 // expansion of a customer into desired resources, the diff of desired
 // against observed resources into ordered actions, cost, and the renderers
-// (text, markdown, json). It does no I/O: everything is testable with values.
+// (text, markdown, json) and the bootstrap renderers (the servers' and the
+// storage node's cloud-init, the data VM's start script, with the releases
+// it installs pinned in releases.go). It does no I/O: everything is
+// testable with values.
 //
 // # Resource catalogue (the contract between expansion and the adapters)
 //
@@ -58,10 +61,12 @@
 // template (opennebula_template agentvdc-C-data) the generated credentials
 // of the services it enables: "minio_access_key" and "minio_secret_key"
 // (MinIO root user and password), "neo4j_password" (user neo4j),
-// "qdrant_api_key". The OpenNebula adapter writes them into the template's
-// CONTEXT (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, NEO4J_PASSWORD,
-// QDRANT_API_KEY), from which the data VM configures its services; they
-// are never read back.
+// "qdrant_api_key", and "start_script" (SensitiveStartScript: the data VM's
+// start script, which holds its WireGuard key and those credentials). The
+// OpenNebula adapter writes them into the template's CONTEXT
+// (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, NEO4J_PASSWORD, QDRANT_API_KEY;
+// the script base64-encoded as START_SCRIPT_BASE64, which OpenNebula's
+// contextualization runs as root at every boot); they are never read back.
 //
 // Outputs (Resource.Outputs, observed facts, never compared): "public_ip"
 // (OutputPublicIP) of hetzner_server and exoscale_instance; "state"
@@ -84,10 +89,36 @@
 //
 // # Bootstrap
 //
-// ServerBootstrapFor/StorageBootstrapFor describe the non-secret cloud-init
-// inputs (hashed into the "bootstrap" attribute); RenderServerUserData and
-// RenderStorageUserData render the user data once the executor supplies
-// the WireGuard keys and the storage node's address.
+// ServerBootstrapFor, StorageBootstrapFor and DataVMBootstrapFor describe
+// the non-secret inputs (hashed into the "bootstrap" attribute; a change
+// replaces the machine). RenderServerUserData and RenderStorageUserData
+// render cloud-init user data once the executor supplies the WireGuard
+// keys, the storage node's public address and, for servers, the
+// front-end's SSH public key (required); RenderDataVMStartScript renders
+// the data VM's start script. bootstrap.go and datavm.go say what each
+// machine does:
+//
+//   - a server is an OpenNebula LXC node (package NodePackage; Hetzner
+//     Cloud servers have no /dev/kvm) whose oneadmin trusts the front-end's
+//     key, with the customer's NFS export mounted on ServerMountPoint
+//     (/var/lib/one/datastores, the parent of every datastore's BASE_PATH),
+//     WireGuard to the storage node, and the customer's bridge
+//     (Addresses.BridgeName, gateway VDCGateway) joined to its other hosts
+//     by VXLAN VXLANID over the Hetzner private network;
+//   - the storage node is the mesh hub (peers: every server slot, the
+//     control plane, the data VM), forwards only wg0 → wg0, and accepts on
+//     its public address only WireGuard; NFS only from the servers' mesh
+//     addresses;
+//   - the data VM brings up its own wg0 and runs MinIO, Qdrant and Neo4j
+//     (DataReleases, checksums verified) as systemd services bound to
+//     DataVMWG and loopback only, data under DataVMStateDir, with health
+//     checks (MinIO /minio/health/live, Qdrant /healthz, Neo4j's HTTP
+//     discovery endpoint).
+//
+// The rendered files pass Debian's validators (cloud-init schema,
+// wg-quick strip, sh -n, shellcheck, nft -c) in rendered_validate_test.go;
+// testdata/bootstrap-*.golden show one customer's (go test ./plan -run
+// GoldenBootstrap -update).
 //
 // # Renderers
 //

@@ -290,7 +290,8 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 			return nil, err
 		}
 		ud, err := plan.RenderStorageUserData(plan.StorageBootstrapFor(r.Customer, a), plan.StorageSecrets{
-			WireGuardPrivateKey: secrets[WireGuardPrivate(storageNode)], ServerPublicKeys: pubs})
+			WireGuardPrivateKey: secrets[WireGuardPrivate(storageNode)], ServerPublicKeys: pubs,
+			ControlPlanePublicKey: secrets[WireGuardPublic(ControlPlaneNode)], DataVMPublicKey: secrets[WireGuardPublic(DataVMNode)]})
 		if err != nil {
 			return nil, err
 		}
@@ -300,10 +301,9 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 		if !ok {
 			return nil, fmt.Errorf("not a server name of customer %s", r.Customer)
 		}
-		storage := plan.Address{Kind: plan.ExoInstance, Name: plan.BaseName(r.Customer) + "-storage"}
-		endpoint := ids.output(storage, plan.OutputPublicIP)
-		if endpoint == "" {
-			return nil, fmt.Errorf("the storage node %s has no public address yet", storage)
+		endpoint, err := storageEndpoint(r.Customer, ids)
+		if err != nil {
+			return nil, err
 		}
 		a, err := addrs()
 		if err != nil {
@@ -321,6 +321,35 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 		return map[string]string{plan.SensitiveUserData: string(ud)}, nil
 	}
 	return nil, nil
+}
+
+// dataStartScript renders the data VM's start script for the data
+// template r (Sensitive[plan.SensitiveStartScript]; the OpenNebula adapter
+// is to write it base64-encoded as CONTEXT START_SCRIPT_BASE64).
+func dataStartScript(r plan.Resource, a plan.Addresses, secrets map[string]string, ids *idMap) (string, error) {
+	endpoint, err := storageEndpoint(r.Customer, ids)
+	if err != nil {
+		return "", err
+	}
+	script, err := plan.RenderDataVMStartScript(plan.DataVMBootstrapFor(r.Customer, a, r.Attrs["services"]), plan.DataVMSecrets{
+		WireGuardPrivateKey: secrets[WireGuardPrivate(DataVMNode)], StoragePublicKey: secrets[WireGuardPublic(storageNode)],
+		StorageEndpoint: endpoint, MinIOAccessKey: secrets[SecretMinIOAccessKey], MinIOSecretKey: secrets[SecretMinIOSecretKey],
+		Neo4jPassword: secrets[SecretNeo4jPassword], QdrantAPIKey: secrets[SecretQdrantAPIKey],
+	})
+	if err != nil {
+		return "", err
+	}
+	return string(script), nil
+}
+
+// storageEndpoint is the public address of the customer's storage node,
+// the WireGuard endpoint of the servers and the data VM.
+func storageEndpoint(customer string, ids *idMap) (string, error) {
+	storage := plan.Address{Kind: plan.ExoInstance, Name: plan.BaseName(customer) + "-storage"}
+	if endpoint := ids.output(storage, plan.OutputPublicIP); endpoint != "" {
+		return endpoint, nil
+	}
+	return "", fmt.Errorf("the storage node %s has no public address yet", storage)
 }
 
 // idMap is the cloud ids (and outputs) known during an apply.

@@ -112,7 +112,7 @@ func (w *world) plan(tb testing.TB, cs []schema.Customer) ([]plan.Resource, *pla
 func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	tb.Helper()
 	ctx := context.Background()
-	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, Holder: "e2e", Who: "test", Concurrency: 8}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: testFrontendKey, Holder: "e2e", Who: "test", Concurrency: 8}
 	for i := 0; i < rounds; i++ {
 		observed, p := w.plan(tb, cs)
 		if !p.HasChanges() {

@@ -25,6 +25,13 @@ const (
 	SecretAdminPassword = "opennebula/admin-password"
 	storageNode         = "storage"
 
+	// ControlPlaneNode and DataVMNode name the WireGuard keys of the
+	// customer's mesh peers besides the storage node and the servers: the
+	// control plane's userspace peer (plan.Addresses.ControlPlaneWG) and the
+	// data VM (DataVMWG). Their public keys are in the storage node's peers.
+	ControlPlaneNode = "controlplane"
+	DataVMNode       = "datavm"
+
 	// Credentials of the data services in the customer's data VM
 	// (opennebula_vm agentvdc-C-data): the MinIO root user and password,
 	// the Neo4j password of the user Neo4jUser, the Qdrant API key.
@@ -63,14 +70,14 @@ var serviceSecrets = []struct {
 }
 
 // WireGuardPrivate and WireGuardPublic name a node's WireGuard keys; a node
-// is "storage" or a server slot "1".."32".
+// is "storage", ControlPlaneNode, DataVMNode or a server slot "1".."32".
 func WireGuardPrivate(node string) string { return "wireguard/" + node + "/private" }
 func WireGuardPublic(node string) string  { return "wireguard/" + node + "/public" }
 
 // EnsureSecrets returns the customer's secrets, generating what is missing
-// (a WireGuard key pair for the storage node and for every server slot, so
-// scaling never changes the storage node's peers, and the OpenNebula admin
-// password) and storing it before returning: a key is generated once and
+// (a WireGuard key pair for the storage node, the control plane, the data
+// VM and every server slot, so scaling never changes the storage node's
+// peers, and the OpenNebula admin password) and storing it before returning: a key is generated once and
 // survives restarts. It also generates the data services' credentials
 // (SecretMinIOAccessKey, SecretMinIOSecretKey, SecretNeo4jPassword,
 // SecretQdrantAPIKey), which the data VM learns from its template's
@@ -108,7 +115,7 @@ func EnsureSecrets(store SecretStore, customer string) (map[string]string, error
 		}
 		changed = true
 	}
-	nodes := []string{storageNode}
+	nodes := []string{storageNode, ControlPlaneNode, DataVMNode}
 	for slot := 1; slot <= plan.ServerSlots; slot++ {
 		nodes = append(nodes, strconv.Itoa(slot))
 	}
