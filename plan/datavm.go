@@ -32,7 +32,7 @@ import (
 //     Neo4j's initial password of user neo4j, set once before the first
 //     start) from DataVMSecrets, in root-only files, never printed;
 //   - installs agentvdc-health.timer, which checks every minute
-//     MinIO http://127.0.0.1:9000/minio/health/live, Qdrant
+//     MinIO http://DataVMWG:9000/minio/health/live, Qdrant
 //     http://DataVMWG:6333/healthz and Neo4j's HTTP discovery endpoint
 //     http://127.0.0.1:7474/ (served by the process that serves Bolt), and
 //     restarts a service failing HealthFailures checks in a row (crashes are
@@ -505,7 +505,7 @@ check() {
   fi
 }
 {{- if .MinIO}}
-check minio agentvdc-minio.service http://127.0.0.1:{{.MinIOPort}}/minio/health/live
+check minio agentvdc-minio.service http://{{.Address}}:{{.MinIOPort}}/minio/health/live
 {{- end}}
 {{- if .Qdrant}}
 check qdrant agentvdc-qdrant.service http://{{.Address}}:{{.QdrantHTTP}}/healthz

@@ -57,7 +57,7 @@ func TestRenderDataVMStartScript(t *testing.T) {
 			}
 			checks := map[string][]string{
 				ServiceMinIO: {"--address 10.64.0.3:9000", "MINIO_ROOT_USER=" + s.MinIOAccessKey, "MINIO_ROOT_PASSWORD=" + s.MinIOSecretKey,
-					"MINIO_BROWSER=off", "http://127.0.0.1:9000/minio/health/live", "run_unit agentvdc-minio.service"},
+					"MINIO_BROWSER=off", "http://10.64.0.3:9000/minio/health/live", "run_unit agentvdc-minio.service"},
 				ServiceQdrant: {"QDRANT__SERVICE__HOST=10.64.0.3", "QDRANT__SERVICE__HTTP_PORT=6333", "QDRANT__SERVICE__GRPC_PORT=6334",
 					"QDRANT__SERVICE__API_KEY=" + s.QdrantAPIKey, "http://10.64.0.3:6333/healthz", "run_unit agentvdc-qdrant.service"},
 				ServiceNeo4j: {"server.bolt.listen_address=10.64.0.3:7687", "server.http.listen_address=127.0.0.1:7474",

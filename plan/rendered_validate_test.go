@@ -254,6 +254,10 @@ func TestRenderedPassDebianValidators(t *testing.T) {
 			all = append(all, embedded(t, f)...)
 		}
 		for _, f := range all {
+			// Hetzner and Exoscale take at most 32 KiB of user data.
+			if f.kind == "cloud-config" && len(f.body) > 32*1024 {
+				t.Errorf("%s is %d bytes, over the 32 KiB the clouds accept", f.name, len(f.body))
+			}
 			for _, p := range validate(dir, f) {
 				t.Error(p)
 			}
