@@ -393,16 +393,24 @@ chmod 0600 "$keys"
 install -d -o oneadmin -g oneadmin -m 0755 %[4]s
 grep -qF ' %[4]s ' /etc/fstab || printf '%%s\n' '%[5]s' >> /etc/fstab
 systemctl daemon-reload
-i=0
-until mountpoint -q %[4]s || mount %[4]s; do
+%[6]s`, ServerName(b.Customer, b.Slot), OpenNebulaRepoKey, NodePackage, b.MountPoint, fstab,
+		shRetry("mountpoint -q "+b.MountPoint+" || mount "+b.MountPoint, 60, 10,
+			"agentvdc: "+b.NFSServer+":"+b.NFSPath+" not mountable on "+b.MountPoint+" after 10 minutes"))
+}
+
+// shRetry is a shell loop retrying cond every pause seconds; after tries
+// failures it prints failure and exits 1.
+func shRetry(cond string, tries, pause int, failure string) string {
+	return fmt.Sprintf(`i=0
+until %s; do
   i=$((i + 1))
-  if [ "$i" -ge 60 ]; then
-    echo "agentvdc: %[6]s:%[7]s not mountable on %[4]s after 10 minutes" >&2
+  if [ "$i" -ge %d ]; then
+    echo "%s" >&2
     exit 1
   fi
-  sleep 10
+  sleep %d
 done
-`, ServerName(b.Customer, b.Slot), OpenNebulaRepoKey, NodePackage, b.MountPoint, fstab, b.NFSServer, b.NFSPath)
+`, cond, tries, failure, pause)
 }
 
 func vxlanName(b ServerBootstrap) string { return "vxlan" + strconv.Itoa(b.VXLANID) }
@@ -427,20 +435,7 @@ func serverVDCNetScript(b ServerBootstrap) string {
 # every boot; it is idempotent.
 set -eu
 local_ip=%[5]s
-i=0
-dev=""
-while [ -z "$dev" ]; do
-  dev=$(ip -o -4 addr show | awk -v a="$local_ip" '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }')
-  if [ -z "$dev" ]; then
-    i=$((i + 1))
-    if [ "$i" -gt 300 ]; then
-      echo "agentvdc-vdcnet: no interface has $local_ip after 300 s" >&2
-      exit 1
-    fi
-    sleep 1
-  fi
-done
-ip link show %[2]s >/dev/null 2>&1 || ip link add %[2]s type bridge
+%[11]sip link show %[2]s >/dev/null 2>&1 || ip link add %[2]s type bridge
 ip link set dev %[2]s address %[6]s mtu %[7]d
 ip addr replace %[3]s dev %[2]s
 ip link show %[8]s >/dev/null 2>&1 || ip link add %[8]s type vxlan id %[4]d dstport %[9]d local "$local_ip" dev "$dev"
@@ -452,7 +447,9 @@ done
 ip link set dev %[8]s up
 ip link set dev %[2]s up
 `, ServerName(b.Customer, b.Slot), b.Bridge, b.Gateway, b.VXLANID, b.PrivateIP, bridgeMAC(b.Gateway), VDCMTU,
-		vxlanName(b), VXLANPort, strings.Join(b.FloodPeers, " "))
+		vxlanName(b), VXLANPort, strings.Join(b.FloodPeers, " "),
+		shRetry(`dev=$(ip -o -4 addr show | awk -v a="$local_ip" '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }') && [ -n "$dev" ]`,
+			300, 1, "agentvdc-vdcnet: no interface has $local_ip after 300 s"))
 }
 
 func serverVDCNetUnit(b ServerBootstrap) string {
@@ -547,23 +544,14 @@ func RenderStorageUserData(b StorageBootstrap, s StorageSecrets) ([]byte, error)
 # Wait for the block volume, format it once, mount and export it; the
 # export's root belongs to oneadmin (uid %[3]d on every host).
 set -eu
-i=0
-while [ ! -b %[1]s ]; do
-  i=$((i + 1))
-  if [ "$i" -gt 600 ]; then
-    echo "volume %[1]s not attached" >&2
-    exit 1
-  fi
-  sleep 1
-done
-blkid %[1]s >/dev/null 2>&1 || mkfs.ext4 -L agentvdc %[1]s
+%[4]sblkid %[1]s >/dev/null 2>&1 || mkfs.ext4 -L agentvdc %[1]s
 mkdir -p %[2]s
 grep -q ' %[2]s ' /etc/fstab || echo '%[1]s %[2]s ext4 defaults,nofail 0 2' >> /etc/fstab
 mountpoint -q %[2]s || mount %[2]s
 resize2fs %[1]s || true
 chown %[3]d:%[3]d %[2]s
 exportfs -ra
-`, b.Device, b.NFSPath, OneadminUID)
+`, b.Device, b.NFSPath, OneadminUID, shRetry("[ -b "+b.Device+" ]", 600, 1, "volume "+b.Device+" not attached after 10 minutes"))
 	cc := cloudConfig{
 		PackageUpdate: true,
 		Packages:      append([]string(nil), b.Packages...),

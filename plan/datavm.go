@@ -136,6 +136,39 @@ type dataVMScript struct {
 	MinIOPort, QdrantHTTP, QdrantGRPC  int
 	Neo4jBolt, Neo4jHTTP, HealthFailed int
 	Disabled                           []string
+	// Units are the systemd units of the enabled services, by service.
+	Units map[string]string
+}
+
+// unitSpec is what differs between the data services' systemd units.
+type unitSpec struct {
+	Description, User, Exec, ReadWrite string
+	Env                                []string // Environment= values
+	EnvFile, WorkDir                   string
+	Extra                              []string // further [Service] lines
+}
+
+// serviceUnit is a data service's unit: after the mesh (it binds to wg0's
+// address), as its own user, sandboxed (hardening), restarted always.
+func serviceUnit(u unitSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[Unit]\nDescription=%s\nRequires=wg-quick@wg0.service\nAfter=network-online.target wg-quick@wg0.service\n\n", u.Description)
+	fmt.Fprintf(&b, "[Service]\nUser=%s\nGroup=%s\n", u.User, u.User)
+	for _, e := range u.Env {
+		fmt.Fprintf(&b, "Environment=%s\n", e)
+	}
+	if u.EnvFile != "" {
+		fmt.Fprintf(&b, "EnvironmentFile=%s\n", u.EnvFile)
+	}
+	if u.WorkDir != "" {
+		fmt.Fprintf(&b, "WorkingDirectory=%s\n", u.WorkDir)
+	}
+	fmt.Fprintf(&b, "ExecStart=%s\nReadWritePaths=%s\n", u.Exec, u.ReadWrite)
+	for _, l := range u.Extra {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString(hardening + "\n\n[Install]\nWantedBy=multi-user.target\n")
+	return b.String()
 }
 
 // RenderDataVMStartScript renders the data VM's start script (POSIX sh).
@@ -154,7 +187,7 @@ func RenderDataVMStartScript(b DataVMBootstrap, s DataVMSecrets) ([]byte, error)
 	d := dataVMScript{
 		DataVMBootstrap: b, Hash: b.Hash(), Neo4jJRE: Neo4jJREPackage, JavaHome: Neo4jJavaHome, StateDir: DataVMStateDir,
 		MinIOPort: MinIOPort, QdrantHTTP: QdrantHTTPPort, QdrantGRPC: QdrantGRPCPort, Neo4jBolt: Neo4jBoltPort,
-		Neo4jHTTP: Neo4jHTTPPort, HealthFailed: HealthFailures,
+		Neo4jHTTP: Neo4jHTTPPort, HealthFailed: HealthFailures, Units: map[string]string{},
 	}
 	for _, svc := range b.Services {
 		r, ok := rel[svc]
@@ -171,17 +204,28 @@ func RenderDataVMStartScript(b DataVMBootstrap, s DataVMSecrets) ([]byte, error)
 				return nil, err
 			}
 			d.MinIO, d.MinIOUser, d.MinIOPassword = &r, s.MinIOAccessKey, s.MinIOSecretKey
+			d.Units[svc] = serviceUnit(unitSpec{Description: "MinIO object store (agentvdc)", User: "agentvdc-minio",
+				EnvFile: "/etc/agentvdc/minio.env", ReadWrite: DataVMStateDir + "/minio", Extra: []string{"LimitNOFILE=65536"},
+				Exec: fmt.Sprintf("/opt/agentvdc/minio-%s/minio server --quiet --address %s:%d %s/minio", r.Version, b.Address, MinIOPort, DataVMStateDir)})
 		case ServiceNeo4j:
 			// Neo4j 5 refuses passwords shorter than 8 characters.
 			if err := checkCred("DataVMSecrets.Neo4jPassword", s.Neo4jPassword, 8, 128); err != nil {
 				return nil, err
 			}
 			d.Neo4j, d.Neo4jPassword = &r, s.Neo4jPassword
+			home := "/opt/agentvdc/neo4j-community-" + r.Version
+			d.Units[svc] = serviceUnit(unitSpec{Description: "Neo4j graph database (agentvdc)", User: "agentvdc-neo4j",
+				Env:  []string{"NEO4J_CONF=/etc/agentvdc/neo4j", "NEO4J_HOME=" + home, "JAVA_HOME=" + Neo4jJavaHome},
+				Exec: home + "/bin/neo4j console", ReadWrite: DataVMStateDir + "/neo4j",
+				Extra: []string{"RuntimeDirectory=agentvdc-neo4j", "LimitNOFILE=60000", "TimeoutStopSec=120"}})
 		case ServiceQdrant:
 			if err := checkCred("DataVMSecrets.QdrantAPIKey", s.QdrantAPIKey, 16, 128); err != nil {
 				return nil, err
 			}
 			d.Qdrant, d.QdrantAPIKey = &r, s.QdrantAPIKey
+			d.Units[svc] = serviceUnit(unitSpec{Description: "Qdrant vector store (agentvdc)", User: "agentvdc-qdrant",
+				EnvFile: "/etc/agentvdc/qdrant.env", WorkDir: DataVMStateDir + "/qdrant", ReadWrite: DataVMStateDir + "/qdrant",
+				Exec: "/opt/agentvdc/qdrant-" + r.Version + "/qdrant --disable-telemetry", Extra: []string{"LimitNOFILE=65536"}})
 		}
 	}
 	for _, svc := range []string{ServiceMinIO, ServiceNeo4j, ServiceQdrant} {
@@ -331,23 +375,7 @@ MINIO_ROOT_PASSWORD={{$.MinIOPassword}}
 MINIO_BROWSER=off
 AGENTVDC_EOF
 put /etc/systemd/system/agentvdc-minio.service 0644 <<'AGENTVDC_EOF' && minio_changed=1
-[Unit]
-Description=MinIO object store (agentvdc)
-Requires=wg-quick@wg0.service
-After=network-online.target wg-quick@wg0.service
-
-[Service]
-User=agentvdc-minio
-Group=agentvdc-minio
-EnvironmentFile=/etc/agentvdc/minio.env
-ExecStart=/opt/agentvdc/minio-{{.Version}}/minio server --quiet --address {{$.Address}}:{{$.MinIOPort}} {{$.StateDir}}/minio
-ReadWritePaths={{$.StateDir}}/minio
-LimitNOFILE=65536
-` + hardening + `
-
-[Install]
-WantedBy=multi-user.target
-AGENTVDC_EOF
+{{$.Units.minio}}AGENTVDC_EOF
 {{- end}}
 {{- with .Qdrant}}
 
@@ -373,24 +401,7 @@ QDRANT__STORAGE__SNAPSHOTS_PATH={{$.StateDir}}/qdrant/snapshots
 QDRANT__TELEMETRY_DISABLED=true
 AGENTVDC_EOF
 put /etc/systemd/system/agentvdc-qdrant.service 0644 <<'AGENTVDC_EOF' && qdrant_changed=1
-[Unit]
-Description=Qdrant vector store (agentvdc)
-Requires=wg-quick@wg0.service
-After=network-online.target wg-quick@wg0.service
-
-[Service]
-User=agentvdc-qdrant
-Group=agentvdc-qdrant
-EnvironmentFile=/etc/agentvdc/qdrant.env
-WorkingDirectory={{$.StateDir}}/qdrant
-ExecStart=/opt/agentvdc/qdrant-{{.Version}}/qdrant --disable-telemetry
-ReadWritePaths={{$.StateDir}}/qdrant
-LimitNOFILE=65536
-` + hardening + `
-
-[Install]
-WantedBy=multi-user.target
-AGENTVDC_EOF
+{{$.Units.qdrant}}AGENTVDC_EOF
 {{- end}}
 {{- with .Neo4j}}
 
@@ -455,27 +466,7 @@ if [ ! -f {{$.StateDir}}/neo4j/data/dbms/auth.ini ]; then
   unset neo4j_password
 fi
 put /etc/systemd/system/agentvdc-neo4j.service 0644 <<'AGENTVDC_EOF' && neo4j_changed=1
-[Unit]
-Description=Neo4j graph database (agentvdc)
-Requires=wg-quick@wg0.service
-After=network-online.target wg-quick@wg0.service
-
-[Service]
-User=agentvdc-neo4j
-Group=agentvdc-neo4j
-Environment=NEO4J_CONF=/etc/agentvdc/neo4j
-Environment=NEO4J_HOME=/opt/agentvdc/neo4j-community-{{.Version}}
-Environment=JAVA_HOME={{$.JavaHome}}
-ExecStart=/opt/agentvdc/neo4j-community-{{.Version}}/bin/neo4j console
-RuntimeDirectory=agentvdc-neo4j
-ReadWritePaths={{$.StateDir}}/neo4j
-LimitNOFILE=60000
-TimeoutStopSec=120
-` + hardening + `
-
-[Install]
-WantedBy=multi-user.target
-AGENTVDC_EOF
+{{$.Units.neo4j}}AGENTVDC_EOF
 {{- end}}
 
 # Health checks: every minute; HealthFailures failures in a row restart the service.
