@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The Debian tools that validate what is rendered for a machine; `make
@@ -313,5 +316,209 @@ func TestGoldenBootstrap(t *testing.T) {
 			body = strings.ReplaceAll(body, s, ph[s])
 		}
 		checkGolden(t, "bootstrap-"+strings.ReplaceAll(f.name, "/", "-")+".golden", []byte(body))
+	}
+}
+
+// The server's VDC network script builds the customer's bridge and VXLAN
+// for real, in a network namespace of its own with a veth standing in for
+// the Hetzner private interface (named as on some server types), and a
+// second run changes nothing.
+func TestServerVDCNetScriptInNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	for _, tool := range []string{"unshare", "ip", "bridge", "awk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s missing", tool)
+		}
+	}
+	if err := exec.Command("unshare", "-n", "true").Run(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v", err)
+	}
+	a := addrsOf("acme")
+	b := ServerBootstrapFor("acme", 3, a)
+	script := filepath.Join(t.TempDir(), "vdcnet")
+	if err := os.WriteFile(script, []byte(serverVDCNetScript(b)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vx := vxlanName(b)
+	out, err := exec.Command("unshare", "-n", "sh", "-ec", fmt.Sprintf(`
+ip link add enp7s0 type veth peer name peer0
+ip addr add %s/32 dev enp7s0
+ip link set enp7s0 up
+sh %s
+sh %s
+echo '--- bridge'
+ip -d -o link show dev %s
+ip -o -4 addr show dev %s
+echo '--- vxlan'
+ip -d -o link show dev %s
+echo '--- fdb'
+bridge fdb show dev %s | grep '^00:00:00:00:00:00'
+`, b.PrivateIP, script, script, b.Bridge, b.Bridge, vx, vx)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("vdcnet in a namespace: %v\n%s", err, out)
+	}
+	got := string(out)
+	sections := strings.Split(got, "--- ")
+	if len(sections) != 4 {
+		t.Fatalf("output:\n%s", got)
+	}
+	bridge, vxlan, fdb := sections[1], sections[2], strings.TrimPrefix(sections[3], "fdb\n")
+	for _, want := range []string{"mtu 1400", "link/ether " + bridgeMAC(b.Gateway), "inet " + b.Gateway, "state UP"} {
+		if !strings.Contains(bridge, want) && !(want == "state UP" && strings.Contains(bridge, "state UNKNOWN")) {
+			t.Errorf("bridge lacks %q:\n%s", want, bridge)
+		}
+	}
+	for _, want := range []string{"master " + b.Bridge, "vxlan id " + strconv.Itoa(b.VXLANID) + " ", "local " + b.PrivateIP, "dev enp7s0", "dstport 4789", "mtu 1400"} {
+		if !strings.Contains(vxlan, want) {
+			t.Errorf("vxlan lacks %q:\n%s", want, vxlan)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(fdb), "\n")
+	if len(lines) != ServerSlots-1 {
+		t.Errorf("%d flood entries after two runs, want %d:\n%s", len(lines), ServerSlots-1, fdb)
+	}
+	for _, peer := range b.FloodPeers {
+		if !strings.Contains(fdb, "dst "+peer+" ") {
+			t.Errorf("no flood entry for %s", peer)
+		}
+	}
+	if strings.Contains(fdb, "dst "+b.PrivateIP+" ") {
+		t.Error("the host floods to itself")
+	}
+}
+
+// TestNetnsHelper is not a test: run by TestStorageFirewallInNetns inside a
+// network namespace, it listens on, or dials, the addresses it is given.
+func TestNetnsHelper(t *testing.T) {
+	mode, arg, ok := strings.Cut(os.Getenv("AGENTVDC_NETNS_HELPER"), "=")
+	if !ok {
+		t.Skip("helper process of TestStorageFirewallInNetns")
+	}
+	switch mode {
+	case "listen": // ADDR,ADDR,...: accept and close forever
+		for _, addr := range strings.Split(arg, ",") {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				fmt.Println("listen:", err)
+				os.Exit(1)
+			}
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+		}
+		fmt.Println("ready")
+		select {}
+	case "dial": // SRC>DST,...: one line "SRC>DST ok|blocked" each
+		for _, pair := range strings.Split(arg, ",") {
+			src, dst, _ := strings.Cut(pair, ">")
+			d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+			c, err := d.Dial("tcp", dst)
+			res := "blocked"
+			if err == nil {
+				res = "ok"
+				c.Close()
+			}
+			fmt.Println(pair, res)
+		}
+		os.Exit(0)
+	}
+}
+
+// The storage node's firewall, loaded for real in a network namespace whose
+// wg0 is a veth to a second namespace holding mesh addresses: NFS answers
+// only the servers' addresses, SSH only the control plane, nothing else.
+func TestStorageFirewallInNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s missing (make prereqs)", tool)
+		}
+	}
+	a := addrsOf("acme")
+	st, _ := storageSecrets(t)
+	ud, err := RenderStorageUserData(StorageBootstrapFor("acme", a), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nft := filepath.Join(t.TempDir(), "storage.nft")
+	if err := os.WriteFile(nft, []byte(file(t, parseUserData(t, ud), "/etc/nftables.conf")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stNS, clNS := fmt.Sprintf("agentvdc-st-%d", os.Getpid()), fmt.Sprintf("agentvdc-cl-%d", os.Getpid())
+	sh := func(cmd string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-ec", cmd).CombinedOutput(); err != nil {
+			t.Skipf("network namespaces unavailable here: %s: %v\n%s", cmd, err, out)
+		}
+	}
+	sh("ip netns add " + stNS)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", stNS).Run() })
+	sh("ip netns add " + clNS)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", clNS).Run() })
+	srv, cp, dv, outsider := a.ServerWG(5).String(), a.ControlPlaneWG().String(), a.DataVMWG().String(), "10.64.0.99"
+	hub := a.StorageWG().String()
+	sh(fmt.Sprintf(`ip link add wg0 netns %[1]s type veth peer name c0 netns %[2]s
+ip -n %[1]s addr add %[3]s/25 dev wg0
+ip -n %[1]s link set wg0 up
+ip -n %[1]s link set lo up
+for ip in %[4]s; do ip -n %[2]s addr add "$ip"/25 dev c0; done
+ip -n %[2]s link set c0 up`, stNS, clNS, hub, strings.Join([]string{srv, cp, dv, outsider}, " ")))
+	if out, err := exec.Command("ip", "netns", "exec", stNS, "nft", "-f", nft).CombinedOutput(); err != nil {
+		t.Fatalf("loading the storage firewall: %v\n%s", err, out)
+	}
+	listener := exec.Command("ip", "netns", "exec", stNS, os.Args[0], "-test.run=^TestNetnsHelper$")
+	listener.Env = append(os.Environ(), "AGENTVDC_NETNS_HELPER=listen="+hub+":2049,"+hub+":22,"+hub+":8080")
+	stdout, err := listener.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = listener.Process.Kill(); _ = listener.Wait() })
+	ready := make([]byte, 6)
+	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
+		t.Fatalf("listener: %q %v", ready, err)
+	}
+	want := map[string]string{
+		srv + ">" + hub + ":2049":      "ok",
+		dv + ">" + hub + ":2049":       "blocked",
+		cp + ">" + hub + ":2049":       "blocked",
+		outsider + ">" + hub + ":2049": "blocked",
+		cp + ">" + hub + ":22":         "ok",
+		srv + ">" + hub + ":22":        "blocked",
+		cp + ">" + hub + ":8080":       "blocked",
+	}
+	var pairs []string
+	for p := range want {
+		pairs = append(pairs, p)
+	}
+	sort.Strings(pairs)
+	dial := exec.Command("ip", "netns", "exec", clNS, os.Args[0], "-test.run=^TestNetnsHelper$")
+	dial.Env = append(os.Environ(), "AGENTVDC_NETNS_HELPER=dial="+strings.Join(pairs, ","))
+	out, err := dial.Output()
+	if err != nil {
+		t.Fatalf("dialer: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if p, res, ok := strings.Cut(line, " "); ok {
+			got[p] = res
+		}
+	}
+	for _, p := range pairs {
+		if got[p] != want[p] {
+			t.Errorf("%s: %q, want %s", p, got[p], want[p])
+		}
 	}
 }
