@@ -397,7 +397,7 @@ func TestNetnsHelper(t *testing.T) {
 		t.Skip("helper process of TestStorageFirewallInNetns")
 	}
 	switch mode {
-	case "listen": // ADDR,ADDR,...: accept and close forever
+	case "listen": // ADDR,ADDR,...: accept forever, tell each caller its address
 		for _, addr := range strings.Split(arg, ",") {
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -410,20 +410,23 @@ func TestNetnsHelper(t *testing.T) {
 					if err != nil {
 						return
 					}
+					host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+					fmt.Fprintln(c, host)
 					c.Close()
 				}
 			}()
 		}
 		fmt.Println("ready")
 		select {}
-	case "dial": // SRC>DST,...: one line "SRC>DST ok|blocked" each
+	case "dial": // SRC>DST,...: one line "SRC>DST ok AS|blocked" each
 		for _, pair := range strings.Split(arg, ",") {
 			src, dst, _ := strings.Cut(pair, ">")
 			d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 			c, err := d.Dial("tcp", dst)
 			res := "blocked"
 			if err == nil {
-				res = "ok"
+				seen, _ := io.ReadAll(io.LimitReader(c, 64))
+				res = "ok " + strings.TrimSpace(string(seen))
 				c.Close()
 			}
 			fmt.Println(pair, res)
@@ -454,20 +457,10 @@ func TestStorageFirewallInNetns(t *testing.T) {
 	if err := os.WriteFile(nft, []byte(file(t, parseUserData(t, ud), "/etc/nftables.conf")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stNS, clNS := fmt.Sprintf("agentvdc-st-%d", os.Getpid()), fmt.Sprintf("agentvdc-cl-%d", os.Getpid())
-	sh := func(cmd string) {
-		t.Helper()
-		if out, err := exec.Command("sh", "-ec", cmd).CombinedOutput(); err != nil {
-			t.Skipf("network namespaces unavailable here: %s: %v\n%s", cmd, err, out)
-		}
-	}
-	sh("ip netns add " + stNS)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", stNS).Run() })
-	sh("ip netns add " + clNS)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", clNS).Run() })
+	stNS, clNS := netns(t, "st"), netns(t, "cl")
 	srv, cp, dv, outsider := a.ServerWG(5).String(), a.ControlPlaneWG().String(), a.DataVMWG().String(), "10.64.0.99"
 	hub := a.StorageWG().String()
-	sh(fmt.Sprintf(`ip link add wg0 netns %[1]s type veth peer name c0 netns %[2]s
+	nsShell(t, fmt.Sprintf(`ip link add wg0 netns %[1]s type veth peer name c0 netns %[2]s
 ip -n %[1]s addr add %[3]s/25 dev wg0
 ip -n %[1]s link set wg0 up
 ip -n %[1]s link set lo up
@@ -476,20 +469,7 @@ ip -n %[2]s link set c0 up`, stNS, clNS, hub, strings.Join([]string{srv, cp, dv,
 	if out, err := exec.Command("ip", "netns", "exec", stNS, "nft", "-f", nft).CombinedOutput(); err != nil {
 		t.Fatalf("loading the storage firewall: %v\n%s", err, out)
 	}
-	listener := exec.Command("ip", "netns", "exec", stNS, os.Args[0], "-test.run=^TestNetnsHelper$")
-	listener.Env = append(os.Environ(), "AGENTVDC_NETNS_HELPER=listen="+hub+":2049,"+hub+":22,"+hub+":8080")
-	stdout, err := listener.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := listener.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = listener.Process.Kill(); _ = listener.Wait() })
-	ready := make([]byte, 6)
-	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
-		t.Fatalf("listener: %q %v", ready, err)
-	}
+	nsListen(t, stNS, hub+":2049", hub+":22", hub+":8080")
 	want := map[string]string{
 		srv + ">" + hub + ":2049":      "ok",
 		dv + ">" + hub + ":2049":       "blocked",
@@ -499,16 +479,67 @@ ip -n %[2]s link set c0 up`, stNS, clNS, hub, strings.Join([]string{srv, cp, dv,
 		srv + ">" + hub + ":22":        "blocked",
 		cp + ">" + hub + ":8080":       "blocked",
 	}
-	var pairs []string
+	got := nsDial(t, clNS, want)
 	for p := range want {
-		pairs = append(pairs, p)
+		if res, _, _ := strings.Cut(got[p], " "); res != want[p] {
+			t.Errorf("%s: %q, want %s", p, got[p], want[p])
+		}
 	}
-	sort.Strings(pairs)
-	dial := exec.Command("ip", "netns", "exec", clNS, os.Args[0], "-test.run=^TestNetnsHelper$")
-	dial.Env = append(os.Environ(), "AGENTVDC_NETNS_HELPER=dial="+strings.Join(pairs, ","))
-	out, err := dial.Output()
+}
+
+// netns creates a network namespace for the test (removed after it); the
+// test is skipped where namespaces cannot be made.
+func netns(t *testing.T, role string) string {
+	t.Helper()
+	name := fmt.Sprintf("agentvdc-%s-%d", role, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("network namespaces unavailable here: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	return name
+}
+
+// nsShell runs a setup script (ip commands) or fails the test.
+func nsShell(t *testing.T, script string) {
+	t.Helper()
+	if out, err := exec.Command("sh", "-ec", script).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+}
+
+// nsListen starts TestNetnsHelper listening on addrs inside ns.
+func nsListen(t *testing.T, ns string, addrs ...string) {
+	t.Helper()
+	l := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestNetnsHelper$")
+	l.Env = append(os.Environ(), "AGENTVDC_NETNS_HELPER=listen="+strings.Join(addrs, ","))
+	stdout, err := l.StdoutPipe()
 	if err != nil {
-		t.Fatalf("dialer: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Process.Kill(); _ = l.Wait() })
+	ready := make([]byte, 6)
+	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
+		t.Fatalf("listener in %s: %q %v", ns, ready, err)
+	}
+}
+
+// nsDial dials every "SRC>DST" of pairs from ns; the result per pair is
+// "ok AS" (AS: the address the listener saw) or "blocked".
+func nsDial(t *testing.T, ns string, pairs map[string]string) map[string]string {
+	t.Helper()
+	keys := make([]string, 0, len(pairs))
+	for p := range pairs {
+		keys = append(keys, p)
+	}
+	sort.Strings(keys)
+	d := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestNetnsHelper$")
+	d.Env = append(os.Environ(), "AGENTVDC_NETNS_HELPER=dial="+strings.Join(keys, ","))
+	out, err := d.Output()
+	if err != nil {
+		t.Fatalf("dialer in %s: %v\n%s", ns, err, out)
 	}
 	got := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -516,9 +547,69 @@ ip -n %[2]s link set c0 up`, stNS, clNS, hub, strings.Join([]string{srv, cp, dv,
 			got[p] = res
 		}
 	}
-	for _, p := range pairs {
-		if got[p] != want[p] {
-			t.Errorf("%s: %q, want %s", p, got[p], want[p])
+	return got
+}
+
+// A server's firewall and VDC network, loaded for real in namespaces: a VM
+// on the customer's bridge reaches the internet masqueraded as the host,
+// and neither the Hetzner private network nor the host itself.
+func TestServerFirewallInNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	for _, tool := range []string{"ip", "nft", "bridge", "awk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s missing (make prereqs)", tool)
+		}
+	}
+	a := addrsOf("acme")
+	b := ServerBootstrapFor("acme", 3, a)
+	dir := t.TempDir()
+	vdcnet, nft := filepath.Join(dir, "vdcnet"), filepath.Join(dir, "server.nft")
+	if err := os.WriteFile(vdcnet, []byte(serverVDCNetScript(b)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nft, []byte(serverNftables(b)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, vm, inet, priv := netns(t, "srv"), netns(t, "vm"), netns(t, "inet"), netns(t, "priv")
+	const public, internet = "203.0.113.10", "203.0.113.1"
+	neighbour := ServerPrivateIP(2)
+	nsShell(t, fmt.Sprintf(`
+ip link add eth0 netns %[1]s type veth peer name up0 netns %[3]s
+ip -n %[1]s addr add %[5]s/24 dev eth0
+ip -n %[1]s link set eth0 up
+ip -n %[3]s addr add %[6]s/24 dev up0
+ip -n %[3]s link set up0 up
+ip -n %[1]s route add default via %[6]s
+ip link add enp7s0 netns %[1]s type veth peer name pn0 netns %[4]s
+ip -n %[1]s addr add %[7]s/24 dev enp7s0
+ip -n %[1]s link set enp7s0 up
+ip -n %[4]s addr add %[8]s/24 dev pn0
+ip -n %[4]s link set pn0 up
+ip netns exec %[1]s sh %[9]s
+ip link add vmport netns %[1]s type veth peer name eth0 netns %[2]s
+ip -n %[1]s link set vmport master %[10]s up
+ip -n %[2]s addr add %[11]s/25 dev eth0
+ip -n %[2]s link set eth0 up
+ip -n %[2]s route add default via %[12]s
+ip netns exec %[1]s sysctl -qw net.ipv4.ip_forward=1
+ip netns exec %[1]s nft -f %[13]s
+`, srv, vm, inet, priv, public, internet, b.PrivateIP, neighbour, vdcnet, b.Bridge, a.DataVMIP(), a.VDCGateway(), nft))
+	nsListen(t, inet, internet+":80")
+	nsListen(t, priv, neighbour+":80")
+	nsListen(t, srv, a.VDCGateway().String()+":22", b.PrivateIP+":22")
+	vmIP := a.DataVMIP().String()
+	want := map[string]string{
+		vmIP + ">" + internet + ":80":                "ok " + public, // masqueraded
+		vmIP + ">" + neighbour + ":80":               "blocked",
+		vmIP + ">" + a.VDCGateway().String() + ":22": "blocked",
+		vmIP + ">" + b.PrivateIP + ":22":             "blocked",
+	}
+	got := nsDial(t, vm, want)
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: %q, want %q", p, got[p], w)
 		}
 	}
 }
