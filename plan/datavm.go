@@ -253,17 +253,21 @@ func dataVMWireGuard(b DataVMBootstrap, s DataVMSecrets) string {
 	}})
 }
 
-// hardening is the systemd sandbox of every data service. Mount-namespace
-// options are dropped by systemd when the container may not create mount
-// namespaces ("assuming containerized execution"); the rest is seccomp and
-// credentials, which work in an unprivileged container.
+// hardening is the systemd sandbox of every data service: credentials
+// (own user, no capabilities, no new privileges), seccomp (address
+// families, architectures, namespaces, personality) and a read-only file
+// system but for the service's data (ProtectSystem=strict with
+// ReadWritePaths). Where the container may not create mount namespaces,
+// systemd starts the service without the mount-namespace options (it logs
+// "Failed to set up namespace, assuming containerized execution and
+// ignoring" at debug level) rather than failing it; PrivateDevices= is left
+// out because some container setups refuse it outright.
 const hardening = `NoNewPrivileges=yes
 CapabilityBoundingSet=
 AmbientCapabilities=
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
-PrivateDevices=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectControlGroups=yes
