@@ -16,11 +16,10 @@ import (
 	"github.com/agentvdc/agentvdc/state"
 )
 
-// load reads customer files given as name → extra YAML lines.
-
 // testFrontendKey stands in for the front-end's SSH public key (vdc.yaml).
 const testFrontendKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH oneadmin@test"
 
+// load reads customer files given as name → extra YAML lines.
 func load(t *testing.T, extra map[string]string) []schema.Customer {
 	t.Helper()
 	l, err := schema.NewLoader()
