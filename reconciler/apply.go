@@ -290,7 +290,7 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 			return nil, err
 		}
 		ud, err := plan.RenderStorageUserData(plan.StorageBootstrapFor(r.Customer, a), plan.StorageSecrets{
-			WireGuardPrivateKey: secrets[WireGuardPrivate(storageNode)], ServerPublicKeys: pubs,
+			WireGuardPrivateKey: secrets[WireGuardPrivate(StorageNode)], ServerPublicKeys: pubs,
 			ControlPlanePublicKey: secrets[WireGuardPublic(ControlPlaneNode)], DataVMPublicKey: secrets[WireGuardPublic(DataVMNode)]})
 		if err != nil {
 			return nil, err
@@ -311,7 +311,7 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 		}
 		ud, err := plan.RenderServerUserData(plan.ServerBootstrapFor(r.Customer, slot, a), plan.ServerSecrets{
 			WireGuardPrivateKey: secrets[WireGuardPrivate(strconv.Itoa(slot))],
-			StoragePublicKey:    secrets[WireGuardPublic(storageNode)],
+			StoragePublicKey:    secrets[WireGuardPublic(StorageNode)],
 			StorageEndpoint:     endpoint,
 			FrontendSSHKey:      x.FrontendSSHKey,
 		})
@@ -332,7 +332,7 @@ func dataStartScript(r plan.Resource, a plan.Addresses, secrets map[string]strin
 		return "", err
 	}
 	script, err := plan.RenderDataVMStartScript(plan.DataVMBootstrapFor(r.Customer, a, r.Attrs["services"]), plan.DataVMSecrets{
-		WireGuardPrivateKey: secrets[WireGuardPrivate(DataVMNode)], StoragePublicKey: secrets[WireGuardPublic(storageNode)],
+		WireGuardPrivateKey: secrets[WireGuardPrivate(DataVMNode)], StoragePublicKey: secrets[WireGuardPublic(StorageNode)],
 		StorageEndpoint: endpoint, MinIOAccessKey: secrets[SecretMinIOAccessKey], MinIOSecretKey: secrets[SecretMinIOSecretKey],
 		Neo4jPassword: secrets[SecretNeo4jPassword], QdrantAPIKey: secrets[SecretQdrantAPIKey],
 	})

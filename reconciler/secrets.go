@@ -23,7 +23,8 @@ type SecretStore interface {
 // Secret keys of a customer.
 const (
 	SecretAdminPassword = "opennebula/admin-password"
-	storageNode         = "storage"
+	// StorageNode names the storage node's WireGuard keys.
+	StorageNode = "storage"
 
 	// ControlPlaneNode and DataVMNode name the WireGuard keys of the
 	// customer's mesh peers besides the storage node and the servers: the
@@ -115,7 +116,7 @@ func EnsureSecrets(store SecretStore, customer string) (map[string]string, error
 		}
 		changed = true
 	}
-	nodes := []string{storageNode, ControlPlaneNode, DataVMNode}
+	nodes := []string{StorageNode, ControlPlaneNode, DataVMNode}
 	for slot := 1; slot <= plan.ServerSlots; slot++ {
 		nodes = append(nodes, strconv.Itoa(slot))
 	}

@@ -75,7 +75,7 @@ func TestDataStartScriptFromSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PrivateKey = " + sec[WireGuardPrivate(DataVMNode)], "PublicKey = " + sec[WireGuardPublic(storageNode)],
+	for _, want := range []string{"PrivateKey = " + sec[WireGuardPrivate(DataVMNode)], "PublicKey = " + sec[WireGuardPublic(StorageNode)],
 		"Endpoint = 198.51.100.4:51820", "Address = " + a.DataVMWG().String() + "/25",
 		"MINIO_ROOT_USER=" + sec[SecretMinIOAccessKey], "MINIO_ROOT_PASSWORD=" + sec[SecretMinIOSecretKey],
 		"QDRANT__SERVICE__API_KEY=" + sec[SecretQdrantAPIKey]} {

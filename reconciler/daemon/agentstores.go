@@ -428,7 +428,9 @@ func (s *ServiceStores) connect(ctx context.Context, customer string, ep dataEnd
 			mc := minio.Config{Endpoint: net.JoinHostPort(h, strconv.Itoa(p)),
 				AccessKey: ep.creds[reconciler.SecretMinIOAccessKey], SecretKey: ep.creds[reconciler.SecretMinIOSecretKey], Logger: log}
 			if dial := s.cfg.Dial; dial != nil {
-				mc.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) { return dial(ctx, customer, network, addr) }
+				mc.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+					return dial(ctx, customer, network, addr)
+				}
 			}
 			st, err := minio.New(mc)
 			if err != nil {

@@ -58,7 +58,10 @@ func TestServiceStoresDialThroughTheCustomersNetwork(t *testing.T) {
 		return d.DialContext(ctx, network, to)
 	}
 	s, err := daemon.NewServiceStores(daemon.ServiceStoresConfig{DataDir: t.TempDir(), Dial: dial,
-		Endpoint: func(string, string, string, int) (string, int) { t.Error("Endpoint used although Dial is set"); return "127.0.0.1", 1 }})
+		Endpoint: func(string, string, string, int) (string, int) {
+			t.Error("Endpoint used although Dial is set")
+			return "127.0.0.1", 1
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

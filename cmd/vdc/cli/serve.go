@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 )
@@ -215,6 +217,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 				Prices: func() plan.Prices { p, _ := cf.prices(context.Background(), nil, store); return p }})
 		}
 	}
+	var running atomic.Pointer[daemon.Daemon] // for the tunnels' resolver
 	if cfg.Agents.Enabled == nil || *cfg.Agents.Enabled {
 		// --sim: the embedded stores under DATA/agents. Otherwise each
 		// customer's data services at its data VM's observed address,
@@ -224,7 +227,18 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			defer stores.Close()
 			dc.AgentStores = stores
 		} else {
-			stores, err := daemon.NewServiceStores(daemon.ServiceStoresConfig{DataDir: cfg.Data, Logger: log})
+			// Each customer's data services are reached through that
+			// customer's WireGuard mesh (one userspace tunnel per customer,
+			// opened on demand); the resolver needs the daemon's state.
+			tunnels := tunnel.NewPool(func(ctx context.Context, customer string) (tunnel.Config, error) {
+				d := running.Load()
+				if d == nil {
+					return tunnel.Config{}, errors.New("the daemon is starting")
+				}
+				return d.TunnelConfig(ctx, customer)
+			}, tunnel.Options{Log: log})
+			defer tunnels.Close()
+			stores, err := daemon.NewServiceStores(daemon.ServiceStoresConfig{DataDir: cfg.Data, Logger: log, Dial: tunnels.DialContext})
 			if err != nil {
 				return err
 			}
@@ -236,6 +250,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	running.Store(d)
 	hook, err := webhook.New(webhook.Config{
 		GitHubSecret: e.getenv(cfg.Webhook.GitHubSecretEnv), GitLabToken: e.getenv(cfg.Webhook.GitLabTokenEnv),
 		Branch: webhookBranch(cfg.Repo.Ref), Trigger: func(webhook.PushEvent) { d.TriggerSync() }, Logger: log,
