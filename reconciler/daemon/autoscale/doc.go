@@ -45,7 +45,8 @@
 // reschedules the VMs that ran on it.
 //
 // Storage (volume GB), for a customer that is not suspended and has no
-// pending volume target: when the datastore agentvdc-C-nfs reports more
+// pending volume target: when the fuller of the datastores agentvdc-C-images and
+// agentvdc-C-system (both on the customer's NFS volume) reports more
 // than storage.autoscale.usedPercent used in the current sample and the
 // observed volume is below maxGB, target = min(size + stepGB, maxGB). The
 // volume never shrinks. Storage has its own cooldown, Options.StorageCooldown

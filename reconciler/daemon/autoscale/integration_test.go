@@ -256,7 +256,7 @@ func TestAutoscaleOnSimulators(t *testing.T) {
 		t.Fatalf("storage decisions %v, want %v", got, want)
 	}
 	volUSD := 50 * l.prices.ExoscaleVolumeGBMonthly * l.prices.EURToUSD
-	if d := l.decisions[0]; d.MonthlyCostDeltaUSD != roundCents(volUSD) || !strings.Contains(d.Reason, "datastore agentvdc-scaleco-nfs 85% used > 80%") {
+	if d := l.decisions[0]; d.MonthlyCostDeltaUSD != roundCents(volUSD) || !strings.Contains(d.Reason, "datastore agentvdc-scaleco-system 85% used > 80%") {
 		t.Errorf("storage decision %+v, want cost %.2f", d, volUSD)
 	}
 	obs = l.observe()
