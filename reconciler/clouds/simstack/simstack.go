@@ -32,9 +32,41 @@ type Options struct {
 	HetznerRateLimitPerHour int
 	// ElasticityInterval evaluates OneFlow policies in the background.
 	ElasticityInterval time.Duration
-	// ExoscaleOperationDelay is how long Exoscale operations stay pending.
+	// ExoscaleOperationDelay is how long Exoscale operations stay pending
+	// (0: the Latency profile's).
 	ExoscaleOperationDelay time.Duration
-	Logger                 *slog.Logger
+	// Latency is the simulators' latency profile: "fast" (the default,
+	// tests and `make run` converge in seconds) or "realistic" (image
+	// import, host monitoring, VM, server and instance boot as long as on
+	// the real clouds; sources in the onesim package doc).
+	Latency string
+	Logger  *slog.Logger
+}
+
+// Latency profiles.
+const (
+	LatencyFast      = "fast"
+	LatencyRealistic = "realistic"
+)
+
+// profile is what a latency profile sets in each simulator.
+type profile struct {
+	one           onesim.Latency
+	hetznerAction time.Duration
+	exoOperation  time.Duration
+}
+
+func latencyProfile(name string) (profile, error) {
+	switch name {
+	case "", LatencyFast:
+		return profile{one: onesim.FastLatency()}, nil
+	case LatencyRealistic:
+		// Hetzner: a server's create action runs until it has booted
+		// (typically 10-30 s); Exoscale: an instance create operation
+		// likewise (~30 s). Estimates, see the onesim package doc.
+		return profile{one: onesim.RealisticLatency(), hetznerAction: 20 * time.Second, exoOperation: 30 * time.Second}, nil
+	}
+	return profile{}, fmt.Errorf("latency profile %q: want %q or %q", name, LatencyFast, LatencyRealistic)
 }
 
 // Stack is the three simulators behind one HTTP server.
@@ -45,8 +77,9 @@ type Stack struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:41234.
 	URL string
 
-	srv *http.Server
-	ln  net.Listener
+	frontendKey string
+	srv         *http.Server
+	ln          net.Listener
 }
 
 // Start starts the simulators and serves them until Close.
@@ -60,14 +93,25 @@ func Start(o Options) (*Stack, error) {
 		}
 		return filepath.Join(o.DataDir, name)
 	}
+	prof, err := latencyProfile(o.Latency)
+	if err != nil {
+		return nil, err
+	}
+	if o.ExoscaleOperationDelay == 0 {
+		o.ExoscaleOperationDelay = prof.exoOperation
+	}
 	st := &Stack{}
-	var err error
-	if st.ONE, err = onesim.New(onesim.Options{DataDir: sub("opennebula"), ElasticityInterval: o.ElasticityInterval, Logger: o.Logger}); err != nil {
+	if st.frontendKey, err = frontendKey(sub("opennebula")); err != nil {
 		return nil, fmt.Errorf("opennebula simulator: %w", err)
 	}
-	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour, Logger: o.Logger}); err != nil {
-		st.ONE.Close()
+	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour,
+		ActionDelay: prof.hetznerAction, Logger: o.Logger}); err != nil {
 		return nil, fmt.Errorf("hetzner simulator: %w", err)
+	}
+	if st.ONE, err = onesim.New(onesim.Options{DataDir: sub("opennebula"), ElasticityInterval: o.ElasticityInterval, Logger: o.Logger,
+		Latency: prof.one, Probe: hostProbe(st.Hetzner, st.frontendKey)}); err != nil {
+		st.Hetzner.Close()
+		return nil, fmt.Errorf("opennebula simulator: %w", err)
 	}
 	if st.Exoscale, err = exoscalesim.New(exoscalesim.Options{DataDir: sub("exoscale"), OperationDelay: o.ExoscaleOperationDelay, Logger: o.Logger}); err != nil {
 		st.ONE.Close()
@@ -91,6 +135,13 @@ func Start(o Options) (*Stack, error) {
 	go func() { _ = st.srv.Serve(st.ln) }()
 	return st, nil
 }
+
+// FrontendSSHKey is the simulated OpenNebula front-end's public key, an
+// authorized_keys line ("ssh-ed25519 AAAA... oneadmin@onesim"): what a
+// caller configures as the front-end key (ServerSecrets.FrontendSSHKey)
+// so the servers' cloud-init authorises it and the hosts get MONITORED.
+// It is kept in the data dir and survives restarts.
+func (s *Stack) FrontendSSHKey() string { return s.frontendKey }
 
 // Env returns every variable that points the clients (and vdc) at the stack.
 func (s *Stack) Env() map[string]string {
