@@ -74,7 +74,7 @@ func ServerBootstrapFor(customer string, n int, a Addresses) ServerBootstrap {
 	return ServerBootstrap{
 		Customer: customer, Slot: n, PrivateIP: ServerPrivateIP(n), WireGuardIP: a.ServerWG(n).String(),
 		StorageWGIP: a.StorageWG().String(), NFSServer: ExoStorageIP, NFSPath: NFSPath, MountPoint: ServerMountPoint,
-		Packages: []string{"nfs-common", "opennebula-node-kvm", "wireguard"}, ONERepo: OpenNebulaRepo,
+		Packages: []string{"nfs-common", "opennebula-node-lxc", "wireguard"}, ONERepo: OpenNebulaRepo,
 	}
 }
 
@@ -245,7 +245,7 @@ PersistentKeepalive = 25
 			"install -d -m 0755 /etc/apt/keyrings",
 			"curl -fsSL " + OpenNebulaRepoKey + " | gpg --dearmor -o /etc/apt/keyrings/opennebula.gpg",
 			"apt-get update",
-			"DEBIAN_FRONTEND=noninteractive apt-get install -y opennebula-node-kvm",
+			"DEBIAN_FRONTEND=noninteractive apt-get install -y opennebula-node-lxc",
 			"install -d -o oneadmin -g oneadmin " + b.MountPoint,
 			"echo '" + fstab + "' >> /etc/fstab",
 			"mount " + b.MountPoint,

@@ -86,7 +86,7 @@ func TestRenderServerUserData(t *testing.T) {
 		}
 	}
 	run := strings.Join(cc.RunCmd, "\n")
-	for _, want := range []string{"apt-get install -y opennebula-node-kvm", "systemctl enable --now wg-quick@wg0",
+	for _, want := range []string{"apt-get install -y opennebula-node-lxc", "systemctl enable --now wg-quick@wg0",
 		"172.16.0.10:/export/agentvdc /var/lib/one/datastores/agentvdc nfs4", "mount /var/lib/one/datastores/agentvdc"} {
 		if !strings.Contains(run, want) {
 			t.Errorf("runcmd lacks %q", want)

@@ -112,7 +112,7 @@ func (w *world) plan(tb testing.TB, cs []schema.Customer) ([]plan.Resource, *pla
 func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	tb.Helper()
 	ctx := context.Background()
-	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, Holder: "e2e", Who: "test", Concurrency: 8}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "e2e", Who: "test", Concurrency: 8}
 	for i := 0; i < rounds; i++ {
 		observed, p := w.plan(tb, cs)
 		if !p.HasChanges() {
@@ -128,6 +128,39 @@ func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	}
 	tb.Fatalf("not converged after %d rounds", rounds)
 	return rounds
+}
+
+// ready waits (a few seconds: the fast latency profile) until every
+// infrastructure phase of every customer shows done in the observed
+// resources: servers running, hosts MONITORED, the image READY and the
+// data VM RUNNING, i.e. what apply built would really come up.
+func (w *world) ready(tb testing.TB, cs []schema.Customer) {
+	tb.Helper()
+	var last map[string]map[string]bool
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var observed []plan.Resource
+		for _, p := range w.providers {
+			rs, err := p.Observe(context.Background())
+			if err != nil {
+				tb.Fatal(err)
+			}
+			observed = append(observed, rs...)
+		}
+		last = map[string]map[string]bool{}
+		all := true
+		for _, c := range cs {
+			last[c.Name] = plan.InfraPhases(c.Name, observed)
+			for _, ph := range plan.Phases() {
+				if ph != plan.PhaseServicesHealthy && !last[c.Name][ph] {
+					all = false
+				}
+			}
+		}
+		if all {
+			return
+		}
+	}
+	tb.Fatalf("not ready: %v", last)
 }
 
 // inventory is every managed resource as "kind.name attrs", sorted, and
@@ -169,6 +202,7 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 
 	clean := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
 	clean.converge(t, cs, 3)
+	clean.ready(t, cs)
 	cleanCalls := clean.calls()
 	want := clean.inventory(t)
 
