@@ -59,6 +59,12 @@ type Sizing struct {
 }
 
 // TierSizing returns the sizing of a tier (pro for an unknown tier).
+//
+// CPU is OpenNebula's CPU attribute, the share of physical cores the
+// scheduler reserves, checked against the hosts' monitored capacity: a
+// tier's data VM plus its minWorkers workers must fit on its minServers
+// servers of the default type (casual cx22: 2 cores/4 GB, pro ccx13:
+// 2/8, enterprise 2 × ccx33: 8/32 each), or the workers stay PENDING.
 func TierSizing(t schema.Tier) Sizing {
 	switch t {
 	case schema.TierCasual:
@@ -66,7 +72,7 @@ func TierSizing(t schema.Tier) Sizing {
 	case schema.TierEnterprise:
 		return Sizing{StorageInstanceType: "standard.medium", DataCPU: 4, DataMemoryMB: 8192, WorkerCPU: 2, WorkerMemoryMB: 4096}
 	default:
-		return Sizing{StorageInstanceType: "standard.small", DataCPU: 2, DataMemoryMB: 4096, WorkerCPU: 1, WorkerMemoryMB: 2048}
+		return Sizing{StorageInstanceType: "standard.small", DataCPU: 1, DataMemoryMB: 4096, WorkerCPU: 1, WorkerMemoryMB: 2048}
 	}
 }
 

@@ -150,6 +150,64 @@ func (s *snapshot) hostAddrs() (byName, byAddr map[string]string) {
 	return byName, byAddr
 }
 
+// deleteHost drains and deletes a host. oned refuses to delete a host
+// with VMs ("Can not remove a host with running VMs"), so the host is
+// disabled first (the scheduler places nothing new there), each of its
+// VMs is flagged for rescheduling (the scheduler migrates it to another
+// host of the cluster with room), and the delete waits until the host is
+// empty; with no room elsewhere the wait times out and the host stays.
+func (p *Provider) deleteHost(ctx context.Context, id int) error {
+	hostVMs := func(ctx context.Context) ([]int, error) {
+		var vms []int
+		err := p.call(ctx, "one.host.info", func(c *goca.Controller, _ *callState) error {
+			h, err := c.Host(id).Info(false)
+			if err == nil {
+				vms = h.VMs.ID
+			}
+			return err
+		})
+		return vms, err
+	}
+	vms, err := hostVMs(ctx)
+	if isNoExists(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(vms) > 0 {
+		if err := p.call(ctx, "one.host.status", func(c *goca.Controller, _ *callState) error {
+			return c.Host(id).Status(hostStatusDisabled)
+		}); err != nil {
+			return err
+		}
+		for _, vid := range vms {
+			err := p.call(ctx, "one.vm.action", func(c *goca.Controller, _ *callState) error {
+				return c.VM(vid).Resched()
+			})
+			if err != nil && !isNoExists(err) {
+				return fmt.Errorf("reschedule vm %d off host %d: %w", vid, id, err)
+			}
+		}
+		if err := p.wait(ctx, "host "+strconv.Itoa(id)+" drained", func(ctx context.Context) (bool, error) {
+			vms, err := hostVMs(ctx)
+			return len(vms) == 0, err
+		}); err != nil {
+			return err
+		}
+	}
+	err = p.call(ctx, "one.host.delete", func(c *goca.Controller, _ *callState) error {
+		return c.Host(id).Delete()
+	})
+	if isNoExists(err) {
+		return nil
+	}
+	return err
+}
+
+// hostStatusDisabled is one.host.status's DISABLED (0 enabled, 2 offline).
+const hostStatusDisabled = 1
+
 // fetchHosts reads the pool of hosts into s.
 func (p *Provider) fetchHosts(ctx context.Context, s *snapshot) error {
 	return p.call(ctx, "one.hostpool.info", func(c *goca.Controller, _ *callState) error {

@@ -188,6 +188,8 @@ func (p *Provider) delete(ctx context.Context, r plan.Resource) error {
 			return nil
 		}
 		return err
+	case plan.ONEHost:
+		return p.deleteHost(ctx, id)
 	case plan.ONEVM:
 		err := p.call(ctx, "one.vm.action", func(c *goca.Controller, _ *callState) error {
 			return c.VM(id).TerminateHard()

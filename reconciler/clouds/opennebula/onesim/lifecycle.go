@@ -304,15 +304,17 @@ func (c *call) imageAllocate(a args) (any, error) {
 	return id, nil
 }
 
-// dsUsedMB is the space the images of ds take.
+// dsUsedMB is the space the images of ds take, or the simulated used
+// share (SetDatastoreUsed) when that is more: the control API sets what
+// the datastore reports, the objects in it are a floor.
 func (d *db) dsUsedMB(ds *datastore) int {
-	used := int(float64(ds.TotalMB) * ds.UsedPct / 100)
+	used := 0
 	for _, img := range d.Images {
 		if img.DSID == ds.ID {
 			used += img.SizeMB
 		}
 	}
-	return used
+	return max(used, int(float64(ds.TotalMB)*ds.UsedPct/100))
 }
 
 func imageStateName(st int) string {
@@ -629,15 +631,16 @@ func (v *vm) diskMB(d *db) int {
 	return n
 }
 
-// systemUsedMB is what the VMs placed on system datastore ds take.
+// systemUsedMB is what the VMs placed on system datastore ds take (or the
+// simulated used share, as dsUsedMB).
 func (d *db) systemUsedMB(ds *datastore) int {
-	used := int(float64(ds.TotalMB) * ds.UsedPct / 100)
+	used := 0
 	for _, v := range d.VMs {
 		if v.DSID == ds.ID && v.State == vmActive {
 			used += v.diskMB(d)
 		}
 	}
-	return used
+	return max(used, int(float64(ds.TotalMB)*ds.UsedPct/100))
 }
 
 func vecVal(p Pair, key string) string {

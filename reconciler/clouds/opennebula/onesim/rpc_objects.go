@@ -939,14 +939,39 @@ func macFor(ip string) string {
 // schedule deploys PENDING VMs on the enabled host with the fewest VMs,
 // as the scheduler would on its next pass.
 func (s *Server) schedule(now timeT) {
-	var pending []int
+	var pending, resched []int
 	for id, v := range s.d.VMs {
-		if v.State == vmPending {
+		switch {
+		case v.State == vmPending:
 			pending = append(pending, id)
+		case v.State == vmActive && v.Resched:
+			resched = append(resched, id)
 		}
 	}
 	slices.Sort(pending)
+	slices.Sort(resched)
 	s.scheduleVMs(now, pending)
+	s.migrate(now, resched)
+}
+
+// migrate moves ACTIVE VMs flagged for rescheduling (one.vm.action
+// resched) to another host the scheduler finds for them, keeping their
+// system datastore as oned does for migrations; a VM with no other place
+// keeps its flag and its host, and is tried again on the next pass.
+func (s *Server) migrate(now timeT, ids []int) {
+	for _, id := range ids {
+		v := s.d.VMs[id]
+		p := s.place(v)
+		if p.host == nil || p.host.ID == v.HostID {
+			continue
+		}
+		if ds, ok := s.d.Datastores[v.DSID]; ok && !slices.Contains(ds.Clusters, p.host.ClusterID) {
+			continue
+		}
+		s.undeployFromHost(v)
+		v.HostID, v.HostTime, v.Resched = p.host.ID, now.Unix(), false
+		p.host.VMs = append(p.host.VMs, v.ID)
+	}
 }
 
 // scheduleVMs deploys the given PENDING VMs, in order, where the
@@ -1148,6 +1173,7 @@ func (s *Server) vmAction(v *vm, action string, now timeT) *rpcError {
 			return bad()
 		}
 		v.Resched = action == "resched"
+		s.schedule(now)
 	default:
 		return rpcErrf(errAPI, "Virtual machine action %q is not supported", action)
 	}
