@@ -105,6 +105,14 @@ func (p *Provider) createImage(ctx context.Context, r plan.Resource, m marks, id
 		}
 		return img.StateRaw != imageLocked && img.StateRaw != int(image.Init), nil
 	})
+	if err != nil && state == "ERROR" {
+		// A failed import is removed, so the next apply imports again
+		// (an ERROR image would otherwise match the catalogue forever).
+		derr := p.call(ctx, "one.image.delete", func(c *goca.Controller, _ *callState) error { return c.Image(id).Delete() })
+		if derr != nil && !isNoExists(derr) {
+			return plan.Resource{}, fmt.Errorf("%w (and removing the failed image: %w)", err, derr)
+		}
+	}
 	if err != nil {
 		return plan.Resource{}, err
 	}
