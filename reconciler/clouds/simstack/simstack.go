@@ -3,6 +3,26 @@
 // /opennebula/RPC2, OneFlow at /opennebula/flow), /hetzner/ (/hetzner/v1)
 // and /exoscale/ (/exoscale/v2). It backs `vdc sim`, `--sim` on the other
 // commands, and end-to-end tests.
+//
+// It also plays the OpenNebula front-end's part the simulators share: the
+// front-end's SSH key pair (FrontendSSHKey, kept in the data dir) and its
+// monitoring of hosts (onesim.Options.Probe), modelled from what the
+// Hetzner simulator received: a host registered by a server's public IPv4
+// is MONITORED, with the server type's cores and memory, only when that
+// server runs and its user-data is a cloud-config that authorises the
+// front-end's key for oneadmin (write_files to
+// /var/lib/one/.ssh/authorized_keys, a written file appended there by
+// `cat FILE >> ...` in runcmd, or the oneadmin user's
+// ssh_authorized_keys) and installs the node package of the host's driver
+// (opennebula-node-lxc, opennebula-node-kvm) from packages or an apt-get
+// install in runcmd; otherwise it is ERROR ("Could not update remotes"
+// when the front-end cannot get in). A KVM host is always ERROR: no
+// Hetzner Cloud server type exposes /dev/kvm, so KVM could not run there.
+//
+// Options.Latency picks the latency profile: "fast" (default) or
+// "realistic" (onesim.RealisticLatency, plus Hetzner server create
+// actions of 20 s and Exoscale operations of 30 s: estimates of a cloud
+// server's boot, which both providers describe as well under a minute).
 package simstack
 
 import (
