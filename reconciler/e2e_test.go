@@ -136,8 +136,13 @@ func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 // data VM RUNNING, i.e. what apply built would really come up.
 func (w *world) ready(tb testing.TB, cs []schema.Customer) {
 	tb.Helper()
+	w.readyWithin(tb, cs, 10*time.Second)
+}
+
+func (w *world) readyWithin(tb testing.TB, cs []schema.Customer, limit time.Duration) {
+	tb.Helper()
 	var last map[string]map[string]bool
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var observed []plan.Resource
 		for _, p := range w.providers {
 			rs, err := p.Observe(context.Background())
@@ -161,6 +166,23 @@ func (w *world) ready(tb testing.TB, cs []schema.Customer) {
 		}
 	}
 	tb.Fatalf("not ready: %v", last)
+}
+
+// BenchmarkCommitToInfraReadyRealistic: one new customer from its first
+// apply until every infrastructure phase is done (servers running, hosts
+// MONITORED, image READY, data VM RUNNING) with the simulators' realistic
+// latencies; minutes of wall time, little CPU (run with -benchtime=1x).
+func BenchmarkCommitToInfraReadyRealistic(b *testing.B) {
+	for range b.N {
+		w := newWorld(b, simstack.Options{HetznerRateLimitPerHour: -1, Latency: simstack.LatencyRealistic})
+		cs := customers(b, 1)
+		start := time.Now()
+		w.converge(b, cs, 3)
+		applied := time.Since(start)
+		w.readyWithin(b, cs, 15*time.Minute)
+		b.ReportMetric(applied.Seconds(), "s-apply")
+		b.ReportMetric(time.Since(start).Seconds(), "s-ready")
+	}
 }
 
 // inventory is every managed resource as "kind.name attrs", sorted, and

@@ -156,12 +156,7 @@ func (c *call) marketInfo(a args) (any, error) {
 
 func renderMarket(m market, b *xb) {
 	b.open("MARKETPLACE")
-	b.int("ID", int64(m.ID))
-	b.int("UID", 0)
-	b.int("GID", 0)
-	b.str("UNAME", "oneadmin")
-	b.str("GNAME", "oneadmin")
-	b.str("NAME", m.Name)
+	oneadminOwned(b, m.ID, m.Name)
 	b.int("STATE", 0)
 	b.str("MARKET_MAD", m.MAD)
 	var ids []int
@@ -173,6 +168,17 @@ func renderMarket(m market, b *xb) {
 	b.ids("MARKETPLACEAPPS", ids)
 	b.tmpl("TEMPLATE", Tmpl{{Key: "MARKET_MAD", Val: m.MAD}})
 	b.close("MARKETPLACE")
+}
+
+// oneadminOwned writes the id, oneadmin's ownership and the name of a
+// built-in object.
+func oneadminOwned(b *xb, id int, name string) {
+	b.int("ID", int64(id))
+	b.int("UID", 0)
+	b.int("GID", 0)
+	b.str("UNAME", "oneadmin")
+	b.str("GNAME", "oneadmin")
+	b.str("NAME", name)
 }
 
 func (c *call) marketAppPool(a args) (any, error) {
@@ -207,12 +213,7 @@ func renderApp(a marketApp, b *xb) {
 		}
 	}
 	b.open("MARKETPLACEAPP")
-	b.int("ID", int64(a.ID))
-	b.int("UID", 0)
-	b.int("GID", 0)
-	b.str("UNAME", "oneadmin")
-	b.str("GNAME", "oneadmin")
-	b.str("NAME", a.Name)
+	oneadminOwned(b, a.ID, a.Name)
 	b.int("TYPE", 1) // IMAGE
 	b.int("ORIGIN_ID", -1)
 	b.str("SOURCE", a.source())
@@ -238,17 +239,13 @@ func renderApp(a marketApp, b *xb) {
 // FROM_APP_MD5 and the size from the marketplace app, and the image must
 // fit in the datastore's free space.
 func (c *call) imageAllocate(a args) (any, error) {
-	src, err := a.str(0)
+	t, err := c.allocTemplate(a)
 	if err != nil {
 		return nil, err
 	}
 	dsid, err := a.int(1)
 	if err != nil {
 		return nil, err
-	}
-	t, perr := ParseTemplate(src)
-	if perr != nil {
-		return nil, rpcErrf(errAllocate, "[%s] Error parsing template: %v", c.method, perr)
 	}
 	d := c.d()
 	ds, ok := d.Datastores[dsid]
@@ -381,41 +378,29 @@ func (s *Server) advance(now time.Time) {
 	t := now.UnixNano()
 	s.nextDue.Store(0)
 	changed := false
-	for _, id := range sortedIDs(d.Hosts) {
-		h := d.Hosts[id]
-		if (h.State != hostInit && h.State != hostError) || h.MonitorAt == 0 {
-			continue
+	// run does what is due at `at` now, or remembers when it will be.
+	run := func(at int64, do func()) {
+		if at > t {
+			s.due(at)
+			return
 		}
-		if h.MonitorAt > t {
-			s.due(h.MonitorAt)
-			continue
-		}
-		s.monitorHost(h, now)
+		do()
 		changed = true
+	}
+	for _, id := range sortedIDs(d.Hosts) {
+		if h := d.Hosts[id]; (h.State == hostInit || h.State == hostError) && h.MonitorAt != 0 {
+			run(h.MonitorAt, func() { s.monitorHost(h, now) })
+		}
 	}
 	for _, id := range sortedIDs(d.Images) {
-		img := d.Images[id]
-		if img.State != imageLocked {
-			continue
+		if img := d.Images[id]; img.State == imageLocked {
+			run(img.ReadyAt, func() { s.finishImport(img, now) })
 		}
-		if img.ReadyAt > t {
-			s.due(img.ReadyAt)
-			continue
-		}
-		s.finishImport(img, now)
-		changed = true
 	}
 	for _, id := range sortedIDs(d.VMs) {
-		v := d.VMs[id]
-		if v.State != vmActive || v.LCM != lcmProlog {
-			continue
+		if v := d.VMs[id]; v.State == vmActive && v.LCM == lcmProlog {
+			run(v.RunAt, func() { v.LCM = lcmRunning })
 		}
-		if v.RunAt > t {
-			s.due(v.RunAt)
-			continue
-		}
-		v.LCM = lcmRunning
-		changed = true
 	}
 	if changed {
 		s.schedule(now)

@@ -691,7 +691,8 @@ func (c *call) datastoreEnable(a args) (any, error) {
 
 // ---------------------------------------------------------------- templates
 
-func (c *call) templateAllocate(a args) (any, error) {
+// allocTemplate parses an allocate call's template (its first argument).
+func (c *call) allocTemplate(a args) (Tmpl, error) {
 	src, err := a.str(0)
 	if err != nil {
 		return nil, err
@@ -699,6 +700,14 @@ func (c *call) templateAllocate(a args) (any, error) {
 	t, perr := ParseTemplate(src)
 	if perr != nil {
 		return nil, rpcErrf(errAllocate, "[%s] Error parsing template: %v", c.method, perr)
+	}
+	return t, nil
+}
+
+func (c *call) templateAllocate(a args) (any, error) {
+	t, err := c.allocTemplate(a)
+	if err != nil {
+		return nil, err
 	}
 	d := c.d()
 	name, _ := t.Get("NAME")
