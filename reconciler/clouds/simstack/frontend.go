@@ -24,8 +24,13 @@ import (
 // reachable.
 const frontendKeyFile = "frontend_ed25519"
 
+// frontendKeyPub is the public key's file beside it (authorized_keys
+// format), what an operator points VDC_FRONTEND_SSH_KEY at.
+const frontendKeyPub = frontendKeyFile + ".pub"
+
 // frontendKey loads or generates the front-end's key pair and returns its
-// public key as an authorized_keys line.
+// public key as an authorized_keys line (also written to frontendKeyPub
+// with a data dir).
 func frontendKey(dataDir string) (string, error) {
 	var priv ed25519.PrivateKey
 	path := ""
@@ -67,7 +72,13 @@ func frontendKey(dataDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("front-end key: %w", err)
 	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " oneadmin@onesim", nil
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " oneadmin@onesim"
+	if path != "" {
+		if err := os.WriteFile(path+".pub", []byte(line+"\n"), 0o644); err != nil {
+			return "", fmt.Errorf("front-end key: %w", err)
+		}
+	}
+	return line, nil
 }
 
 // oneAuthorizedKeys is oneadmin's on a node (the opennebula-node packages'

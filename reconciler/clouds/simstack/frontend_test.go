@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,10 @@ func TestFrontendKeySurvivesRestart(t *testing.T) {
 	defer st2.Close()
 	if st2.FrontendSSHKey() != k {
 		t.Errorf("key changed across a restart: %q → %q", k, st2.FrontendSSHKey())
+	}
+	// what `vdc sim` exports for vdc apply/serve in another shell
+	if b, err := os.ReadFile(st2.Env()["VDC_FRONTEND_SSH_KEY"]); err != nil || strings.TrimSpace(string(b)) != k {
+		t.Errorf("VDC_FRONTEND_SSH_KEY file: %q %v", b, err)
 	}
 	if _, err := Start(Options{Latency: "slow"}); err == nil || !strings.Contains(err.Error(), `latency profile "slow"`) {
 		t.Errorf("unknown latency profile: %v", err)

@@ -98,6 +98,8 @@ type Stack struct {
 	URL string
 
 	frontendKey string
+	// frontendPub is the public key's file ("" without a data dir).
+	frontendPub string
 	srv         *http.Server
 	ln          net.Listener
 }
@@ -123,6 +125,11 @@ func Start(o Options) (*Stack, error) {
 	st := &Stack{}
 	if st.frontendKey, err = frontendKey(sub("opennebula")); err != nil {
 		return nil, fmt.Errorf("opennebula simulator: %w", err)
+	}
+	if o.DataDir != "" {
+		if st.frontendPub, err = filepath.Abs(filepath.Join(sub("opennebula"), frontendKeyPub)); err != nil {
+			return nil, fmt.Errorf("opennebula simulator: %w", err)
+		}
 	}
 	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour,
 		ActionDelay: prof.hetznerAction, Logger: o.Logger}); err != nil {
@@ -163,9 +170,14 @@ func Start(o Options) (*Stack, error) {
 // It is kept in the data dir and survives restarts.
 func (s *Stack) FrontendSSHKey() string { return s.frontendKey }
 
-// Env returns every variable that points the clients (and vdc) at the stack.
+// Env returns every variable that points the clients (and vdc) at the
+// stack; with a data dir also VDC_FRONTEND_SSH_KEY, the file of the
+// simulated front-end's public key.
 func (s *Stack) Env() map[string]string {
 	env := map[string]string{}
+	if s.frontendPub != "" {
+		env["VDC_FRONTEND_SSH_KEY"] = s.frontendPub
+	}
 	for k, v := range s.ONE.Env(s.URL + "/opennebula") {
 		env[k] = v
 	}
