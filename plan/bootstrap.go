@@ -385,7 +385,7 @@ fi
 install -d -o oneadmin -g oneadmin -m 0700 /var/lib/one/.ssh
 keys=/var/lib/one/.ssh/authorized_keys
 [ -f "$keys" ] || install -o oneadmin -g oneadmin -m 0600 /dev/null "$keys"
-grep -qxF -f /etc/agentvdc/frontend.pub "$keys" || cat /etc/agentvdc/frontend.pub >> "$keys"
+grep -qxF -f /etc/agentvdc/frontend.pub "$keys" || cat /etc/agentvdc/frontend.pub >> /var/lib/one/.ssh/authorized_keys
 chown oneadmin:oneadmin "$keys"
 chmod 0600 "$keys"
 

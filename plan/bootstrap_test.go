@@ -94,7 +94,7 @@ func TestRenderServerUserData(t *testing.T) {
 		"172.16.0.10:/export/agentvdc /var/lib/one/datastores nfs4",
 		"mount /var/lib/one/datastores",
 		"install -d -o oneadmin -g oneadmin -m 0700 /var/lib/one/.ssh",
-		`cat /etc/agentvdc/frontend.pub >> "$keys"`, `chmod 0600 "$keys"`, `chown oneadmin:oneadmin "$keys"`,
+		`cat /etc/agentvdc/frontend.pub >> /var/lib/one/.ssh/authorized_keys`, `chmod 0600 "$keys"`, `chown oneadmin:oneadmin "$keys"`,
 	} {
 		if !strings.Contains(setup, want) {
 			t.Errorf("host setup lacks %q", want)

@@ -101,7 +101,7 @@ func TestBuildDeletionSafety(t *testing.T) {
 	}{
 		{"protected", converged(cs...), true, StatusBlocked, "deletion protection is on", 0},
 		{"unprotected without allow-delete", converged(append(without(cs, "casa-verde"), unprotected(example(t, "casa-verde")))...), false, StatusBlocked, "needs --allow-delete", 0},
-		{"unprotected with allow-delete", converged(append(without(cs, "casa-verde"), unprotected(example(t, "casa-verde")))...), true, StatusDelete, "", 19},
+		{"unprotected with allow-delete", converged(append(without(cs, "casa-verde"), unprotected(example(t, "casa-verde")))...), true, StatusDelete, "", 21},
 		{"missing label counts as protected", func() []Resource {
 			obs := converged(append(without(cs, "casa-verde"), unprotected(example(t, "casa-verde")))...)
 			for i := range obs {
@@ -123,7 +123,7 @@ func TestBuildDeletionSafety(t *testing.T) {
 			if cp.Status != tt.status || cp.InGit || !strings.Contains(cp.Blocked, tt.blocked) {
 				t.Fatalf("status %s blocked %q", cp.Status, cp.Blocked)
 			}
-			if cp.Counts.Delete != 19 || (tt.blocked != "") != (cp.Counts.Blocked == 19) {
+			if cp.Counts.Delete != 21 || (tt.blocked != "") != (cp.Counts.Blocked == 21) {
 				t.Errorf("counts %+v", cp.Counts)
 			}
 			if len(p.Steps) != tt.steps {

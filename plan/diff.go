@@ -99,7 +99,8 @@ func classOf(k Kind, key string) attrClass {
 		// re-attached in place, never a reason to replace (lose) the data.
 		return attrClass{inPlace: key == "size_gb" || key == "instance", growOnly: key == "size_gb"}
 	case ONEDatastore:
-		return attrClass{inPlace: key == "limit_mb"}
+		// bridge_list follows the customer's hosts (scaling).
+		return attrClass{inPlace: key == "limit_mb" || key == "bridge_list"}
 	case ONETemplate:
 		return attrClass{inPlace: key == "cpu" || key == "memory_mb" || key == "services"}
 	case ONEFlowTemplate:
@@ -124,6 +125,10 @@ func Normalise(key, v string) string {
 		return normaliseRules(v)
 	case "services":
 		return sortedList(v, ",")
+	case "bridge_list":
+		f := strings.Fields(v)
+		sort.Strings(f)
+		return strings.Join(f, " ")
 	case "policies":
 		var ps []Policy
 		if err := json.Unmarshal([]byte(v), &ps); err != nil {
@@ -140,9 +145,9 @@ func Normalise(key, v string) string {
 		return normaliseInt(v)
 	case "size_gb", "limit_mb", "cpu", "memory_mb", "min_vms", "max_vms", "disk_gb", "ar_size":
 		return normaliseInt(v)
-	case "zone", "location", "server_type", "instance_type", "network_zone", "image", "vn_mad", "im_mad", "vm_mad", "ds_mad", "tm_mad", "auth_driver":
+	case "zone", "location", "server_type", "instance_type", "network_zone", "image", "vn_mad", "im_mad", "vm_mad", "ds_mad", "tm_mad", "auth_driver", "type":
 		return strings.ToLower(v)
-	case "private_ip", "start_ip", "end_ip", "nfs_server", "ar_ip":
+	case "private_ip", "start_ip", "end_ip", "ar_ip", "ip":
 		return strings.TrimSuffix(v, "/32")
 	}
 	return v

@@ -119,19 +119,23 @@ func TestDiffActions(t *testing.T) {
 		}, nil, nil},
 		{"volume grown by the autoscaler is not drift", func(o []Resource) []Resource {
 			setAttr(o, ExoBlockVolume, base+"-data", "size_gb", "100")
-			setAttr(o, ONEDatastore, base+"-nfs", "limit_mb", "102400")
+			setAttr(o, ONEDatastore, base+"-images", "limit_mb", "102400")
+			setAttr(o, ONEDatastore, base+"-system", "limit_mb", "102400")
 			return o
 		}, nil, nil},
 		{"datastore limit follows the grown volume", func(o []Resource) []Resource {
 			setAttr(o, ExoBlockVolume, base+"-data", "size_gb", "100")
 			return o
-		}, []string{"update opennebula_datastore." + base + "-nfs"}, []string{"limit_mb 51200 → 102400 (in place)"}},
+		}, []string{"update opennebula_datastore." + base + "-images", "update opennebula_datastore." + base + "-system"},
+			[]string{"limit_mb 51200 → 102400 (in place)", "limit_mb 51200 → 102400 (in place)"}},
 		{"volume above maxGB is a blocked shrink", func(o []Resource) []Resource {
 			setAttr(o, ExoBlockVolume, base+"-data", "size_gb", "800")
-			setAttr(o, ONEDatastore, base+"-nfs", "limit_mb", "819200")
+			setAttr(o, ONEDatastore, base+"-images", "limit_mb", "819200")
+			setAttr(o, ONEDatastore, base+"-system", "limit_mb", "819200")
 			return o
-		}, []string{"update exoscale_block_volume." + base + "-data [blocked]", "update opennebula_datastore." + base + "-nfs"},
-			[]string{"size_gb 800 → 500 (in place)", "limit_mb 819200 → 512000 (in place)"}},
+		}, []string{"update exoscale_block_volume." + base + "-data [blocked]", "update opennebula_datastore." + base + "-images",
+			"update opennebula_datastore." + base + "-system"},
+			[]string{"size_gb 800 → 500 (in place)", "limit_mb 819200 → 512000 (in place)", "limit_mb 819200 → 512000 (in place)"}},
 		{"storage instance replaced: volume re-attached, never replaced", func(o []Resource) []Resource {
 			setAttr(o, ExoInstance, base+"-storage", "template", "Linux Debian 12")
 			return o
@@ -140,7 +144,9 @@ func TestDiffActions(t *testing.T) {
 			"update exoscale_block_volume." + base + "-data",
 			"replace hetzner_server." + base + "-srv-1",
 			"replace opennebula_host." + base + "-srv-1",
-			"replace opennebula_datastore." + base + "-nfs",
+			"replace opennebula_datastore." + base + "-images",
+			"replace opennebula_datastore." + base + "-system",
+			"replace opennebula_image." + base + "-os",
 			"replace opennebula_template." + base + "-data",
 			"replace opennebula_template." + base + "-worker",
 			"replace opennebula_vm." + base + "-data",
@@ -200,6 +206,7 @@ func TestAutoscalerServerCount(t *testing.T) {
 			"delete opennebula_host.agentvdc-bluebird-books-srv-5",
 			"delete hetzner_server.agentvdc-bluebird-books-srv-6",
 			"delete hetzner_server.agentvdc-bluebird-books-srv-5",
+			"update opennebula_datastore.agentvdc-bluebird-books-images", // bridge_list follows the hosts
 		}},
 	}
 	for _, tt := range tests {
@@ -212,6 +219,12 @@ func TestAutoscalerServerCount(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 			for _, a := range acts {
+				if a.Kind == ONEDatastore {
+					if a.Reason != "bridge_list changed (in place)" {
+						t.Errorf("datastore reason %q", a.Reason)
+					}
+					continue
+				}
 				if a.Reason != "scale-in: 4 servers desired" {
 					t.Errorf("reason %q", a.Reason)
 				}
@@ -289,6 +302,7 @@ func TestStepsSplitReplaces(t *testing.T) {
 		"create hetzner_server." + base + "-srv-1",
 		"update hetzner_server." + base + "-srv-2",
 		"create opennebula_host." + base + "-srv-1",
+		"update opennebula_datastore." + base + "-images", // bridge_list without srv-5
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("steps\n got %q\nwant %q", got, want)

@@ -35,13 +35,25 @@
 //	opennebula_cluster         agentvdc-C              (none)
 //	opennebula_user            agentvdc-C-admin        group, auth_driver=core (password: Sensitive["password"])
 //	opennebula_vdc             agentvdc-C              group, cluster (zone 0)
-//	opennebula_host            agentvdc-C-srv-N        cluster, im_mad=kvm, vm_mad=kvm (one per hetzner_server, same name)
-//	opennebula_vnet            agentvdc-C-net          cluster, vn_mad=bridge, bridge=br0, ar_ip=10.0.2.10, ar_size=200
-//	opennebula_datastore       agentvdc-C-nfs          cluster, ds_mad=fs, tm_mad=shared, nfs_server=172.16.0.10,
-//	                                                   nfs_path=/export/agentvdc, limit_mb (U, A: volume size_gb*1024)
-//	opennebula_template        agentvdc-C-data         cpu (U), memory_mb (U), vnet, datastore, services (U, sorted
-//	                                                   enabled services "minio,neo4j,qdrant")
-//	opennebula_template        agentvdc-C-worker       cpu (U), memory_mb (U), vnet, datastore, services="" (U)
+//	opennebula_host            agentvdc-C-srv-N        cluster, im_mad=lxc, vm_mad=lxc (ONEDriver; one per hetzner_server, same
+//	                                                   name; registered in oned by that server's public IPv4, the name
+//	                                                   kept as the template attribute AGENTVDC_NAME)
+//	opennebula_vnet            agentvdc-C-net          cluster, vn_mad=bridge, bridge (vdcK, Addresses.BridgeName), ar_ip (B.130),
+//	                                                   ar_size=120
+//	opennebula_datastore       agentvdc-C-images       cluster, type=image, ds_mad=fs, tm_mad=shared, bridge_list (U: the
+//	                                                   customer's host names, " "-joined; oned gets their public IPv4s),
+//	                                                   limit_mb (U, A: volume size_gb*1024)
+//	opennebula_datastore       agentvdc-C-system       cluster, type=system, ds_mad="", tm_mad=shared, bridge_list="",
+//	                                                   limit_mb (U, A: as above); both live on the storage node's NFS
+//	                                                   export, mounted by the hosts at /var/lib/one/datastores/<ID>
+//	opennebula_image           agentvdc-C-os           datastore (agentvdc-C-images), marketplace ("OpenNebula Public"), app
+//	                                                   ("Ubuntu 24.04"), app_version (ONEImageApp/ONEImageAppVersion: the
+//	                                                   marketplace app exported into the datastore)
+//	opennebula_template        agentvdc-C-data         cpu (U), memory_mb (U), vnet, ip (B.130, Addresses.DataVMIP: the NIC's
+//	                                                   fixed lease), datastore (agentvdc-C-system: SCHED_DS_REQUIREMENTS),
+//	                                                   image (agentvdc-C-os: the DISK), services (U, sorted enabled
+//	                                                   services "minio,neo4j,qdrant")
+//	opennebula_template        agentvdc-C-worker       cpu (U), memory_mb (U), vnet, ip="", datastore, image, services="" (U)
 //	opennebula_vm              agentvdc-C-data         template
 //	opennebula_flow_template   agentvdc-C-workers      role=workers, vm_template, min_vms (U), max_vms (U), cooldown (U,
 //	                                                   seconds), policies (U: canonical JSON array of
@@ -73,7 +85,7 @@
 // (OutputState, readiness.go) of hetzner_server, opennebula_host,
 // opennebula_image and opennebula_vm; "ip" of opennebula_vm, the
 // address of its first NIC (oned's lease from the customer's vnet, e.g.
-// 10.0.2.10). The agents reach the customer's data services there, on
+// the data VM's B.130). The agents reach the customer's data services there, on
 // fixed ports: MinIO (S3, HTTP) 9000, Qdrant gRPC 6334, Neo4j Bolt 7687
 // (constants in reconciler/daemon).
 //

@@ -28,6 +28,18 @@ const (
 
 	NFSPath = "/export/agentvdc"
 
+	// ONEDriver is the IM and VM driver of the customers' hosts:
+	// OpenNebula's LXC driver (system containers), since Hetzner Cloud
+	// servers expose no hardware virtualisation (/dev/kvm) for KVM.
+	ONEDriver = "lxc"
+	// The OS image of every customer's VMs: one app of OpenNebula's public
+	// marketplace, pinned by name and version, exported into the customer's
+	// image datastore. Changing either replaces every customer's image
+	// (and, through their DISK, the templates).
+	ONEMarketplace     = "OpenNebula Public"
+	ONEImageApp        = "Ubuntu 24.04"
+	ONEImageAppVersion = "6.10.0-2-20240514"
+
 	// WorkersRole is the OneFlow role that carries the elasticity policies.
 	WorkersRole = "workers"
 	// PolicyPeriod and PolicyPeriodNumber: a policy fires after
@@ -47,6 +59,12 @@ type Sizing struct {
 }
 
 // TierSizing returns the sizing of a tier (pro for an unknown tier).
+//
+// CPU is OpenNebula's CPU attribute, the share of physical cores the
+// scheduler reserves, checked against the hosts' monitored capacity: a
+// tier's data VM plus its minWorkers workers must fit on its minServers
+// servers of the default type (casual cx22: 2 cores/4 GB, pro ccx13:
+// 2/8, enterprise 2 × ccx33: 8/32 each), or the workers stay PENDING.
 func TierSizing(t schema.Tier) Sizing {
 	switch t {
 	case schema.TierCasual:
@@ -54,7 +72,7 @@ func TierSizing(t schema.Tier) Sizing {
 	case schema.TierEnterprise:
 		return Sizing{StorageInstanceType: "standard.medium", DataCPU: 4, DataMemoryMB: 8192, WorkerCPU: 2, WorkerMemoryMB: 4096}
 	default:
-		return Sizing{StorageInstanceType: "standard.small", DataCPU: 2, DataMemoryMB: 4096, WorkerCPU: 1, WorkerMemoryMB: 2048}
+		return Sizing{StorageInstanceType: "standard.small", DataCPU: 1, DataMemoryMB: 4096, WorkerCPU: 1, WorkerMemoryMB: 2048}
 	}
 }
 
@@ -128,7 +146,7 @@ func PoliciesJSON(ps []Policy) string {
 //     and a converged customer keeps its names.
 //   - volume: size_gb = max(initialGB, observed size_gb); an observed size
 //     above maxGB yields maxGB, which Diff reports as a shrink (an error).
-//   - the datastore's limit_mb follows the volume.
+//   - the datastores' limit_mb follows the volume.
 //
 // a is the customer's address block (allocated by the caller).
 func Expand(c schema.Customer, a Addresses, observed []Resource) []Resource {
@@ -232,23 +250,37 @@ func expand(c schema.Customer, addrs Addresses, mine []Resource, sc Scale) []Res
 	add(ONECluster, base, map[string]string{})
 	add(ONEUser, base+"-admin", map[string]string{"group": base, "auth_driver": "core"}, addr(ONEGroup, base))
 	add(ONEVDC, base, map[string]string{"group": base, "cluster": base}, addr(ONEGroup, base), addr(ONECluster, base))
+	var hosts []string
 	for _, n := range slots {
 		sn := ServerName(name, n)
-		add(ONEHost, sn, map[string]string{"cluster": base, "im_mad": "kvm", "vm_mad": "kvm"},
+		add(ONEHost, sn, map[string]string{"cluster": base, "im_mad": ONEDriver, "vm_mad": ONEDriver},
 			addr(ONECluster, base), addr(HetznerServer, sn))
+		hosts = append(hosts, sn)
 	}
-	vnet, ds := base+"-net", base+"-nfs"
+	vnet, images, system, img := base+"-net", ImagesDatastoreName(name), SystemDatastoreName(name), ImageName(name)
 	add(ONEVNet, vnet, map[string]string{"cluster": base, "vn_mad": "bridge", "bridge": addrs.BridgeName(),
 		"ar_ip": addrs.VNetARStart().String(), "ar_size": strconv.Itoa(VNetARSize)}, addr(ONECluster, base))
-	add(ONEDatastore, ds, map[string]string{"cluster": base, "ds_mad": "fs", "tm_mad": "shared",
-		"nfs_server": ExoStorageIP, "nfs_path": NFSPath, "limit_mb": strconv.Itoa(size * 1024)},
+	limit := strconv.Itoa(size * 1024)
+	// The image datastore is reached through its BRIDGE_LIST hosts (they
+	// mount the NFS export), so the front-end needs no mount of its own.
+	// It does not depend on the hosts: a replaced server (and host) must
+	// never cascade into replacing the datastore; bridge_list is updated
+	// in place, and hosts come first in kind order.
+	add(ONEDatastore, images, map[string]string{"cluster": base, "type": DatastoreImage, "ds_mad": "fs", "tm_mad": "shared",
+		"bridge_list": strings.Join(hosts, " "), "limit_mb": limit},
 		addr(ONECluster, base), addr(ExoInstance, storage), addr(ExoBlockVolume, base+"-data"))
+	add(ONEDatastore, system, map[string]string{"cluster": base, "type": DatastoreSystem, "ds_mad": "", "tm_mad": "shared",
+		"bridge_list": "", "limit_mb": limit},
+		addr(ONECluster, base), addr(ExoInstance, storage), addr(ExoBlockVolume, base+"-data"))
+	add(ONEImage, img, map[string]string{"datastore": images, "marketplace": ONEMarketplace, "app": ONEImageApp, "app_version": ONEImageAppVersion},
+		addr(ONEDatastore, images))
+	tmplDeps := []Address{addr(ONEVNet, vnet), addr(ONEDatastore, system), addr(ONEImage, img)}
 	add(ONETemplate, base+"-data", map[string]string{"cpu": strconv.Itoa(sz.DataCPU), "memory_mb": strconv.Itoa(sz.DataMemoryMB),
-		"vnet": vnet, "datastore": ds, "services": servicesList(c.Services)},
-		addr(ONEVNet, vnet), addr(ONEDatastore, ds))
+		"vnet": vnet, "ip": addrs.DataVMIP().String(), "datastore": system, "image": img, "services": servicesList(c.Services)},
+		tmplDeps...)
 	add(ONETemplate, base+"-worker", map[string]string{"cpu": strconv.Itoa(sz.WorkerCPU), "memory_mb": strconv.Itoa(sz.WorkerMemoryMB),
-		"vnet": vnet, "datastore": ds, "services": ""},
-		addr(ONEVNet, vnet), addr(ONEDatastore, ds))
+		"vnet": vnet, "ip": "", "datastore": system, "image": img, "services": ""},
+		tmplDeps...)
 	add(ONEVM, base+"-data", map[string]string{"template": base + "-data"}, addr(ONETemplate, base+"-data"))
 	pol := PoliciesJSON(Policies(c))
 	minVMs, maxVMs := strconv.Itoa(c.Compute.MinWorkers), strconv.Itoa(c.Compute.MaxWorkers)
@@ -309,6 +341,18 @@ func customerLabels(c schema.Customer) map[string]string {
 	l[LabelProtected] = strconv.FormatBool(c.Protection.DeletionProtection)
 	return l
 }
+
+// Datastore types (the "type" attribute of opennebula_datastore).
+const (
+	DatastoreImage  = "image"
+	DatastoreSystem = "system"
+)
+
+// ImagesDatastoreName is the customer's IMAGE datastore (its OS image).
+func ImagesDatastoreName(customer string) string { return BaseName(customer) + "-images" }
+
+// SystemDatastoreName is the customer's SYSTEM datastore (its VMs' disks).
+func SystemDatastoreName(customer string) string { return BaseName(customer) + "-system" }
 
 // servicesList is the sorted, comma-joined list of enabled services.
 func servicesList(s schema.Services) string {

@@ -42,8 +42,8 @@ func TestExpandPerTier(t *testing.T) {
 		extraLabels  map[string]string
 	}{
 		{"casa-verde", 1, "cx22", "nbg1", "de-muc-1", "standard.tiny", "10", "1", "2", "1", nil},
-		{"bluebird-books", 1, "ccx13", "fsn1", "de-fra-1", "standard.small", "50", "1", "8", "2", nil},
-		{"dune-labs", 1, "ccx13", "fsn1", "de-fra-1", "standard.small", "50", "1", "8", "2", nil},
+		{"bluebird-books", 1, "ccx13", "fsn1", "de-fra-1", "standard.small", "50", "1", "8", "1", nil},
+		{"dune-labs", 1, "ccx13", "fsn1", "de-fra-1", "standard.small", "50", "1", "8", "1", nil},
 		{"acme-analytics", 2, "ccx33", "hel1", "de-fra-1", "standard.medium", "200", "2", "32", "4",
 			map[string]string{"cost-center": "cc-4711", "contract": "enterprise-2026"}},
 	}
@@ -56,7 +56,7 @@ func TestExpandPerTier(t *testing.T) {
 				HetznerNetwork: 1, HetznerFirewall: 1, HetznerServer: tt.servers,
 				ExoPrivateNetwork: 1, ExoSecurityGroup: 1, ExoInstance: 1, ExoBlockVolume: 1,
 				ONEGroup: 1, ONECluster: 1, ONEUser: 1, ONEVDC: 1, ONEHost: tt.servers, ONEVNet: 1,
-				ONEDatastore: 1, ONETemplate: 2, ONEVM: 1, ONEFlowTemplate: 1, ONEFlowService: 1,
+				ONEDatastore: 2, ONEImage: 1, ONETemplate: 2, ONEVM: 1, ONEFlowTemplate: 1, ONEFlowService: 1,
 			}
 			if got := kindCounts(rs); !reflect.DeepEqual(got, want) {
 				t.Fatalf("kinds = %v, want %v", got, want)
@@ -83,9 +83,11 @@ func TestExpandPerTier(t *testing.T) {
 				t.Errorf("volume attrs = %v", vol.Attrs)
 			}
 			size, _ := strconv.Atoi(tt.sizeGB)
-			ds := find(t, rs, ONEDatastore, base+"-nfs")
-			if ds.Attrs["limit_mb"] != strconv.Itoa(size*1024) || ds.Attrs["nfs_server"] != "172.16.0.10" {
-				t.Errorf("datastore attrs = %v", ds.Attrs)
+			for _, name := range []string{base + "-images", base + "-system"} {
+				ds := find(t, rs, ONEDatastore, name)
+				if ds.Attrs["limit_mb"] != strconv.Itoa(size*1024) || ds.Attrs["tm_mad"] != "shared" || ds.Attrs["cluster"] != base {
+					t.Errorf("datastore %s attrs = %v", name, ds.Attrs)
+				}
 			}
 			data := find(t, rs, ONETemplate, base+"-data")
 			if data.Attrs["cpu"] != tt.dataCPU || data.Attrs["services"] != "minio,neo4j,qdrant" {
@@ -150,7 +152,7 @@ func TestExpandDependenciesAreParents(t *testing.T) {
 			HetznerServer: {HetznerNetwork, HetznerFirewall, ExoInstance}, ExoInstance: {ExoPrivateNetwork, ExoSecurityGroup},
 			ExoBlockVolume: {ExoInstance}, ONEUser: {ONEGroup}, ONEVDC: {ONEGroup, ONECluster}, ONEVNet: {ONECluster},
 			ONEDatastore: {ONECluster, ExoInstance, ExoBlockVolume}, ONEVM: {ONETemplate}, ONEFlowTemplate: {ONETemplate},
-			ONEFlowService: {ONEFlowTemplate}, ONETemplate: {ONEVNet, ONEDatastore},
+			ONEFlowService: {ONEFlowTemplate}, ONETemplate: {ONEVNet, ONEDatastore, ONEImage}, ONEImage: {ONEDatastore},
 		}
 		for _, r := range rs {
 			var got []Kind
@@ -247,7 +249,7 @@ func TestExpandVolumeSize(t *testing.T) {
 		}
 		rs := Expand(c, addrsOf(c.Name), obs)
 		vol := find(t, rs, ExoBlockVolume, "agentvdc-bluebird-books-data")
-		ds := find(t, rs, ONEDatastore, "agentvdc-bluebird-books-nfs")
+		ds := find(t, rs, ONEDatastore, "agentvdc-bluebird-books-system")
 		if vol.Attrs["size_gb"] != tt.want {
 			t.Errorf("observed %q: size_gb = %s, want %s", tt.observed, vol.Attrs["size_gb"], tt.want)
 		}

@@ -52,7 +52,8 @@ func InfraPhases(customer string, observed []Resource) map[string]bool {
 				ok[r.Kind]++
 			}
 		case r.Kind == ONEImage && r.Name == ImageName(customer):
-			done[PhaseImageReady] = st == "READY"
+			// A READY image becomes USED while VMs run from it.
+			done[PhaseImageReady] = st == "READY" || st == "USED"
 		case r.Kind == ONEVM && r.Name == DataVMName(customer):
 			done[PhaseDataVMRunning] = st == "RUNNING"
 		}

@@ -31,7 +31,8 @@ func goldenPlan(t *testing.T) *Plan {
 	acme3.Compute.MinServers = 3 // the autoscaler ran it up to 3 servers
 	obs := converged(acme3, blue, casa, old)
 	setAttr(obs, ExoBlockVolume, "agentvdc-casa-verde-data", "size_gb", "40")
-	setAttr(obs, ONEDatastore, "agentvdc-casa-verde-nfs", "limit_mb", "40960")
+	setAttr(obs, ONEDatastore, "agentvdc-casa-verde-images", "limit_mb", "40960")
+	setAttr(obs, ONEDatastore, "agentvdc-casa-verde-system", "limit_mb", "40960")
 
 	acme.Compute.ServerType = "ccx43"
 	acme.Labels = map[string]string{"cost-center": "cc-4711", "contract": "enterprise-2026", "team": "data"}
@@ -250,7 +251,7 @@ func TestMarkdownDestructiveFirstUnderCap(t *testing.T) {
 	if row < 0 || row > strings.Index(s, "| | `cust-10030` |") && strings.Contains(s, "| | `cust-10030` |") {
 		t.Fatalf("the deleted customer is not the first row:\n%.1500s", s)
 	}
-	if !strings.Contains(s, "- ⚠️ `cust-10000`: 19 delete(s)") || !strings.Contains(s, "  - **delete** `opennebula_flow_service.agentvdc-cust-10000-workers`") {
+	if !strings.Contains(s, "- ⚠️ `cust-10000`: 21 delete(s)") || !strings.Contains(s, "  - **delete** `opennebula_flow_service.agentvdc-cust-10000-workers`") {
 		t.Error("destructive list lacks the first delete")
 	}
 }

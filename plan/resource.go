@@ -50,7 +50,7 @@ var Kinds = []Kind{
 	HetznerNetwork, HetznerFirewall, ExoPrivateNetwork, ExoSecurityGroup,
 	ExoInstance, ExoBlockVolume, HetznerServer,
 	ONEGroup, ONECluster, ONEUser, ONEVDC, ONEHost, ONEVNet, ONEDatastore,
-	ONETemplate, ONEVM, ONEFlowTemplate, ONEFlowService,
+	ONEImage, ONETemplate, ONEVM, ONEFlowTemplate, ONEFlowService,
 }
 
 // Cloud returns the provider a kind belongs to.
@@ -126,8 +126,32 @@ func Owned(labels map[string]string) bool {
 }
 
 // Lookup resolves a resource's name to its cloud id (observed or just
-// created); providers use it for references in attributes.
+// created); providers use it for references in attributes. Given an
+// OutputRef address it answers that resource's output instead (a
+// provider needs another cloud's fact, e.g. the public IPv4 of the
+// hetzner_server an opennebula_host is registered by).
 type Lookup func(Address) (id string, ok bool)
+
+// outputSep separates a resource's name from an output key in an OutputRef
+// address; no resource name contains it (names are agentvdc-C-..., C a
+// DNS label).
+const outputSep = "/output/"
+
+// OutputRef is the address under which a Lookup answers output key of the
+// resource at a.
+func OutputRef(a Address, key string) Address {
+	return Address{Kind: a.Kind, Name: a.Name + outputSep + key}
+}
+
+// SplitOutputRef reads an OutputRef address back; ok is false for an
+// ordinary address.
+func SplitOutputRef(ref Address) (a Address, key string, ok bool) {
+	name, key, ok := strings.Cut(ref.Name, outputSep)
+	if !ok || name == "" || key == "" {
+		return ref, "", false
+	}
+	return Address{Kind: ref.Kind, Name: name}, key, true
+}
 
 // SortResources orders resources by kind (creation order) then name.
 func SortResources(rs []Resource) {

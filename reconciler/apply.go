@@ -387,9 +387,15 @@ func (i *idMap) output(a plan.Address, key string) string {
 	return i.outputs[a][key]
 }
 
+// lookup is the plan.Lookup providers get: an id, or for a
+// plan.OutputRef address that resource's output.
 func (i *idMap) lookup(a plan.Address) (string, bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if res, key, ok := plan.SplitOutputRef(a); ok {
+		v := i.outputs[res][key]
+		return v, v != ""
+	}
 	id, ok := i.m[a]
 	return id, ok && id != ""
 }

@@ -81,7 +81,7 @@ func reconciling(t *testing.T, cs state.CustomerStatus) state.Condition {
 func TestConvergeRecordsOutcomes(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
-	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: testFrontendKey, Holder: "test-holder", Who: "tester", Concurrency: 1}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "test-holder", Who: "tester", Concurrency: 1}
 	cs := load(t, map[string]string{"alpha": "", "bravo": "protection:\n  deletionProtection: false\n"})
 
 	// 1. Create both.
@@ -210,7 +210,7 @@ func TestConvergeRecordsOutcomes(t *testing.T) {
 func TestConvergeRefusedPlan(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
-	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: testFrontendKey, Holder: "h", Who: "tester"}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "h", Who: "tester"}
 	unprotected := "protection:\n  deletionProtection: false\n"
 	cs := load(t, map[string]string{"first": unprotected, "second": unprotected, "third": unprotected})
 	p, observed := w.planFor(t, cs, plan.Options{})
@@ -246,7 +246,7 @@ func TestConvergeTakesOverADeadLease(t *testing.T) {
 	if _, err := w.store.Acquire("alpha", "vdc-apply-999999", time.Hour, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: testFrontendKey, Holder: "daemon-1", Who: "daemon"}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "daemon-1", Who: "daemon"}
 	p, observed := w.planFor(t, cs, plan.Options{})
 	res, err := conv.Converge(ctx, p, observed)
 	if err != nil || res.Err() != nil {

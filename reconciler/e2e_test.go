@@ -112,7 +112,7 @@ func (w *world) plan(tb testing.TB, cs []schema.Customer) ([]plan.Resource, *pla
 func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	tb.Helper()
 	ctx := context.Background()
-	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: testFrontendKey, Holder: "e2e", Who: "test", Concurrency: 8}
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "e2e", Who: "test", Concurrency: 8}
 	for i := 0; i < rounds; i++ {
 		observed, p := w.plan(tb, cs)
 		if !p.HasChanges() {
@@ -128,6 +128,61 @@ func (w *world) converge(tb testing.TB, cs []schema.Customer, rounds int) int {
 	}
 	tb.Fatalf("not converged after %d rounds", rounds)
 	return rounds
+}
+
+// ready waits (a few seconds: the fast latency profile) until every
+// infrastructure phase of every customer shows done in the observed
+// resources: servers running, hosts MONITORED, the image READY and the
+// data VM RUNNING, i.e. what apply built would really come up.
+func (w *world) ready(tb testing.TB, cs []schema.Customer) {
+	tb.Helper()
+	w.readyWithin(tb, cs, 10*time.Second)
+}
+
+func (w *world) readyWithin(tb testing.TB, cs []schema.Customer, limit time.Duration) {
+	tb.Helper()
+	var last map[string]map[string]bool
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var observed []plan.Resource
+		for _, p := range w.providers {
+			rs, err := p.Observe(context.Background())
+			if err != nil {
+				tb.Fatal(err)
+			}
+			observed = append(observed, rs...)
+		}
+		last = map[string]map[string]bool{}
+		all := true
+		for _, c := range cs {
+			last[c.Name] = plan.InfraPhases(c.Name, observed)
+			for _, ph := range plan.Phases() {
+				if ph != plan.PhaseServicesHealthy && !last[c.Name][ph] {
+					all = false
+				}
+			}
+		}
+		if all {
+			return
+		}
+	}
+	tb.Fatalf("not ready: %v", last)
+}
+
+// BenchmarkCommitToInfraReadyRealistic: one new customer from its first
+// apply until every infrastructure phase is done (servers running, hosts
+// MONITORED, image READY, data VM RUNNING) with the simulators' realistic
+// latencies; minutes of wall time, little CPU (run with -benchtime=1x).
+func BenchmarkCommitToInfraReadyRealistic(b *testing.B) {
+	for range b.N {
+		w := newWorld(b, simstack.Options{HetznerRateLimitPerHour: -1, Latency: simstack.LatencyRealistic})
+		cs := customers(b, 1)
+		start := time.Now()
+		w.converge(b, cs, 3)
+		applied := time.Since(start)
+		w.readyWithin(b, cs, 15*time.Minute)
+		b.ReportMetric(applied.Seconds(), "s-apply")
+		b.ReportMetric(time.Since(start).Seconds(), "s-ready")
+	}
 }
 
 // inventory is every managed resource as "kind.name attrs", sorted, and
@@ -169,6 +224,7 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 
 	clean := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
 	clean.converge(t, cs, 3)
+	clean.ready(t, cs)
 	cleanCalls := clean.calls()
 	want := clean.inventory(t)
 

@@ -36,7 +36,7 @@ func TestAdapterErrorContextOnce(t *testing.T) {
 			if _, err := ctl.AddFault(simctl.Fault{Pattern: tc.pattern, ErrorRate: 1, Status: 403}); err != nil {
 				t.Fatal(err)
 			}
-			conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: testFrontendKey, Holder: "e2e", Who: "test", Concurrency: 1}
+			conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "e2e", Who: "test", Concurrency: 1}
 			res, err := conv.Converge(ctx, p, observed)
 			if err != nil {
 				t.Fatalf("converge: %v", err)

@@ -42,8 +42,6 @@ func TestMain(m *testing.M) {
 
 // cloud is the simulators, served in this test process, that vdc
 // processes reach through the environment a user would paste.
-// testFrontendKey stands for the OpenNebula front-end's public key.
-const testFrontendKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl oneadmin@frontend"
 
 type cloud struct {
 	stack *simstack.Stack
@@ -63,7 +61,8 @@ func newCloud(t *testing.T) *cloud {
 	}
 	// The front-end's public key, as an operator configures it.
 	key := filepath.Join(t.TempDir(), "frontend.pub")
-	if err := os.WriteFile(key, []byte(testFrontendKey+"\n"), 0o644); err != nil {
+	// (the simulated front-end's: the hosts only get MONITORED with it)
+	if err := os.WriteFile(key, []byte(st.FrontendSSHKey()+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return &cloud{stack: st, env: append(env, "NO_COLOR=1", "VDC_FRONTEND_SSH_KEY="+key)}
@@ -217,7 +216,9 @@ func TestLifecycle(t *testing.T) {
 		"create opennebula_host.agentvdc-alpha-srv-2",
 		"update exoscale_block_volume.agentvdc-beta-data size_gb:10->20",
 		"update hetzner_server.agentvdc-beta-srv-1 server_type:cx22->cx32",
-		"update opennebula_datastore.agentvdc-beta-nfs limit_mb:10240->20480",
+		"update opennebula_datastore.agentvdc-alpha-images bridge_list:agentvdc-alpha-srv-1->agentvdc-alpha-srv-1 agentvdc-alpha-srv-2",
+		"update opennebula_datastore.agentvdc-beta-images limit_mb:10240->20480",
+		"update opennebula_datastore.agentvdc-beta-system limit_mb:10240->20480",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("plan after the edit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

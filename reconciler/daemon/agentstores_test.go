@@ -124,7 +124,7 @@ func TestAgentsReachObservedDataServices(t *testing.T) {
 	}
 	d, err := daemon.New(daemon.Config{
 		Source: src, Ref: "main", Path: "customers", PollInterval: 200 * time.Millisecond,
-		Providers: f.ps.All, Store: f.store, AgentStores: stores,
+		Providers: f.ps.All, Store: f.store, AgentStores: stores, FrontendSSHKey: f.stack.FrontendSSHKey(),
 		DriftMin: 300 * time.Millisecond, HetznerLimitPerHour: 10_000_000,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second,
 	})

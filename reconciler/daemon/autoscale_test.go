@@ -37,7 +37,7 @@ func (f *fixture) startWith(t testing.TB, mod func(*daemon.Config)) *daemon.Daem
 	}
 	cfg := daemon.Config{
 		Source: src, Ref: "main", Path: "customers", PollInterval: 200 * time.Millisecond,
-		Providers: f.ps.All, Store: f.store,
+		Providers: f.ps.All, Store: f.store, FrontendSSHKey: f.stack.FrontendSSHKey(),
 		Prices: func(ctx context.Context) (plan.Prices, error) {
 			p := plan.DefaultExoscalePrices()
 			hp, err := f.ps.Hetzner.ServerTypePrices(ctx)

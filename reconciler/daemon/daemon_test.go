@@ -92,7 +92,7 @@ func (f *fixture) start(t testing.TB, poll time.Duration) (*daemon.Daemon, func(
 	}
 	d, err := daemon.New(daemon.Config{
 		Source: src, Ref: "main", Path: "customers", PollInterval: poll,
-		Providers: f.ps.All, Store: f.store,
+		Providers: f.ps.All, Store: f.store, FrontendSSHKey: f.stack.FrontendSSHKey(),
 		Prices: func(ctx context.Context) (plan.Prices, error) {
 			p := plan.DefaultExoscalePrices()
 			hp, err := f.ps.Hetzner.ServerTypePrices(ctx)

@@ -137,6 +137,8 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 			return nil, err
 		}
 		c.stack = st
+		// The simulated front-end's own key, as the servers must authorise it.
+		c.frontendKey = st.FrontendSSHKey()
 		simEnv := st.Env()
 		getenv = func(k string) string { return simEnv[k] }
 	}

@@ -2,6 +2,7 @@ package opennebula
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -55,31 +56,35 @@ func TestDataTemplateContextCarriesCredentials(t *testing.T) {
 	ix := newIDs()
 	rs := desired("acme")
 	creds := serviceCreds("one")
-	rs[7].Sensitive = creds
+	script := "#!/bin/sh\nset -eu\necho \"start qdrant\" > /run/agentvdc\n"
+	rs[9].Sensitive = maps.Clone(creds)
+	rs[9].Sensitive[plan.SensitiveStartScript] = script
 	made := createAll(t, e.p, rs, ix)
 
 	want := map[string]string{"NETWORK": "YES", "SERVICES": "minio,neo4j,qdrant",
 		"MINIO_ROOT_USER": creds[reconciler.SensitiveMinIOAccessKey], "MINIO_ROOT_PASSWORD": creds[reconciler.SensitiveMinIOSecretKey],
-		"NEO4J_PASSWORD": creds[reconciler.SensitiveNeo4jPassword], "QDRANT_API_KEY": creds[reconciler.SensitiveQdrantAPIKey]}
-	if got := e.contextOf(t, made[rs[7].Address()].ID); !maps.Equal(got, want) {
+		"NEO4J_PASSWORD": creds[reconciler.SensitiveNeo4jPassword], "QDRANT_API_KEY": creds[reconciler.SensitiveQdrantAPIKey],
+		// one-context decodes and runs it at boot
+		"START_SCRIPT_BASE64": base64.StdEncoding.EncodeToString([]byte(script))}
+	if got := e.contextOf(t, made[rs[9].Address()].ID); !maps.Equal(got, want) {
 		t.Errorf("data template CONTEXT:\n got  %v\n want %v", got, want)
 	}
 	// The worker template gets no credentials.
-	if got := e.contextOf(t, made[rs[8].Address()].ID); !maps.Equal(got, map[string]string{"NETWORK": "YES"}) {
+	if got := e.contextOf(t, made[rs[10].Address()].ID); !maps.Equal(got, map[string]string{"NETWORK": "YES"}) {
 		t.Errorf("worker template CONTEXT = %v", got)
 	}
 
 	seen := observe(t, e.p)
-	data := seen[rs[7].Address()]
-	if !maps.Equal(data.Attrs, rs[7].Attrs) || data.Outputs != nil || data.Sensitive != nil {
-		t.Errorf("observed data template: attrs %v outputs %v, want attrs %v and nothing else", data.Attrs, data.Outputs, rs[7].Attrs)
+	data := seen[rs[9].Address()]
+	if !maps.Equal(data.Attrs, rs[9].Attrs) || data.Outputs != nil || data.Sensitive != nil {
+		t.Errorf("observed data template: attrs %v outputs %v, want attrs %v and nothing else", data.Attrs, data.Outputs, rs[9].Attrs)
 	}
-	if !maps.Equal(made[rs[7].Address()].Attrs, rs[7].Attrs) {
-		t.Errorf("Create returned attrs %v", made[rs[7].Address()].Attrs)
+	if !maps.Equal(made[rs[9].Address()].Attrs, rs[9].Attrs) {
+		t.Errorf("Create returned attrs %v", made[rs[9].Address()].Attrs)
 	}
 
 	// The data VM's address is its NIC's lease, read from the vmpool answer.
-	vm := seen[rs[9].Address()]
+	vm := seen[rs[11].Address()]
 	vmID, _ := strconv.Atoi(vm.ID)
 	info, err := e.ctrl.VM(vmID).Info(false)
 	if err != nil {
@@ -93,17 +98,17 @@ func TestDataTemplateContextCarriesCredentials(t *testing.T) {
 	if leased == "" || vm.Outputs[plan.OutputIP] != leased {
 		t.Errorf("data VM Outputs[ip] = %q, oned leased %q", vm.Outputs[plan.OutputIP], leased)
 	}
-	if leased != "10.0.2.10" {
-		t.Errorf("leased %q, want the first address of the vnet's range 10.0.2.10", leased)
+	if leased != "10.64.0.130" {
+		t.Errorf("leased %q, want the template's fixed IP 10.64.0.130", leased)
 	}
-	if !maps.Equal(vm.Attrs, rs[9].Attrs) {
-		t.Errorf("observed VM attrs %v, want %v", vm.Attrs, rs[9].Attrs)
+	if !maps.Equal(vm.Attrs, rs[11].Attrs) {
+		t.Errorf("observed VM attrs %v, want %v", vm.Attrs, rs[11].Attrs)
 	}
 
 	// An in-place update rewrites CONTEXT with the new services and the
 	// (rotated) credentials; a service no longer enabled loses its
 	// credentials.
-	after := rs[7]
+	after := rs[9]
 	after.Attrs = maps.Clone(after.Attrs)
 	after.Attrs["cpu"], after.Attrs["services"] = "4", "minio,qdrant"
 	rotated := serviceCreds("two")
@@ -123,21 +128,21 @@ func TestDataTemplateContextCarriesCredentials(t *testing.T) {
 		t.Errorf("CONTEXT after update:\n got  %v\n want %v", got, want)
 	}
 	seen = observe(t, e.p)
-	if o := seen[rs[7].Address()]; !maps.Equal(o.Attrs, after.Attrs) {
+	if o := seen[rs[9].Address()]; !maps.Equal(o.Attrs, after.Attrs) {
 		t.Errorf("observed after update %v, want %v", o.Attrs, after.Attrs)
 	}
 
 	// Failures: a failing oned and bad Sensitive input give errors that
 	// never carry a credential.
 	other := desired("globex")
-	createAll(t, e.p, other[:7], ix)
+	createAll(t, e.p, other[:9], ix)
 	if _, err := e.sim.Control().AddFault(simctl.Fault{Pattern: "one.template.allocate", ErrorRate: 1, Status: 502}); err != nil {
 		t.Fatal(err)
 	}
 	gcreds := serviceCreds("glob")
-	other[7].Sensitive = gcreds
+	other[9].Sensitive = gcreds
 	var errs []string
-	if _, err := e.p.Create(ctx, other[7], ix.lookup); err == nil {
+	if _, err := e.p.Create(ctx, other[9], ix.lookup); err == nil {
 		t.Error("create succeeded against a failing oned")
 	} else {
 		errs = append(errs, err.Error())
@@ -147,7 +152,7 @@ func TestDataTemplateContextCarriesCredentials(t *testing.T) {
 		{"ssh_key": "private-stuff-Qm1"},
 		{reconciler.SensitiveQdrantAPIKey: `quote"d-Wn5`},
 	} {
-		r := other[7]
+		r := other[9]
 		r.Sensitive = bad
 		_, err := e.p.Create(ctx, r, ix.lookup)
 		if err == nil {
@@ -167,7 +172,7 @@ func TestDataTemplateContextCarriesCredentials(t *testing.T) {
 	}
 	js, _ := json.Marshal(observed)
 	text := string(js) + fmt.Sprintf("%+v", observed) + strings.Join(errs, "\n") + e.logs.String()
-	for _, cs := range []map[string]string{creds, rotated, gcreds} {
+	for _, cs := range []map[string]string{creds, rotated, gcreds, {plan.SensitiveStartScript: script, "encoded": base64.StdEncoding.EncodeToString([]byte(script))}} {
 		for k, v := range cs {
 			if strings.Contains(text, v) {
 				t.Errorf("credential %s appears in observed resources, errors or logs", k)

@@ -15,6 +15,7 @@ import (
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/datastore"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/group"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/host"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/image"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/template"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/user"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/vdc"
@@ -74,6 +75,8 @@ func (p *Provider) create(ctx context.Context, r plan.Resource, m marks, ids pla
 		return p.createVNet(ctx, r, m, ids)
 	case plan.ONEDatastore:
 		return p.createDatastore(ctx, r, m, ids)
+	case plan.ONEImage:
+		return p.createImage(ctx, r, m, ids)
 	case plan.ONETemplate:
 		return p.createTemplate(ctx, r, m, ids)
 	case plan.ONEVM:
@@ -227,11 +230,13 @@ func (s *snapshot) find(k plan.Kind, name string, m marks) (int, marks, bool) {
 	case plan.ONEVDC:
 		cs = named(s.vdcs, name, func(o *vdc.VDC) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEHost:
-		cs = named(s.hosts, name, func(o *host.Host) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
+		cs = named(s.hosts, name, func(o *host.Host) (string, int, *dyn.Template) { return hostName(o), o.ID, &o.Template.Template })
 	case plan.ONEVNet:
 		cs = named(s.vnets, name, func(o *vn.VirtualNetwork) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEDatastore:
 		cs = named(s.datastores, name, func(o *datastore.Datastore) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
+	case plan.ONEImage:
+		cs = named(s.images, name, func(o *image.Image) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONETemplate:
 		cs = named(s.templates, name, func(o *template.Template) (string, int, *dyn.Template) { return o.Name, o.ID, &o.Template.Template })
 	case plan.ONEVM, plan.ONEFlowTemplate, plan.ONEFlowService:
@@ -292,6 +297,8 @@ func (p *Provider) updateTemplate(ctx context.Context, k plan.Kind, id int, tpl 
 			return c.VirtualNetwork(id).Update(tpl, parameters.Merge)
 		case plan.ONEDatastore:
 			return c.Datastore(id).Update(tpl, parameters.Merge)
+		case plan.ONEImage:
+			return c.Image(id).Update(tpl, parameters.Merge)
 		case plan.ONETemplate:
 			return c.Template(id).Update(tpl, parameters.Merge)
 		case plan.ONEVM:
@@ -303,7 +310,7 @@ func (p *Provider) updateTemplate(ctx context.Context, k plan.Kind, id int, tpl 
 
 var rpcPrefix = map[plan.Kind]string{
 	plan.ONEGroup: "group", plan.ONECluster: "cluster", plan.ONEUser: "user", plan.ONEVDC: "vdc",
-	plan.ONEHost: "host", plan.ONEVNet: "vn", plan.ONEDatastore: "datastore", plan.ONETemplate: "template",
+	plan.ONEHost: "host", plan.ONEVNet: "vn", plan.ONEDatastore: "datastore", plan.ONEImage: "image", plan.ONETemplate: "template",
 	plan.ONEVM: "vm",
 }
 

@@ -2,8 +2,10 @@ package opennebula
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/OpenNebula/one/src/oca/go/src/goca"
 	dyn "github.com/OpenNebula/one/src/oca/go/src/goca/dynamic"
@@ -12,7 +14,16 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 )
 
-// createDatastore allocates an image datastore in its cluster.
+// Datastore TYPE values oned takes in a template and reports as numbers.
+var dsTypes = map[string]struct{ tmpl, num string }{
+	plan.DatastoreImage:  {"IMAGE_DS", "0"},
+	plan.DatastoreSystem: {"SYSTEM_DS", "1"},
+}
+
+// createDatastore allocates an IMAGE or SYSTEM datastore in its cluster.
+// An image datastore's BRIDGE_LIST names the hosts (by the addresses oned
+// reaches them at) that run its driver operations, since they mount the
+// NFS export and the front-end does not.
 func (p *Provider) createDatastore(ctx context.Context, r plan.Resource, m marks, ids plan.Lookup) (plan.Resource, error) {
 	a := r.Attrs
 	cid, err := ref(ids, plan.ONECluster, a["cluster"])
@@ -22,19 +33,26 @@ func (p *Provider) createDatastore(ctx context.Context, r plan.Resource, m marks
 	if err := positiveInt(a, "limit_mb"); err != nil {
 		return plan.Resource{}, err
 	}
-	if a["ds_mad"] == "" || a["tm_mad"] == "" {
-		return plan.Resource{}, errors.New("ds_mad and tm_mad are required")
+	typ, ok := dsTypes[a["type"]]
+	if !ok {
+		return plan.Resource{}, fmt.Errorf("type=%q must be %q or %q", a["type"], plan.DatastoreImage, plan.DatastoreSystem)
+	}
+	if a["tm_mad"] == "" || (a["type"] == plan.DatastoreImage && a["ds_mad"] == "") {
+		return plan.Resource{}, fmt.Errorf("tm_mad (and ds_mad for an image datastore) are required")
+	}
+	bridges, err := bridgeAddrs(ids, a["bridge_list"])
+	if err != nil {
+		return plan.Resource{}, err
 	}
 	t := dyn.NewTemplate()
 	t.AddPair("NAME", r.Name)
-	t.AddPair("TYPE", "IMAGE_DS")
-	t.AddPair("DS_MAD", a["ds_mad"])
-	t.AddPair("TM_MAD", a["tm_mad"])
-	if a["nfs_server"] != "" {
-		t.AddPair(tplNFSServer, a["nfs_server"])
+	t.AddPair("TYPE", typ.tmpl)
+	if a["ds_mad"] != "" {
+		t.AddPair("DS_MAD", a["ds_mad"])
 	}
-	if a["nfs_path"] != "" {
-		t.AddPair(tplNFSPath, a["nfs_path"])
+	t.AddPair("TM_MAD", a["tm_mad"])
+	if bridges != "" {
+		t.AddPair("BRIDGE_LIST", bridges)
 	}
 	t.AddPair("LIMIT_MB", a["limit_mb"])
 	m.addTo(t)
@@ -43,19 +61,50 @@ func (p *Provider) createDatastore(ctx context.Context, r plan.Resource, m marks
 	}, nil)
 }
 
-// datastoreResources converts the owned datastores.
+// bridgeAddrs turns bridge_list's host names into the servers' public
+// IPv4s, " "-joined as oned's BRIDGE_LIST.
+func bridgeAddrs(ids plan.Lookup, list string) (string, error) {
+	var out []string
+	for _, name := range strings.Fields(list) {
+		ip, err := serverAddress(ids, name)
+		if err != nil {
+			return "", fmt.Errorf("bridge_list: %w", err)
+		}
+		out = append(out, ip)
+	}
+	return strings.Join(out, " "), nil
+}
+
+// datastoreResources converts the owned datastores. BRIDGE_LIST addresses
+// read as the hosts' catalogue names; an address no host has stays as it
+// is (the diff shows it).
 func (s *snapshot) datastoreResources() []plan.Resource {
 	var out owned
 	clusters := s.clusterNames()
+	_, byAddr := s.hostAddrs()
 	for _, d := range s.datastores {
 		m := marksFrom(&d.Template.Template)
+		typ := "#" + d.Type
+		for name, t := range dsTypes {
+			if t.num == d.Type {
+				typ = name
+			}
+		}
+		var bridges []string
+		for _, addr := range strings.Fields(str(&d.Template.Template, "BRIDGE_LIST")) {
+			if n, ok := byAddr[addr]; ok {
+				addr = n
+			}
+			bridges = append(bridges, addr)
+		}
+		sort.Strings(bridges)
 		out.add(res(plan.ONEDatastore, d.Name, d.ID, m, map[string]string{
-			"cluster":    namesOf(clusters, d.Clusters.ID),
-			"ds_mad":     d.DSMad,
-			"tm_mad":     d.TMMad,
-			"nfs_server": str(&d.Template.Template, tplNFSServer),
-			"nfs_path":   str(&d.Template.Template, tplNFSPath),
-			"limit_mb":   str(&d.Template.Template, "LIMIT_MB"),
+			"cluster":     namesOf(clusters, d.Clusters.ID),
+			"type":        typ,
+			"ds_mad":      d.DSMad,
+			"tm_mad":      d.TMMad,
+			"bridge_list": strings.Join(bridges, " "),
+			"limit_mb":    str(&d.Template.Template, "LIMIT_MB"),
 		}), m)
 	}
 	return out
@@ -65,7 +114,7 @@ func (s *snapshot) datastoreNames() map[int]string {
 	return idNames(s.datastores, func(o *datastore.Datastore) (int, string) { return o.ID, o.Name })
 }
 
-// updateDatastore changes limit_mb (and the marks).
+// updateDatastore changes limit_mb and bridge_list (and the marks).
 func (p *Provider) updateDatastore(ctx context.Context, c change, out plan.Resource) (plan.Resource, error) {
 	a := c.after.Attrs
 	t := dyn.NewTemplate()
@@ -74,6 +123,13 @@ func (p *Provider) updateDatastore(ctx context.Context, c change, out plan.Resou
 			return plan.Resource{}, err
 		}
 		t.AddPair("LIMIT_MB", a["limit_mb"])
+	}
+	if slices.Contains(c.changed, "bridge_list") {
+		bridges, err := bridgeAddrs(c.ids, a["bridge_list"])
+		if err != nil {
+			return plan.Resource{}, err
+		}
+		t.AddPair("BRIDGE_LIST", bridges)
 	}
 	return p.mergeTemplate(ctx, c, t, out)
 }

@@ -17,7 +17,8 @@ func (p *Provider) HostCPU(ctx context.Context) (map[string]float64, error) {
 		return nil, fmt.Errorf("opennebula: host cpu: %w", err)
 	}
 	out := map[string]float64{}
-	for _, h := range s.hosts {
+	for i := range s.hosts {
+		h := &s.hosts[i]
 		if !marksFrom(&h.Template.Template).owned() {
 			continue
 		}
@@ -27,14 +28,14 @@ func (p *Provider) HostCPU(ctx context.Context) (map[string]float64, error) {
 			free, ferr := capv.GetFloat("FREE_CPU")
 			if uerr == nil && ferr == nil && used+free > 0 {
 				pct = 100 * used / (used + free)
-				out[h.Name] = pct
+				out[hostName(h)] = pct
 				continue
 			}
 		}
 		if h.Share.MaxCPU > 0 {
 			pct = 100 * float64(h.Share.CPUUsage) / float64(h.Share.MaxCPU)
 		}
-		out[h.Name] = pct
+		out[hostName(h)] = pct
 	}
 	return out, nil
 }

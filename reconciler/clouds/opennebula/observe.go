@@ -16,6 +16,7 @@ import (
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/datastore"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/group"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/host"
+	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/image"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/template"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/user"
 	"github.com/OpenNebula/one/src/oca/go/src/goca/schemas/vdc"
@@ -28,7 +29,7 @@ import (
 // kinds are the OpenNebula kinds in creation order.
 var kinds = []plan.Kind{
 	plan.ONEGroup, plan.ONECluster, plan.ONEUser, plan.ONEVDC, plan.ONEHost, plan.ONEVNet,
-	plan.ONEDatastore, plan.ONETemplate, plan.ONEVM, plan.ONEFlowTemplate, plan.ONEFlowService,
+	plan.ONEDatastore, plan.ONEImage, plan.ONETemplate, plan.ONEVM, plan.ONEFlowTemplate, plan.ONEFlowService,
 }
 
 // refKinds are the kinds whose names a kind's attributes refer to.
@@ -37,8 +38,9 @@ var refKinds = map[plan.Kind][]plan.Kind{
 	plan.ONEVDC:          {plan.ONEGroup, plan.ONECluster},
 	plan.ONEHost:         {plan.ONECluster},
 	plan.ONEVNet:         {plan.ONECluster},
-	plan.ONEDatastore:    {plan.ONECluster},
-	plan.ONETemplate:     {plan.ONEVNet, plan.ONEDatastore},
+	plan.ONEDatastore:    {plan.ONECluster, plan.ONEHost},
+	plan.ONEImage:        {plan.ONEDatastore},
+	plan.ONETemplate:     {plan.ONEVNet, plan.ONEDatastore, plan.ONEImage},
 	plan.ONEVM:           {plan.ONETemplate},
 	plan.ONEFlowTemplate: {plan.ONETemplate},
 	plan.ONEFlowService:  {plan.ONEFlowTemplate},
@@ -53,6 +55,7 @@ type snapshot struct {
 	hosts         []host.Host
 	vnets         []vn.VirtualNetwork
 	datastores    []datastore.Datastore
+	images        []image.Image
 	templates     []template.Template
 	vms           []vm.VM
 	flowTemplates []flowDoc
@@ -120,6 +123,8 @@ func (p *Provider) fetchKind(ctx context.Context, s *snapshot, k plan.Kind) erro
 		return p.fetchDatastores(ctx, s)
 	case plan.ONEVNet:
 		return p.fetchVNets(ctx, s)
+	case plan.ONEImage:
+		return p.fetchImages(ctx, s)
 	case plan.ONETemplate:
 		return p.fetchTemplates(ctx, s)
 	case plan.ONEVM:
@@ -244,6 +249,8 @@ func (s *snapshot) resources(k plan.Kind) []plan.Resource {
 		return s.vnetResources()
 	case plan.ONEDatastore:
 		return s.datastoreResources()
+	case plan.ONEImage:
+		return s.imageResources()
 	case plan.ONETemplate:
 		return s.templateResources()
 	case plan.ONEVM:
@@ -270,9 +277,10 @@ const attrCardinality = "cardinality"
 
 // Template attribute names the adapter writes besides oned's own.
 const (
-	tplNFSServer = "NFS_SERVER"
-	tplNFSPath   = "NFS_PATH"
-	tplServices  = "SERVICES"
+	tplServices = "SERVICES"
+	// tplName keeps a host's catalogue name: oned knows the host by the
+	// address the front-end reaches it at.
+	tplName = "AGENTVDC_NAME"
 )
 
 // OneFlow and VM states used here.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"maps"
 	"net/http/httptest"
@@ -49,7 +50,7 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
-	sim, err := onesim.New(onesim.Options{Seed: 7})
+	sim, err := onesim.New(onesim.Options{Seed: 7, Probe: reachAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +102,13 @@ func desired(c string) []plan.Resource {
 		r(plan.ONECluster, n, map[string]string{}),
 		user,
 		r(plan.ONEVDC, n, map[string]string{"group": n, "cluster": n}),
-		r(plan.ONEHost, n+"-srv-1", map[string]string{"cluster": n, "im_mad": "kvm", "vm_mad": "kvm"}),
-		r(plan.ONEVNet, n+"-net", map[string]string{"cluster": n, "vn_mad": "bridge", "bridge": "br0", "ar_ip": "10.0.2.10", "ar_size": "200"}),
-		r(plan.ONEDatastore, n+"-nfs", map[string]string{"cluster": n, "ds_mad": "fs", "tm_mad": "shared", "nfs_server": "172.16.0.10", "nfs_path": "/export/agentvdc", "limit_mb": "51200"}),
-		r(plan.ONETemplate, n+"-data", map[string]string{"cpu": "2", "memory_mb": "4096", "vnet": n + "-net", "datastore": n + "-nfs", "services": "minio,neo4j,qdrant"}),
-		r(plan.ONETemplate, n+"-worker", map[string]string{"cpu": "1", "memory_mb": "2048", "vnet": n + "-net", "datastore": n + "-nfs", "services": ""}),
+		r(plan.ONEHost, n+"-srv-1", map[string]string{"cluster": n, "im_mad": "lxc", "vm_mad": "lxc"}),
+		r(plan.ONEVNet, n+"-net", map[string]string{"cluster": n, "vn_mad": "bridge", "bridge": "vdc1", "ar_ip": "10.64.0.130", "ar_size": "120"}),
+		r(plan.ONEDatastore, n+"-images", map[string]string{"cluster": n, "type": "image", "ds_mad": "fs", "tm_mad": "shared", "bridge_list": n + "-srv-1", "limit_mb": "51200"}),
+		r(plan.ONEDatastore, n+"-system", map[string]string{"cluster": n, "type": "system", "ds_mad": "", "tm_mad": "shared", "bridge_list": "", "limit_mb": "51200"}),
+		r(plan.ONEImage, n+"-os", map[string]string{"datastore": n + "-images", "marketplace": plan.ONEMarketplace, "app": plan.ONEImageApp, "app_version": plan.ONEImageAppVersion}),
+		r(plan.ONETemplate, n+"-data", map[string]string{"cpu": "2", "memory_mb": "4096", "vnet": n + "-net", "ip": "10.64.0.130", "datastore": n + "-system", "image": n + "-os", "services": "minio,neo4j,qdrant"}),
+		r(plan.ONETemplate, n+"-worker", map[string]string{"cpu": "1", "memory_mb": "2048", "vnet": n + "-net", "ip": "", "datastore": n + "-system", "image": n + "-os", "services": ""}),
 		r(plan.ONEVM, n+"-data", map[string]string{"template": n + "-data"}),
 		r(plan.ONEFlowTemplate, n+"-workers", map[string]string{"role": "workers", "vm_template": n + "-worker", "min_vms": "1", "max_vms": "4", "cooldown": "300", "policies": testPolicies}),
 		r(plan.ONEFlowService, n+"-workers", map[string]string{"flow_template": n + "-workers", "min_vms": "1", "max_vms": "4", "policies": testPolicies}),
@@ -126,11 +129,32 @@ func (i *ids) set(r plan.Resource) {
 	i.mu.Unlock()
 }
 
+// lookup answers ids, and for a hetzner_server's public_ip output (the
+// address its host is registered by) a fixed address per server name.
 func (i *ids) lookup(a plan.Address) (string, bool) {
+	if srv, key, ok := plan.SplitOutputRef(a); ok {
+		if srv.Kind != plan.HetznerServer || key != plan.OutputPublicIP {
+			return "", false
+		}
+		return serverIP(srv.Name), true
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	id, ok := i.m[a]
 	return id, ok
+}
+
+// serverIP is a stable public IPv4 (in 100.64.0.0/10) for a server name.
+func serverIP(name string) string {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32()
+	return fmt.Sprintf("100.%d.%d.%d", 64+(v>>16)&63, (v>>8)&255, v&255)
+}
+
+// reachAll is a front-end that reaches every host (8 cores, 32 GiB).
+func reachAll(string, string, string) onesim.HostProbe {
+	return onesim.HostProbe{Cores: 8, MemoryMB: 32 << 10}
 }
 
 func createAll(t testing.TB, p *Provider, rs []plan.Resource, ix *ids) map[plan.Address]plan.Resource {
@@ -212,8 +236,8 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("%s: cardinality %q, want min_vms %q", d.Address(), o.Attrs[attrCardinality], d.Attrs["min_vms"])
 		}
 	}
-	if len(kinds) != 11 {
-		t.Errorf("round trip covered %d kinds, want 11", len(kinds))
+	if len(kinds) != 12 {
+		t.Errorf("round trip covered %d kinds, want 12", len(kinds))
 	}
 	// The user's password is the Sensitive one: it authenticates.
 	u := goca.NewClient(goca.NewConfig("agentvdc-acme-admin", "pw-acme-Zq81", e.p.cfg.XMLRPCURL), nil)
@@ -298,7 +322,7 @@ func TestUnownedInvisibleAndRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign := `AGENTVDC_MANAGED_BY="someone-else"` + "\n" + `AGENTVDC_CUSTOMER="acme"`
-	dsID, err := e.ctrl.Datastores().Create("NAME=\"agentvdc-acme-nfs\"\nDS_MAD=fs\nTM_MAD=shared\n"+foreign, -1)
+	dsID, err := e.ctrl.Datastores().Create("NAME=\"agentvdc-acme-images\"\nDS_MAD=fs\nTM_MAD=shared\n"+foreign, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +350,7 @@ func TestUnownedInvisibleAndRefused(t *testing.T) {
 	owned := map[string]string{plan.LabelManagedBy: plan.ManagedByValue, plan.LabelCustomer: "acme"}
 	cases := []plan.Resource{
 		{Kind: plan.ONEGroup, Name: "tenant-x", ID: strconv.Itoa(gid)},
-		{Kind: plan.ONEDatastore, Name: "agentvdc-acme-nfs", ID: strconv.Itoa(dsID), Attrs: map[string]string{"limit_mb": "1"}},
+		{Kind: plan.ONEDatastore, Name: "agentvdc-acme-images", ID: strconv.Itoa(dsID), Attrs: map[string]string{"limit_mb": "1"}},
 		{Kind: plan.ONEVM, Name: "agentvdc-acme-data", ID: strconv.Itoa(vmID)},
 		{Kind: plan.ONEFlowTemplate, Name: "agentvdc-acme-workers", ID: strconv.Itoa(int(st.Doc.ID))},
 	}
@@ -356,7 +380,7 @@ func TestUnownedInvisibleAndRefused(t *testing.T) {
 		t.Errorf("unowned vm touched: %v", err)
 	}
 	// A create whose name is taken by a foreign object is refused.
-	d := desired("acme")[6]
+	d := desired("acme")[6] // agentvdc-acme-images
 	ix := newIDs()
 	ix.m[plan.Address{Kind: plan.ONECluster, Name: "agentvdc-acme"}] = "0"
 	if _, err := e.p.Create(ctx, d, ix.lookup); !errors.Is(err, reconciler.ErrNotOwned) {
@@ -371,7 +395,7 @@ func TestUpdateInPlace(t *testing.T) {
 	rs := desired("acme")
 	createAll(t, e.p, rs, ix)
 	seen := observe(t, e.p)
-	svcBefore := seen[rs[11].Address()]
+	svcBefore := seen[rs[13].Address()]
 	svcID, _ := strconv.Atoi(svcBefore.ID)
 	// The autoscaler (OneFlow) has grown the role to 3.
 	if err := e.ctrl.Service(svcID).Scale("workers", 3, false); err != nil {
@@ -381,10 +405,11 @@ func TestUpdateInPlace(t *testing.T) {
 
 	newPolicies := `[{"type":"CHANGE","adjust":1,"expression":"CPU \u003e 70","period":30,"period_number":2,"cooldown":120}]`
 	changes := map[int]map[string]string{
-		6:  {"limit_mb": "102400"},
-		7:  {"cpu": "4", "memory_mb": "8192", "services": "minio,qdrant"},
-		10: {"min_vms": "2", "max_vms": "6", "cooldown": "120", "policies": newPolicies},
-		11: {"min_vms": "2", "max_vms": "2", "policies": newPolicies},
+		6:  {"limit_mb": "102400", "bridge_list": ""},
+		7:  {"limit_mb": "102400"},
+		9:  {"cpu": "4", "memory_mb": "8192", "services": "minio,qdrant"},
+		12: {"min_vms": "2", "max_vms": "6", "cooldown": "120", "policies": newPolicies},
+		13: {"min_vms": "2", "max_vms": "2", "policies": newPolicies},
 	}
 	for i, ch := range changes {
 		before := seen[rs[i].Address()]
@@ -409,7 +434,7 @@ func TestUpdateInPlace(t *testing.T) {
 			t.Errorf("%s labels after update: %v", rs[i].Address(), o.Labels)
 		}
 	}
-	svc := seen[rs[11].Address()]
+	svc := seen[rs[13].Address()]
 	if svc.ID == svcBefore.ID {
 		t.Errorf("flow service was not replaced (id %s)", svc.ID)
 	}
@@ -471,11 +496,11 @@ func TestObserveOneCallPerKind(t *testing.T) {
 			c := e.sim.Control()
 			c.ResetCounters()
 			got := observe(t, e.p)
-			if len(got) != 5*12 {
-				t.Errorf("observed %d, want 60", len(got))
+			if len(got) != 5*14 {
+				t.Errorf("observed %d, want 70", len(got))
 			}
 			single := []string{"one.grouppool.info", "one.clusterpool.info", "one.userpool.info", "one.vdcpool.info",
-				"one.hostpool.info", "one.datastorepool.info", "GET /flow/service_template", "GET /flow/service"}
+				"one.hostpool.info", "one.datastorepool.info", "one.imagepool.info", "GET /flow/service_template", "GET /flow/service"}
 			for _, k := range single {
 				if n := c.Total(k); n != 1 {
 					t.Errorf("%s: %d calls, want 1", k, n)
@@ -590,7 +615,7 @@ func TestMetrics(t *testing.T) {
 	ix := newIDs()
 	made := createAll(t, e.p, desired("acme"), ix)
 	hid, _ := strconv.Atoi(made[plan.Address{Kind: plan.ONEHost, Name: "agentvdc-acme-srv-1"}].ID)
-	did, _ := strconv.Atoi(made[plan.Address{Kind: plan.ONEDatastore, Name: "agentvdc-acme-nfs"}].ID)
+	did, _ := strconv.Atoi(made[plan.Address{Kind: plan.ONEDatastore, Name: "agentvdc-acme-system"}].ID)
 	if _, err := e.ctrl.Hosts().Create("unmanaged", "kvm", "kvm", -1); err != nil {
 		t.Fatal(err)
 	}
@@ -613,12 +638,19 @@ func TestMetrics(t *testing.T) {
 	if len(cpu) != 1 || cpu["agentvdc-acme-srv-1"] < 84.9 || cpu["agentvdc-acme-srv-1"] > 85.1 {
 		t.Errorf("host cpu %v, want agentvdc-acme-srv-1 ≈ 85", cpu)
 	}
-	if len(use) != 1 || use["agentvdc-acme-nfs"] < 39.9 || use["agentvdc-acme-nfs"] > 40.1 {
-		t.Errorf("datastore usage %v, want agentvdc-acme-nfs ≈ 40", use)
-	}
 	if sum(c.Counters()) != 2 || c.Total("one.hostpool.info") != 1 || c.Total("one.datastorepool.info") != 1 {
 		t.Errorf("metrics calls: %v", c.Counters())
 	}
+	ds, err := e.ctrl.Datastore(did).Info(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// USED_MB/TOTAL_MB as oned reports it (40 % set)
+	wantPct := 100 * float64(ds.UsedMB) / float64(ds.TotalMB)
+	if len(use) != 2 || use["agentvdc-acme-system"] != wantPct || wantPct < 39.9 || wantPct > 40.1 {
+		t.Errorf("datastore usage %v, want agentvdc-acme-system = %.1f (≈ 40)", use, wantPct)
+	}
+
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {

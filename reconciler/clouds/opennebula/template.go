@@ -2,7 +2,9 @@ package opennebula
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -28,15 +30,31 @@ func (p *Provider) createTemplate(ctx context.Context, r plan.Resource, m marks,
 	if err != nil {
 		return plan.Resource{}, err
 	}
+	iid, err := ref(ids, plan.ONEImage, a["image"])
+	if err != nil {
+		return plan.Resource{}, err
+	}
 	if err := checkCompute(a); err != nil {
 		return plan.Resource{}, err
+	}
+	if a["ip"] != "" {
+		if ip, err := netip.ParseAddr(a["ip"]); err != nil || !ip.Is4() {
+			return plan.Resource{}, fmt.Errorf("ip=%q must be an IPv4 address", a["ip"])
+		}
 	}
 	t := dyn.NewTemplate()
 	t.AddPair("NAME", r.Name)
 	t.AddPair("CPU", a["cpu"])
 	t.AddPair("MEMORY", a["memory_mb"])
+	disk := t.AddVector("DISK")
+	disk.AddPair("IMAGE_ID", iid)
 	nic := t.AddVector("NIC")
 	nic.AddPair("NETWORK_ID", nid)
+	if a["ip"] != "" {
+		// A fixed lease: oned refuses the VM if the address is taken.
+		nic.AddPair("IP", a["ip"])
+	}
+	// The system datastore the VM's disks are cloned into (shared TM).
 	t.AddPair("SCHED_DS_REQUIREMENTS", "ID="+strconv.Itoa(did))
 	if err := addContext(t, a["services"], r.Sensitive); err != nil {
 		return plan.Resource{}, err
@@ -50,16 +68,24 @@ func (p *Provider) createTemplate(ctx context.Context, r plan.Resource, m marks,
 // templateResources converts the owned VM templates.
 func (s *snapshot) templateResources() []plan.Resource {
 	var out owned
-	vnets, dss := s.vnetNames(), s.datastoreNames()
+	vnets, dss, imgs := s.vnetNames(), s.datastoreNames(), s.imageNames()
 	for _, t := range s.templates {
 		tt := &t.Template.Template
 		m := marksFrom(tt)
-		vnet := ""
+		vnet, ip, img := "", "", ""
 		if nic, err := tt.GetVector("NIC"); err == nil {
 			if id, err := nic.GetInt("NETWORK_ID"); err == nil {
 				vnet = nameOf(vnets, id)
 			} else {
 				vnet, _ = nic.GetStr("NETWORK")
+			}
+			ip, _ = nic.GetStr("IP")
+		}
+		if disk, err := tt.GetVector("DISK"); err == nil {
+			if id, err := disk.GetInt("IMAGE_ID"); err == nil {
+				img = nameOf(imgs, id)
+			} else {
+				img, _ = disk.GetStr("IMAGE")
 			}
 		}
 		ds := ""
@@ -75,7 +101,9 @@ func (s *snapshot) templateResources() []plan.Resource {
 			"cpu":       str(tt, "CPU"),
 			"memory_mb": str(tt, "MEMORY"),
 			"vnet":      vnet,
+			"ip":        ip,
 			"datastore": ds,
+			"image":     img,
 			"services":  services,
 		}), m)
 	}
@@ -102,17 +130,27 @@ func checkCompute(a map[string]string) error {
 	return nil
 }
 
-// addContext writes CONTEXT=[NETWORK="YES", SERVICES="...", credentials]:
+// addContext writes CONTEXT=[NETWORK="YES", SERVICES="...", credentials,
+// START_SCRIPT_BASE64]:
 // the VM reads the services to start, and their credentials, from its
 // context (OpenNebula contextualization). Empty services are left out
 // (oned drops empty attributes anyway). sensitive holds the data
 // services' credentials (reconciler.Sensitive* keys), written under
 // contextVars' names; they are never read back (Observe reads SERVICES
 // only), so they cause no drift and never reach Attrs, plans or logs.
+// The start script (plan.SensitiveStartScript) is written base64-encoded
+// as START_SCRIPT_BASE64, which the one-context package decodes and runs
+// at boot; being encoded, it may hold any bytes.
 // Errors name the offending key, never its value.
 func addContext(t *dyn.Template, services string, sensitive map[string]string) error {
 	keys := make([]string, 0, len(sensitive))
 	for k := range sensitive {
+		if k == plan.SensitiveStartScript {
+			if sensitive[k] == "" {
+				return fmt.Errorf("Sensitive[%q] is empty", k)
+			}
+			continue
+		}
 		if _, ok := contextVars[k]; !ok {
 			return fmt.Errorf("Sensitive[%q] is not a context variable of a VM template", k)
 		}
@@ -130,8 +168,14 @@ func addContext(t *dyn.Template, services string, sensitive map[string]string) e
 	for _, k := range keys {
 		ctx.AddPair(contextVars[k], sensitive[k])
 	}
+	if script := sensitive[plan.SensitiveStartScript]; script != "" {
+		ctx.AddPair(tplStartScript, base64.StdEncoding.EncodeToString([]byte(script)))
+	}
 	return nil
 }
+
+// tplStartScript is one-context's variable for a base64 start script.
+const tplStartScript = "START_SCRIPT_BASE64"
 
 // contextVars maps the Sensitive keys of the data template to the CONTEXT
 // variables the data VM's start scripts read.

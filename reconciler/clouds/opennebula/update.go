@@ -18,7 +18,7 @@ import (
 
 // inPlace lists the attributes each kind updates in place (catalogue "U").
 var inPlace = map[plan.Kind][]string{
-	plan.ONEDatastore:    {"limit_mb"},
+	plan.ONEDatastore:    {"limit_mb", "bridge_list"},
 	plan.ONETemplate:     {"cpu", "memory_mb", "services"},
 	plan.ONEFlowTemplate: {"min_vms", "max_vms", "cooldown", "policies"},
 	plan.ONEFlowService:  {"min_vms", "max_vms", "policies"},
@@ -188,6 +188,8 @@ func (p *Provider) delete(ctx context.Context, r plan.Resource) error {
 			return nil
 		}
 		return err
+	case plan.ONEHost:
+		return p.deleteHost(ctx, id)
 	case plan.ONEVM:
 		err := p.call(ctx, "one.vm.action", func(c *goca.Controller, _ *callState) error {
 			return c.VM(id).TerminateHard()
@@ -230,6 +232,8 @@ func (p *Provider) delete(ctx context.Context, r plan.Resource) error {
 			return c.VirtualNetwork(id).Delete()
 		case plan.ONEDatastore:
 			return c.Datastore(id).Delete()
+		case plan.ONEImage:
+			return c.Image(id).Delete()
 		case plan.ONETemplate:
 			return c.Template(id).Delete()
 		}
@@ -300,6 +304,12 @@ func (p *Provider) liveMarks(ctx context.Context, k plan.Kind, id int) (marks, b
 			return err
 		case plan.ONEDatastore:
 			o, err := c.Datastore(id).Info(false)
+			if err == nil {
+				m = marksFrom(&o.Template.Template)
+			}
+			return err
+		case plan.ONEImage:
+			o, err := c.Image(id).Info(false)
 			if err == nil {
 				m = marksFrom(&o.Template.Template)
 			}

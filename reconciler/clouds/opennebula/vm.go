@@ -51,14 +51,28 @@ func (s *snapshot) vmResources() []plan.Resource {
 			tname = nameOf(tmpls, tid)
 		}
 		r := res(plan.ONEVM, v.Name, v.ID, m, map[string]string{"template": tname})
+		r.Outputs = map[string]string{plan.OutputState: vmStateName(&v)}
 		if ip := nicIP(&v.Template.Template); ip != "" {
 			// plan.OutputIP: the first NIC's (lowest NIC_ID) address,
 			// leased by oned and read from the same vmpool answer.
-			r.Outputs = map[string]string{plan.OutputIP: ip}
+			r.Outputs[plan.OutputIP] = ip
 		}
 		out.add(r, m)
 	}
 	return out
+}
+
+// vmStateName is the LCM state name of an ACTIVE VM (RUNNING, PROLOG,
+// BOOT, ...), else the VM state name (PENDING, POWEROFF, ...).
+func vmStateName(v *vm.VM) string {
+	st, lcm, err := v.StateString()
+	if err != nil {
+		return "UNKNOWN"
+	}
+	if st == "ACTIVE" {
+		return lcm
+	}
+	return st
 }
 
 // nicIP returns the IP of the VM's first NIC, "" when it has none.

@@ -42,7 +42,8 @@ func (s *Stack) NewProviders(ctx context.Context, log *slog.Logger) (*Providers,
 		return nil, err
 	}
 	one, err := opennebula.New(ctx, opennebula.Config{XMLRPCURL: env["ONE_XMLRPC"], FlowURL: env["ONEFLOW_URL"], User: env["ONE_USER"], Password: env["ONE_PASSWORD"],
-		HTTPClient: client, Logger: log, Retry: backoff.Policy{Attempts: 8, Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}, PollInterval: 10 * time.Millisecond})
+		HTTPClient: client, Logger: log, Retry: backoff.Policy{Attempts: 8, Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}, PollInterval: 10 * time.Millisecond,
+		WaitTimeout: 2 * time.Minute})
 	if err != nil {
 		return nil, err
 	}

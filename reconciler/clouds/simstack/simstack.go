@@ -3,6 +3,26 @@
 // /opennebula/RPC2, OneFlow at /opennebula/flow), /hetzner/ (/hetzner/v1)
 // and /exoscale/ (/exoscale/v2). It backs `vdc sim`, `--sim` on the other
 // commands, and end-to-end tests.
+//
+// It also plays the OpenNebula front-end's part the simulators share: the
+// front-end's SSH key pair (FrontendSSHKey, kept in the data dir) and its
+// monitoring of hosts (onesim.Options.Probe), modelled from what the
+// Hetzner simulator received: a host registered by a server's public IPv4
+// is MONITORED, with the server type's cores and memory, only when that
+// server runs and its user-data is a cloud-config that authorises the
+// front-end's key for oneadmin (write_files to
+// /var/lib/one/.ssh/authorized_keys, a written file appended there by
+// `cat FILE >> ...` in runcmd, or the oneadmin user's
+// ssh_authorized_keys) and installs the node package of the host's driver
+// (opennebula-node-lxc, opennebula-node-kvm) from packages or an apt-get
+// install in runcmd; otherwise it is ERROR ("Could not update remotes"
+// when the front-end cannot get in). A KVM host is always ERROR: no
+// Hetzner Cloud server type exposes /dev/kvm, so KVM could not run there.
+//
+// Options.Latency picks the latency profile: "fast" (default) or
+// "realistic" (onesim.RealisticLatency, plus Hetzner server create
+// actions of 20 s and Exoscale operations of 30 s: estimates of a cloud
+// server's boot, which both providers describe as well under a minute).
 package simstack
 
 import (
@@ -32,9 +52,41 @@ type Options struct {
 	HetznerRateLimitPerHour int
 	// ElasticityInterval evaluates OneFlow policies in the background.
 	ElasticityInterval time.Duration
-	// ExoscaleOperationDelay is how long Exoscale operations stay pending.
+	// ExoscaleOperationDelay is how long Exoscale operations stay pending
+	// (0: the Latency profile's).
 	ExoscaleOperationDelay time.Duration
-	Logger                 *slog.Logger
+	// Latency is the simulators' latency profile: "fast" (the default,
+	// tests and `make run` converge in seconds) or "realistic" (image
+	// import, host monitoring, VM, server and instance boot as long as on
+	// the real clouds; sources in the onesim package doc).
+	Latency string
+	Logger  *slog.Logger
+}
+
+// Latency profiles.
+const (
+	LatencyFast      = "fast"
+	LatencyRealistic = "realistic"
+)
+
+// profile is what a latency profile sets in each simulator.
+type profile struct {
+	one           onesim.Latency
+	hetznerAction time.Duration
+	exoOperation  time.Duration
+}
+
+func latencyProfile(name string) (profile, error) {
+	switch name {
+	case "", LatencyFast:
+		return profile{one: onesim.FastLatency()}, nil
+	case LatencyRealistic:
+		// Hetzner: a server's create action runs until it has booted
+		// (typically 10-30 s); Exoscale: an instance create operation
+		// likewise (~30 s). Estimates, see the onesim package doc.
+		return profile{one: onesim.RealisticLatency(), hetznerAction: 20 * time.Second, exoOperation: 30 * time.Second}, nil
+	}
+	return profile{}, fmt.Errorf("latency profile %q: want %q or %q", name, LatencyFast, LatencyRealistic)
 }
 
 // Stack is the three simulators behind one HTTP server.
@@ -45,8 +97,11 @@ type Stack struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:41234.
 	URL string
 
-	srv *http.Server
-	ln  net.Listener
+	frontendKey string
+	// frontendPub is the public key's file ("" without a data dir).
+	frontendPub string
+	srv         *http.Server
+	ln          net.Listener
 }
 
 // Start starts the simulators and serves them until Close.
@@ -60,14 +115,30 @@ func Start(o Options) (*Stack, error) {
 		}
 		return filepath.Join(o.DataDir, name)
 	}
+	prof, err := latencyProfile(o.Latency)
+	if err != nil {
+		return nil, err
+	}
+	if o.ExoscaleOperationDelay == 0 {
+		o.ExoscaleOperationDelay = prof.exoOperation
+	}
 	st := &Stack{}
-	var err error
-	if st.ONE, err = onesim.New(onesim.Options{DataDir: sub("opennebula"), ElasticityInterval: o.ElasticityInterval, Logger: o.Logger}); err != nil {
+	if st.frontendKey, err = frontendKey(sub("opennebula")); err != nil {
 		return nil, fmt.Errorf("opennebula simulator: %w", err)
 	}
-	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour, Logger: o.Logger}); err != nil {
-		st.ONE.Close()
+	if o.DataDir != "" {
+		if st.frontendPub, err = filepath.Abs(filepath.Join(sub("opennebula"), frontendKeyPub)); err != nil {
+			return nil, fmt.Errorf("opennebula simulator: %w", err)
+		}
+	}
+	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour,
+		ActionDelay: prof.hetznerAction, Logger: o.Logger}); err != nil {
 		return nil, fmt.Errorf("hetzner simulator: %w", err)
+	}
+	if st.ONE, err = onesim.New(onesim.Options{DataDir: sub("opennebula"), ElasticityInterval: o.ElasticityInterval, Logger: o.Logger,
+		Latency: prof.one, Probe: hostProbe(st.Hetzner, st.frontendKey)}); err != nil {
+		st.Hetzner.Close()
+		return nil, fmt.Errorf("opennebula simulator: %w", err)
 	}
 	if st.Exoscale, err = exoscalesim.New(exoscalesim.Options{DataDir: sub("exoscale"), OperationDelay: o.ExoscaleOperationDelay, Logger: o.Logger}); err != nil {
 		st.ONE.Close()
@@ -92,9 +163,21 @@ func Start(o Options) (*Stack, error) {
 	return st, nil
 }
 
-// Env returns every variable that points the clients (and vdc) at the stack.
+// FrontendSSHKey is the simulated OpenNebula front-end's public key, an
+// authorized_keys line ("ssh-ed25519 AAAA... oneadmin@onesim"): what a
+// caller configures as the front-end key (ServerSecrets.FrontendSSHKey)
+// so the servers' cloud-init authorises it and the hosts get MONITORED.
+// It is kept in the data dir and survives restarts.
+func (s *Stack) FrontendSSHKey() string { return s.frontendKey }
+
+// Env returns every variable that points the clients (and vdc) at the
+// stack; with a data dir also VDC_FRONTEND_SSH_KEY, the file of the
+// simulated front-end's public key.
 func (s *Stack) Env() map[string]string {
 	env := map[string]string{}
+	if s.frontendPub != "" {
+		env["VDC_FRONTEND_SSH_KEY"] = s.frontendPub
+	}
 	for k, v := range s.ONE.Env(s.URL + "/opennebula") {
 		env[k] = v
 	}

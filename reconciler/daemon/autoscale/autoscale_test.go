@@ -150,7 +150,7 @@ func TestRules(t *testing.T) {
 		}},
 		{"storage grows by step, pending until reached, cooldown, capped, never past max", []tick{
 			{at: 0, servers: 1, cpu: nan, volume: 400, used: 85,
-				want: []string{"storage_gb 400→450"}, reason: "datastore agentvdc-acme-nfs 85% used > 80%: +50 GB (400 → 450 GB)", target: plan.Scale{VolumeGB: 450}},
+				want: []string{"storage_gb 400→450"}, reason: "datastore agentvdc-acme-system 85% used > 80%: +50 GB (400 → 450 GB)", target: plan.Scale{VolumeGB: 450}},
 			{at: 12 * time.Minute, servers: 1, cpu: nan, volume: 400, used: 85, target: plan.Scale{VolumeGB: 450}},
 			{at: 13 * time.Minute, servers: 1, cpu: nan, volume: 470, used: 85, // above the target counts as reached
 				want: []string{"storage_gb 470→500"}, reason: "+30 GB (470 → 500 GB) (capped at maxGB 500)", target: plan.Scale{VolumeGB: 500}},
@@ -210,7 +210,7 @@ func TestRules(t *testing.T) {
 					}
 				}
 				if !math.IsNaN(tk.used) {
-					m.used[plan.BaseName(cust)+"-nfs"] = tk.used
+					m.used[plan.SystemDatastoreName(cust)] = tk.used
 				}
 				obs := observedFor(cust, seq(1, tk.servers), seq(1, max(hosts, 0)), tk.volume)
 				ds, err := s.Evaluate(context.Background(), []schema.Customer{c}, obs)
@@ -273,7 +273,7 @@ func TestCost(t *testing.T) {
 			c := loadCustomers(t, "pro", map[string]string{cust: ""})[0]
 			clk := newClock()
 			t0 := clk.Now()
-			m := &fakeMetrics{cpu: map[string]float64{}, used: map[string]float64{plan.BaseName(cust) + "-nfs": tc.used}}
+			m := &fakeMetrics{cpu: map[string]float64{}, used: map[string]float64{plan.SystemDatastoreName(cust): tc.used}}
 			for n := 1; n <= tc.servers; n++ {
 				m.cpu[plan.ServerName(cust, n)] = tc.cpu
 			}
@@ -315,7 +315,7 @@ func TestMetricErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &fakeMetrics{cpuErr: tc.cpuErr, usedErr: tc.usedErr,
-				cpu: map[string]float64{plan.ServerName(cust, 1): 50}, used: map[string]float64{plan.BaseName(cust) + "-nfs": 95}}
+				cpu: map[string]float64{plan.ServerName(cust, 1): 50}, used: map[string]float64{plan.SystemDatastoreName(cust): 95}}
 			s := New(Options{Metrics: m, Now: newClock().Now})
 			ds, err := s.Evaluate(context.Background(), []schema.Customer{c}, obs)
 			if (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, boom)) {
@@ -404,7 +404,7 @@ func TestCustomersIndependent(t *testing.T) {
 
 func TestSnapshotRestore(t *testing.T) {
 	c := loadCustomers(t, "pro", map[string]string{cust: ""})[0]
-	m := &fakeMetrics{cpu: map[string]float64{plan.ServerName(cust, 1): 95}, used: map[string]float64{plan.BaseName(cust) + "-nfs": 90}}
+	m := &fakeMetrics{cpu: map[string]float64{plan.ServerName(cust, 1): 95}, used: map[string]float64{plan.SystemDatastoreName(cust): 90}}
 	clk := newClock()
 	t0 := clk.Now()
 	s := New(Options{Metrics: m, Now: clk.Now})

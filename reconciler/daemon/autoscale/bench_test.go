@@ -85,7 +85,7 @@ func BenchmarkEvaluate1000Customers(b *testing.B) {
 		for _, c := range cs {
 			m.cpu[plan.ServerName(c.Name, 1)] = 50
 			m.cpu[plan.ServerName(c.Name, 2)] = 60
-			m.used[plan.BaseName(c.Name)+"-nfs"] = 40
+			m.used[plan.SystemDatastoreName(c.Name)] = 40
 		}
 		run(b, m)
 	})
@@ -114,7 +114,7 @@ func BenchmarkEvaluate1000Customers(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			id, err := ctrl.Datastores().Create("NAME=\""+plan.BaseName(c.Name)+"-nfs\"\nDS_MAD=\"fs\"\nTM_MAD=\"shared\"\n"+marks(c.Name), -1)
+			id, err := ctrl.Datastores().Create("NAME=\""+plan.SystemDatastoreName(c.Name)+"\"\nTYPE=\"SYSTEM_DS\"\nTM_MAD=\"shared\"\n"+marks(c.Name), -1)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -221,8 +221,13 @@ func (e *eval) compute(cpu map[string]float64) (Decision, bool) {
 func (e *eval) storage(usage map[string]float64) (Decision, bool) {
 	c, st := e.c, e.st
 	a, maxGB := c.Storage.Autoscale, st.bounds.MaxGB
-	ds := plan.BaseName(c.Name) + "-nfs"
-	used, ok := usage[ds]
+	// Both datastores live on the one NFS volume; the fuller one decides.
+	ds, used, ok := "", 0.0, false
+	for _, name := range []string{plan.SystemDatastoreName(c.Name), plan.ImagesDatastoreName(c.Name)} {
+		if u, has := usage[name]; has && !math.IsNaN(u) && (!ok || u > used) {
+			ds, used, ok = name, u, true
+		}
+	}
 	switch {
 	case !ok, math.IsNaN(used), !e.ob.hasVolume, a.StepGB < 1, a.UsedPercent <= 0:
 		return Decision{}, false

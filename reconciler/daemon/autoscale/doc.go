@@ -39,13 +39,14 @@
 //
 // "servers" is the customer's observed hetzner_server count, the number
 // plan.ExpandScaled replaces with the target. On scale-in the plan deletes
-// the highest-numbered servers and their hosts. Draining (disabling the
-// OpenNebula host and live-migrating its VMs before the delete) is NOT
-// modelled here: the host is removed with its server, and OpenNebula
-// reschedules the VMs that ran on it.
+// the highest-numbered servers and their hosts. The OpenNebula adapter
+// drains a host before deleting it (disable, reschedule its VMs, wait until
+// empty: oned refuses to delete a host with VMs), so a scale-in whose VMs
+// fit on no remaining host fails and keeps the host.
 //
 // Storage (volume GB), for a customer that is not suspended and has no
-// pending volume target: when the datastore agentvdc-C-nfs reports more
+// pending volume target: when the fuller of the datastores agentvdc-C-images and
+// agentvdc-C-system (both on the customer's NFS volume) reports more
 // than storage.autoscale.usedPercent used in the current sample and the
 // observed volume is below maxGB, target = min(size + stepGB, maxGB). The
 // volume never shrinks. Storage has its own cooldown, Options.StorageCooldown

@@ -78,7 +78,7 @@ func newLoop(t *testing.T, yaml string) *loop {
 	lp := &loop{t: t, stack: st, one: one, prices: pr, customer: res.Customers[0],
 		providers: ps.All,
 		start:     time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	lp.conv = &reconciler.Converger{Providers: lp.providers, Store: store, Log: quiet, Holder: "autoscale-test", Who: "test"}
+	lp.conv = &reconciler.Converger{Providers: lp.providers, Store: store, Log: quiet, FrontendSSHKey: st.FrontendSSHKey(), Holder: "autoscale-test", Who: "test"}
 	lp.now = lp.start
 	lp.scaler = autoscale.New(autoscale.Options{Metrics: one, Now: func() time.Time { return lp.now }, Prices: func() plan.Prices { return lp.prices }})
 	lp.converge()
@@ -256,7 +256,7 @@ func TestAutoscaleOnSimulators(t *testing.T) {
 		t.Fatalf("storage decisions %v, want %v", got, want)
 	}
 	volUSD := 50 * l.prices.ExoscaleVolumeGBMonthly * l.prices.EURToUSD
-	if d := l.decisions[0]; d.MonthlyCostDeltaUSD != roundCents(volUSD) || !strings.Contains(d.Reason, "datastore agentvdc-scaleco-nfs 85% used > 80%") {
+	if d := l.decisions[0]; d.MonthlyCostDeltaUSD != roundCents(volUSD) || !strings.Contains(d.Reason, "datastore agentvdc-scaleco-system 85% used > 80%") {
 		t.Errorf("storage decision %+v, want cost %.2f", d, volUSD)
 	}
 	obs = l.observe()

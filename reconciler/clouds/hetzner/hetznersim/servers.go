@@ -55,6 +55,13 @@ type ServerInfo struct {
 	CPU        float64           `json:"cpu"`
 	Networks   []int64           `json:"networks"`
 	Created    time.Time         `json:"created"`
+	// PublicIPv4 is "" for a server without one; Cores and MemoryGB are
+	// its type's; UserData is what it booted with (it carries secrets, so
+	// it is never serialised).
+	PublicIPv4 string  `json:"public_ipv4,omitempty"`
+	Cores      int     `json:"cores"`
+	MemoryGB   float64 `json:"memory_gb"`
+	UserData   string  `json:"-"`
 }
 
 // Servers returns a snapshot of every server, ordered by id.
@@ -66,9 +73,9 @@ func (s *Server) Servers() []ServerInfo {
 	for _, id := range s.order {
 		r := s.st.Servers[id]
 		info := ServerInfo{ID: r.ID, Name: r.Name, Status: r.Status, Labels: copyLabels(r.Labels),
-			CPU: r.CPU, Created: r.Created, Networks: []int64{}}
+			CPU: r.CPU, Created: r.Created, Networks: []int64{}, PublicIPv4: r.IPv4, UserData: r.UserData}
 		if t := serverTypeByID(r.Type); t != nil {
-			info.ServerType = t.name
+			info.ServerType, info.Cores, info.MemoryGB = t.name, t.cores, float64(t.memory)
 		}
 		if l := locationByID(r.Location); l != nil {
 			info.Location = l.Name

@@ -11,7 +11,7 @@ func seedVMs(b *testing.B, f *fixture, n int) {
 	if _, err := f.ctrl.Hosts().Create("kvm1", "kvm", "kvm", -1); err != nil {
 		b.Fatal(err)
 	}
-	tid, err := f.ctrl.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=512\nAGENTVDC_MANAGED_BY=\"agentvdc\"\nAGENTVDC_CUSTOMER=\"acme\"")
+	tid, err := f.ctrl.Templates().Create("NAME=\"t\"\nCPU=0.01\nMEMORY=16\nAGENTVDC_MANAGED_BY=\"agentvdc\"\nAGENTVDC_CUSTOMER=\"acme\"" + bootDisk(b, f.ctrl))
 	if err != nil {
 		b.Fatal(err)
 	}

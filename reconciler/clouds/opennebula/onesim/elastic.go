@@ -264,6 +264,9 @@ func vmAttr(v *vm, name string) (float64, bool) {
 // It returns the number of roles whose cardinality changed.
 func (s *Server) EvaluateElasticity(now time.Time) int {
 	s.mu.Lock()
+	if s.pending(now) {
+		s.advance(now)
+	}
 	changed := 0
 	for _, id := range sortedIDs(s.d.Services) {
 		svc := s.d.Services[id]

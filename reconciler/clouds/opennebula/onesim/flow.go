@@ -163,6 +163,9 @@ func (s *Server) serveFlow(w http.ResponseWriter, r *http.Request, rest string) 
 	}
 	now := s.opts.Now()
 	s.mu.Lock()
+	if s.pending(now) {
+		s.advance(now)
+	}
 	status, res, err := s.flowRoute(r.Method, segs, id, body, u, now)
 	s.mu.Unlock()
 	if err != nil {

@@ -44,7 +44,7 @@ func flowFixture(t *testing.T, policies string, card, minVMs, maxVMs int) (*fixt
 	if _, err := f.ctrl.Hosts().Create("kvm1", "kvm", "kvm", -1); err != nil {
 		t.Fatal(err)
 	}
-	tid, err := f.ctrl.Templates().Create("NAME=\"worker\"\nCPU=1\nMEMORY=512\nAGENTVDC_CUSTOMER=\"acme\"")
+	tid, err := f.ctrl.Templates().Create("NAME=\"worker\"\nCPU=1\nMEMORY=512\nAGENTVDC_CUSTOMER=\"acme\"" + bootDisk(t, f.ctrl))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestServiceTemplateCRUD(t *testing.T) {
 	if _, err := c.Hosts().Create("kvm1", "kvm", "kvm", -1); err != nil {
 		t.Fatal(err)
 	}
-	tid, err := c.Templates().Create("NAME=\"worker\"\nCPU=1\nMEMORY=512")
+	tid, err := c.Templates().Create("NAME=\"worker\"\nCPU=1\nMEMORY=512" + bootDisk(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestElasticityTicker(t *testing.T) {
 	if _, err := f.ctrl.Hosts().Create("kvm1", "kvm", "kvm", -1); err != nil {
 		t.Fatal(err)
 	}
-	tid, err := f.ctrl.Templates().Create("NAME=\"w\"\nCPU=1\nMEMORY=64")
+	tid, err := f.ctrl.Templates().Create("NAME=\"w\"\nCPU=1\nMEMORY=64" + bootDisk(t, f.ctrl))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ type fixture struct {
 // and OneFlow) pointed at it.
 func newFixture(t testing.TB, opts Options) *fixture {
 	t.Helper()
+	if opts.Probe == nil {
+		opts.Probe = reachAll
+	}
 	sim, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +45,25 @@ func newFixture(t testing.TB, opts Options) *fixture {
 	})
 	u, p := sim.Credentials()
 	return &fixture{sim: sim, srv: srv, ctrl: controller(srv, u, p), user: u, pass: p}
+}
+
+// reachAll is a front-end that reaches every host, each with 64 cores and
+// 256 GiB (room for the tests' and benchmarks' VMs).
+func reachAll(string, string, string) HostProbe { return HostProbe{Cores: 64, MemoryMB: 256 << 10} }
+
+var diskSeq atomic.Int64
+
+// bootDisk allocates an image in the default image datastore (id 1, of
+// the default cluster) and returns the DISK attribute that boots it, to
+// append to a VM template. With the zero Latency the image is READY by the
+// next request.
+func bootDisk(t testing.TB, c *goca.Controller) string {
+	t.Helper()
+	id, err := c.Images().Create("NAME=\"os-"+itoa(int(diskSeq.Add(1)))+"\"\nPATH=\"/var/tmp/os.qcow2\"\nSIZE=\"64\"", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "\nDISK=[IMAGE_ID=\"" + itoa(id) + "\"]"
 }
 
 func controller(srv *httptest.Server, user, pass string) *goca.Controller {
@@ -251,7 +274,8 @@ func TestHostsDatastoresNetworks(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := hp.Hosts[0]
-	if h.Share.CPUUsage != 720 || h.Share.TotalCPU != 800 || h.StateRaw != 2 || h.Cluster != "default" {
+	// capacity from the probe (reachAll: 64 cores)
+	if h.Share.CPUUsage != 5760 || h.Share.TotalCPU != 6400 || h.StateRaw != 2 || h.Cluster != "default" {
 		t.Errorf("host = %+v", h.Share)
 	}
 	if v, _ := h.Template.GetStr("AGENTVDC_CUSTOMER"); v != "acme" {
@@ -266,7 +290,7 @@ func TestHostsDatastoresNetworks(t *testing.T) {
 	}
 	if cap, err := mon.Records[0].GetVector("CAPACITY"); err != nil {
 		t.Error(err)
-	} else if used, _ := cap.GetInt("USED_CPU"); used != 720 {
+	} else if used, _ := cap.GetInt("USED_CPU"); used != 5760 {
 		t.Errorf("USED_CPU = %d", used)
 	}
 
@@ -341,7 +365,7 @@ LABELS = "acme"`
 		t.Errorf("LABELS = %q", l)
 	}
 	// NIC leases come from the range; the range has two addresses
-	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=512\nNIC=[NETWORK_ID=\"" + itoa(nid) + "\"]")
+	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=512\nNIC=[NETWORK_ID=\"" + itoa(nid) + "\"]" + bootDisk(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +410,7 @@ CPU = "1"
 MEMORY = "1024"
 AGENTVDC_MANAGED_BY = "agentvdc"
 AGENTVDC_CUSTOMER = "acme"
-CONTEXT = [ NETWORK = "YES" ]`
+CONTEXT = [ NETWORK = "YES" ]` + bootDisk(t, c)
 	tid, err := c.Templates().Create(tpl)
 	if err != nil {
 		t.Fatal(err)
@@ -422,6 +446,10 @@ CONTEXT = [ NETWORK = "YES" ]`
 		t.Fatal(err)
 	}
 	v, _ = c.VM(vmID).Info(false)
+	if v.StateRaw != vmActive || v.LCMStateRaw != lcmProlog || len(v.HistoryRecords) != 1 || v.HistoryRecords[0].HID != hid {
+		t.Errorf("VM once its host is monitored = state %d lcm %d history %+v", v.StateRaw, v.LCMStateRaw, v.HistoryRecords)
+	}
+	v, _ = c.VM(vmID).Info(false) // PROLOG ends by the next request (zero Latency)
 	if v.StateRaw != vmActive || v.LCMStateRaw != lcmRunning || len(v.HistoryRecords) != 1 || v.HistoryRecords[0].HID != hid {
 		t.Errorf("VM after host = state %d lcm %d history %+v", v.StateRaw, v.LCMStateRaw, v.HistoryRecords)
 	}
@@ -517,7 +545,7 @@ func TestVMPoolFilters(t *testing.T) {
 	if _, err := c.Hosts().Create("kvm1", "kvm", "kvm", -1); err != nil {
 		t.Fatal(err)
 	}
-	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=128")
+	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=128" + bootDisk(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,7 +683,7 @@ func TestFaultInjection(t *testing.T) {
 
 func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
-	sim, err := New(Options{DataDir: dir, Password: "pw"})
+	sim, err := New(Options{DataDir: dir, Password: "pw", Probe: reachAll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +691,7 @@ func TestRestartKeepsState(t *testing.T) {
 	c := controller(srv, "oneadmin", "pw")
 	gid, _ := c.Groups().Create("g")
 	hid, _ := c.Hosts().Create("h", "kvm", "kvm", -1)
-	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=64\nLABELS=\"x\"")
+	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=64\nLABELS=\"x\"" + bootDisk(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -704,7 +732,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if v, err := c2.VM(vmID).Info(false); err != nil || v.Name != "vm" || v.StateRaw != vmActive {
 		t.Errorf("vm: %v %v", v, err)
 	}
-	if ds, _ := c2.Datastore(1).Info(false); ds.UsedMB != 56320 {
+	if ds, _ := c2.Datastore(1).Info(false); ds.UsedMB != 56320 { // 55 % of 100 GiB (more than its 64 MB image)
 		t.Errorf("datastore used after restart = %d", ds.UsedMB)
 	}
 	if s, err := c2.Service(svc.ID).Info(); err != nil || len(s.Template.Body.Roles) != 1 || len(s.Template.Body.Roles[0].Nodes) != 1 {
@@ -785,9 +813,29 @@ func TestVMsStayInTheirNetworksCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=512\nNIC=[NETWORK_ID=\"" + itoa(net) + "\"]")
+	// cluster a's own image and system datastores
+	imgDS, err := c.Datastores().Create("NAME=\"a-images\"\nDS_MAD=\"fs\"\nTM_MAD=\"shared\"", clusterA)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.Datastores().Create("NAME=\"a-system\"\nTYPE=\"SYSTEM_DS\"\nTM_MAD=\"shared\"", clusterA); err != nil {
+		t.Fatal(err)
+	}
+	img, err := c.Images().Create("NAME=\"a-os\"\nPATH=\"/var/tmp/os.qcow2\"", uint(imgDS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, err := c.Templates().Create("NAME=\"t\"\nCPU=1\nMEMORY=512\nNIC=[NETWORK_ID=\"" + itoa(net) + "\"]\nDISK=[IMAGE_ID=\"" + itoa(img) + "\"]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the default cluster's image cannot boot in cluster a's network
+	bad, err := c.Templates().Create("NAME=\"bad\"\nCPU=1\nMEMORY=512\nNIC=[NETWORK_ID=\"" + itoa(net) + "\"]" + bootDisk(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Template(bad).Instantiate("bad", false, "", false); respCode(t, err) != gerr.OneAllocateError || !strings.Contains(err.Error(), "Incompatible cluster IDs.") {
+		t.Errorf("image and network of different clusters: %v", err)
 	}
 	vmID, err := c.Template(tid).Instantiate("vm", false, "", false)
 	if err != nil {

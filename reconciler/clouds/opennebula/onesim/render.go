@@ -22,6 +22,8 @@ func (c *call) render(k kind, o object, b *xb, single bool) {
 		c.renderVNet(v, b, single)
 	case *datastore:
 		c.renderDatastore(v, b)
+	case *image:
+		c.renderImage(v, b)
 	case *vmtemplate:
 		c.renderVMTemplate(v, b)
 	case *vm:
@@ -200,16 +202,29 @@ func (c *call) renderDatastore(v *datastore, b *xb) {
 	c.owned(&v.base, b)
 	b.str("DS_MAD", v.DSMad)
 	b.str("TM_MAD", v.TMMad)
-	b.str("BASE_PATH", "/var/lib/one//datastores/"+strconv.Itoa(v.ID))
+	// oned: DATASTORE_LOCATION (default /var/lib/one/datastores) + "/" + ID
+	// (Datastore::set_ds_location); a shared-TM datastore is mounted
+	// there on every host.
+	b.str("BASE_PATH", "/var/lib/one/datastores/"+strconv.Itoa(v.ID))
 	b.int("TYPE", int64(v.Type))
 	b.int("DISK_TYPE", 0)
 	b.int("STATE", int64(v.State))
 	b.ids("CLUSTERS", v.Clusters)
-	used := int(float64(v.TotalMB) * v.UsedPct / 100)
+	used := c.d().dsUsedMB(v)
+	if v.Type == 1 {
+		used = c.d().systemUsedMB(v)
+	}
+	used = min(used, v.TotalMB)
 	b.int("TOTAL_MB", int64(v.TotalMB))
 	b.int("FREE_MB", int64(v.TotalMB-used))
 	b.int("USED_MB", int64(used))
-	b.WriteString("<IMAGES/>")
+	var imgs []int
+	for _, id := range sortedIDs(c.d().Images) {
+		if c.d().Images[id].DSID == v.ID {
+			imgs = append(imgs, id)
+		}
+	}
+	b.ids("IMAGES", imgs)
 	b.tmpl("TEMPLATE", v.Tmpl)
 	b.close("DATASTORE")
 }
@@ -248,7 +263,7 @@ func (c *call) renderVM(v *vm, b *xb) {
 	}
 	b.tmpl("TEMPLATE", v.Tmpl)
 	b.tmpl("USER_TEMPLATE", v.UserTmpl)
-	renderHistory(v, c.d().Hosts, b)
+	c.renderHistory(v, b)
 	c.lockXML(&v.base, b)
 	b.close("VM")
 }
@@ -331,8 +346,8 @@ func renderAR(n *vnet, ar Pair, b *xb, single bool) {
 
 // renderHistory writes the VM's HISTORY_RECORDS: one record while it is
 // placed on a host, none before.
-func renderHistory(v *vm, hosts map[int]*host, b *xb) {
-	h, ok := hosts[v.HostID]
+func (c *call) renderHistory(v *vm, b *xb) {
+	h, ok := c.d().Hosts[v.HostID]
 	if !ok {
 		b.WriteString("<HISTORY_RECORDS/>")
 		return
@@ -347,8 +362,12 @@ func renderHistory(v *vm, hosts map[int]*host, b *xb) {
 	b.int("STIME", v.HostTime)
 	b.int("ETIME", v.ETime)
 	b.str("VM_MAD", h.VMMad)
-	b.str("TM_MAD", "ssh")
-	b.int("DS_ID", 0)
+	tm := "ssh"
+	if ds, ok := c.d().Datastores[v.DSID]; ok {
+		tm = ds.TMMad
+	}
+	b.str("TM_MAD", tm)
+	b.int("DS_ID", int64(v.DSID))
 	b.int("PSTIME", v.HostTime)
 	b.int("PETIME", v.HostTime)
 	b.int("RSTIME", v.HostTime)

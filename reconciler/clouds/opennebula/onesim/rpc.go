@@ -72,7 +72,7 @@ func (c *call) gname(gid int) string {
 var rpcMethods = map[string]handler{}
 
 func init() {
-	kinds := []kind{kGroup, kVDC, kCluster, kUser, kHost, kVNet, kDatastore, kTemplate, kVM}
+	kinds := []kind{kGroup, kVDC, kCluster, kUser, kHost, kVNet, kDatastore, kImage, kTemplate, kVM}
 	for _, k := range kinds {
 		k := k
 		rpcMethods["one."+k.prefix+".info"] = handler{fn: func(c *call, a args) (any, error) { return c.info(k, a) }}
@@ -86,12 +86,12 @@ func init() {
 		pool := "one." + k.prefix + "pool.info"
 		rpcMethods[pool] = handler{fn: func(c *call, a args) (any, error) { return c.pool(k, a, false) }}
 	}
-	for _, k := range []kind{kVNet, kDatastore, kTemplate, kVM} {
+	for _, k := range []kind{kVNet, kDatastore, kImage, kTemplate, kVM} {
 		k := k
 		rpcMethods["one."+k.prefix+".chown"] = handler{fn: func(c *call, a args) (any, error) { return c.chown(k, a) }, write: true}
 		rpcMethods["one."+k.prefix+".chmod"] = handler{fn: func(c *call, a args) (any, error) { return c.chmod(k, a) }, write: true}
 	}
-	for _, k := range []kind{kVNet, kTemplate, kVM} {
+	for _, k := range []kind{kVNet, kImage, kTemplate, kVM} {
 		k := k
 		rpcMethods["one."+k.prefix+".lock"] = handler{fn: func(c *call, a args) (any, error) { return c.lock(k, a, true) }, write: true}
 		rpcMethods["one."+k.prefix+".unlock"] = handler{fn: func(c *call, a args) (any, error) { return c.lock(k, a, false) }, write: true}
@@ -139,6 +139,12 @@ func init() {
 	rpcMethods["one.vn.allocate"] = handler{fn: (*call).vnAllocate, write: true}
 	rpcMethods["one.datastore.allocate"] = handler{fn: (*call).datastoreAllocate, write: true}
 	rpcMethods["one.datastore.enable"] = handler{fn: (*call).datastoreEnable, write: true}
+
+	rpcMethods["one.image.allocate"] = handler{fn: (*call).imageAllocate, write: true}
+	rpcMethods["one.marketpool.info"] = handler{fn: (*call).marketPool}
+	rpcMethods["one.market.info"] = handler{fn: (*call).marketInfo}
+	rpcMethods["one.marketapppool.info"] = handler{fn: (*call).marketAppPool}
+	rpcMethods["one.marketapp.info"] = handler{fn: (*call).marketAppInfo}
 
 	rpcMethods["one.template.allocate"] = handler{fn: (*call).templateAllocate, write: true}
 	rpcMethods["one.template.instantiate"] = handler{fn: (*call).templateInstantiate, write: true}
@@ -320,6 +326,20 @@ func (c *call) delete(k kind, a args) (any, error) {
 		if id < 3 {
 			return nil, busy("System datastores cannot be deleted.")
 		}
+		for _, img := range d.Images {
+			if img.DSID == id {
+				return nil, busy("Datastore %d is not empty, it contains images.", id)
+			}
+		}
+		for _, v := range d.VMs {
+			if v.DSID == id && v.State != vmDone {
+				return nil, busy("Datastore %d is in use by virtual machines.", id)
+			}
+		}
+	case "image":
+		if img := o.(*image); len(img.VMs) > 0 {
+			return nil, busy("The image is used by %d virtual machines.", len(img.VMs))
+		}
 	}
 	d.del(k, id)
 	for _, v := range d.VDCs {
@@ -434,7 +454,7 @@ func (c *call) pool(k kind, a args, extended bool) (any, error) {
 	who, start, end := -2, -1, -1
 	state := -1
 	filter := ""
-	owned := k.prefix == "vn" || k.prefix == "template" || k.prefix == "vm"
+	owned := k.prefix == "vn" || k.prefix == "template" || k.prefix == "vm" || k.prefix == "image"
 	if owned {
 		var err error
 		if who, err = a.intOr(0, -2); err != nil {

@@ -383,12 +383,12 @@ func (c *call) hostAllocate(a args) (any, error) {
 		IMMad:     im,
 		VMMad:     vmm,
 		ClusterID: cid,
-		State:     hostMonitored,
-		TotalCPU:  800,
-		TotalMem:  16 * 1024 * 1024,
-		MonTime:   c.now.Unix(),
+		// INIT until the first monitoring (Latency.HostMonitor) decides
+		// MONITORED or ERROR; capacity comes from the probe.
+		State:     hostInit,
+		MonitorAt: c.now.Add(c.s.opts.Latency.HostMonitor).UnixNano(),
 	}
-	c.s.schedule(c.now)
+	c.s.due(d.Hosts[id].MonitorAt)
 	return id, nil
 }
 
@@ -404,7 +404,12 @@ func (c *call) hostStatus(a args) (any, error) {
 	h := o.(*host)
 	switch st {
 	case 0:
-		h.State = hostMonitored
+		// Enabled: monitored again before the scheduler uses it.
+		if h.State != hostMonitored {
+			h.State = hostInit
+			h.MonitorAt = c.now.Add(c.s.opts.Latency.HostMonitor).UnixNano()
+			c.s.due(h.MonitorAt)
+		}
 	case 1:
 		h.State = hostDisabled
 	case 2:
@@ -559,8 +564,9 @@ func arWithID(ar Pair, id int) Pair {
 	return out
 }
 
-// leaseIP takes the next free IPv4 of n for vm id.
-func (n *vnet) leaseIP(vmID int) (string, int, bool) {
+// leaseIP takes the next free IPv4 of n for vm id, or exactly want when
+// it is set (a fixed lease: it must be in an address range and free).
+func (n *vnet) leaseIP(vmID int, want string) (string, int, bool) {
 	used := map[string]bool{}
 	for _, l := range n.Leases {
 		used[l.IP] = true
@@ -583,6 +589,10 @@ func (n *vnet) leaseIP(vmID int) (string, int, bool) {
 		}
 		ip := start
 		for i := 0; i < size; i++ {
+			if want != "" && ip.String() != want {
+				ip = ip.Next()
+				continue
+			}
 			if !used[ip.String()] {
 				n.Leases = append(n.Leases, lease{IP: ip.String(), VM: vmID, ARID: arID})
 				return ip.String(), arID, true
@@ -681,7 +691,8 @@ func (c *call) datastoreEnable(a args) (any, error) {
 
 // ---------------------------------------------------------------- templates
 
-func (c *call) templateAllocate(a args) (any, error) {
+// allocTemplate parses an allocate call's template (its first argument).
+func (c *call) allocTemplate(a args) (Tmpl, error) {
 	src, err := a.str(0)
 	if err != nil {
 		return nil, err
@@ -689,6 +700,14 @@ func (c *call) templateAllocate(a args) (any, error) {
 	t, perr := ParseTemplate(src)
 	if perr != nil {
 		return nil, rpcErrf(errAllocate, "[%s] Error parsing template: %v", c.method, perr)
+	}
+	return t, nil
+}
+
+func (c *call) templateAllocate(a args) (any, error) {
+	t, err := c.allocTemplate(a)
+	if err != nil {
+		return nil, err
 	}
 	d := c.d()
 	name, _ := t.Get("NAME")
@@ -810,7 +829,11 @@ func (s *Server) createVM(now timeT, name, tmplName string, t Tmpl, owner *user,
 	if strings.ContainsAny(name, "\n\r\t") {
 		return nil, rpcErrf(errAllocate, "Invalid NAME, it cannot contain control characters")
 	}
-	v := &vm{HostID: -1, STime: now.Unix(), State: vmPending}
+	t, clusters, rerr := s.resolveDisks(t)
+	if rerr != nil {
+		return nil, rerr
+	}
+	v := &vm{HostID: -1, DSID: -1, STime: now.Unix(), State: vmPending, Clusters: clusters}
 	if hold {
 		v.State = vmHold
 	}
@@ -839,6 +862,7 @@ func (s *Server) createVM(now timeT, name, tmplName string, t Tmpl, owner *user,
 		}
 		core = append(core, p)
 	}
+	core = append(core, Pair{Key: "AUTOMATIC_REQUIREMENTS", Val: clusterReq(clusters)})
 	core = append(core, Pair{Key: "VMID", Val: strconv.Itoa(id)})
 	if templateID >= 0 {
 		core = append(core, Pair{Key: "TEMPLATE_ID", Val: strconv.Itoa(templateID)})
@@ -887,7 +911,7 @@ func (s *Server) resolveNIC(p Pair, vmID, nicID int, owner *user) (Pair, *rpcErr
 	default:
 		return p, rpcErrf(errAllocate, "NIC does not have a NETWORK or NETWORK_ID")
 	}
-	ip, arID, ok := n.leaseIP(vmID)
+	ip, arID, ok := n.leaseIP(vmID, vecVal(p, "IP"))
 	if !ok {
 		return p, rpcErrf(errAction, "Cannot get IP/MAC lease from virtual network %d.", n.ID)
 	}
@@ -924,39 +948,60 @@ func macFor(ip string) string {
 // schedule deploys PENDING VMs on the enabled host with the fewest VMs,
 // as the scheduler would on its next pass.
 func (s *Server) schedule(now timeT) {
-	var pending []int
+	var pending, resched []int
 	for id, v := range s.d.VMs {
-		if v.State == vmPending {
+		switch {
+		case v.State == vmPending:
 			pending = append(pending, id)
+		case v.State == vmActive && v.Resched:
+			resched = append(resched, id)
 		}
 	}
 	slices.Sort(pending)
+	slices.Sort(resched)
 	s.scheduleVMs(now, pending)
+	s.migrate(now, resched)
 }
 
-// scheduleVMs deploys the given PENDING VMs, in order, each on the
-// eligible host with the fewest VMs. As in oned, a host is eligible when
-// its cluster holds every network the VM's NICs use, and, if the VM has
-// SCHED_REQUIREMENTS naming a CLUSTER_ID, is that cluster. A VM with no
-// eligible host stays PENDING.
-func (s *Server) scheduleVMs(now timeT, pending []int) {
-	var hosts []*host
-	for _, id := range sortedIDs(s.d.Hosts) {
-		if h := s.d.Hosts[id]; h.State != hostDisabled && h.State != hostOffline {
-			hosts = append(hosts, h)
+// migrate moves ACTIVE VMs flagged for rescheduling (one.vm.action
+// resched) to another host the scheduler finds for them, keeping their
+// system datastore as oned does for migrations; a VM with no other place
+// keeps its flag and its host, and is tried again on the next pass.
+func (s *Server) migrate(now timeT, ids []int) {
+	for _, id := range ids {
+		v := s.d.VMs[id]
+		p := s.place(v)
+		if p.host == nil || p.host.ID == v.HostID {
+			continue
 		}
+		if ds, ok := s.d.Datastores[v.DSID]; ok && !slices.Contains(ds.Clusters, p.host.ClusterID) {
+			continue
+		}
+		s.undeployFromHost(v)
+		v.HostID, v.HostTime, v.Resched = p.host.ID, now.Unix(), false
+		p.host.VMs = append(p.host.VMs, v.ID)
 	}
+}
+
+// scheduleVMs deploys the given PENDING VMs, in order, where the
+// scheduler's match-making puts them (place: images READY, a monitored
+// host of an allowed cluster with the capacity, a system datastore of
+// that cluster meeting SCHED_DS_REQUIREMENTS; the least loaded host
+// first). A VM that cannot be placed stays PENDING with SCHED_MESSAGE in
+// its USER_TEMPLATE as oned's scheduler writes it ("<ctime>: Cannot
+// dispatch VM: ..."), rewritten only when the reason changes.
+func (s *Server) scheduleVMs(now timeT, pending []int) {
 	for _, id := range pending {
 		v := s.d.VMs[id]
-		var best *host
-		for _, h := range hosts {
-			if s.eligible(v, h) && (best == nil || len(h.VMs) < len(best.VMs)) {
-				best = h
+		p := s.place(v)
+		if p.host == nil {
+			old, _ := v.UserTmpl.Get("SCHED_MESSAGE")
+			if _, reason, ok := strings.Cut(old, ": Cannot dispatch"); !ok || "Cannot dispatch"+reason != p.msg {
+				v.UserTmpl = v.UserTmpl.Set("SCHED_MESSAGE", ctime(now)+": "+p.msg)
 			}
+			continue
 		}
-		if best != nil {
-			s.deploy(v, best, now)
-		}
+		s.deploy(v, p.host, p.ds, now)
 	}
 }
 
@@ -964,7 +1009,11 @@ var clusterReqRE = regexp.MustCompile(`CLUSTER_ID\s*=\s*"?(\d+)"?`)
 
 // eligible reports whether v may run on h (see scheduleVMs).
 func (s *Server) eligible(v *vm, h *host) bool {
-	if req, ok := v.Tmpl.Get("SCHED_REQUIREMENTS"); ok {
+	req, ok := v.UserTmpl.Get("SCHED_REQUIREMENTS")
+	if !ok {
+		req, ok = v.Tmpl.Get("SCHED_REQUIREMENTS")
+	}
+	if ok {
 		if m := clusterReqRE.FindStringSubmatch(req); m != nil && m[1] != strconv.Itoa(h.ClusterID) {
 			return false
 		}
@@ -985,12 +1034,42 @@ func (s *Server) eligible(v *vm, h *host) bool {
 	return true
 }
 
-func (s *Server) deploy(v *vm, h *host, now timeT) {
-	v.State, v.LCM = vmActive, lcmRunning
+// deploy dispatches v to h and system datastore ds (nil: the manual
+// one.vm.deploy without one): ACTIVE/PROLOG for Latency.VMBoot, then
+// RUNNING; its images are USED while it exists.
+func (s *Server) deploy(v *vm, h *host, ds *datastore, now timeT) {
+	v.State, v.LCM = vmActive, lcmProlog
+	v.RunAt = now.Add(s.opts.Latency.VMBoot).UnixNano()
+	s.due(v.RunAt)
 	v.HostID = h.ID
 	v.HostTime = now.Unix()
+	if ds != nil {
+		v.DSID = ds.ID
+	}
+	v.UserTmpl = v.UserTmpl.Del("SCHED_MESSAGE")
 	if !hasInt(h.VMs, v.ID) {
 		h.VMs = append(h.VMs, v.ID)
+	}
+	for _, disk := range v.Tmpl.Vectors("DISK") {
+		id, _ := strconv.Atoi(vecVal(disk, "IMAGE_ID"))
+		if img, ok := s.d.Images[id]; ok && !hasInt(img.VMs, v.ID) {
+			img.VMs = append(img.VMs, v.ID)
+			if img.State == imageReady {
+				img.State = imageUsed
+			}
+		}
+	}
+}
+
+// releaseImages frees v's images (USED → READY when the last VM is gone).
+func (s *Server) releaseImages(v *vm) {
+	for _, img := range s.d.Images {
+		if hasInt(img.VMs, v.ID) {
+			img.VMs = removeInt(img.VMs, v.ID)
+			if len(img.VMs) == 0 && img.State == imageUsed {
+				img.State = imageReady
+			}
+		}
 	}
 }
 
@@ -1009,6 +1088,8 @@ func (s *Server) terminate(v *vm, now timeT) {
 	for _, n := range s.d.VNets {
 		n.release(v.ID)
 	}
+	s.releaseImages(v)
+	s.schedule(now) // capacity was freed
 }
 
 func (c *call) vmAction(a args) (any, error) {
@@ -1101,6 +1182,7 @@ func (s *Server) vmAction(v *vm, action string, now timeT) *rpcError {
 			return bad()
 		}
 		v.Resched = action == "resched"
+		s.schedule(now)
 	default:
 		return rpcErrf(errAPI, "Virtual machine action %q is not supported", action)
 	}
@@ -1121,7 +1203,7 @@ func (c *call) vmDeploy(a args) (any, error) {
 		return nil, rpcErrf(errAction, "[%s] Deploy action is not available for state %s", c.method, stateNames[v.State])
 	}
 	_ = hid
-	c.s.deploy(v, h.(*host), c.now)
+	c.s.deploy(v, h.(*host), nil, c.now)
 	return id, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentvdc/agentvdc/reconciler/clouds/simctl"
@@ -37,6 +38,12 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives diagnostics (default: discard).
 	Logger *slog.Logger
+	// Latency is how long image imports, host monitoring and VM boots
+	// take (zero: done by the next request).
+	Latency Latency
+	// Probe is what the front-end finds when it monitors a host (nil: it
+	// reaches none, every host goes to ERROR).
+	Probe Prober
 }
 
 // Server is the OpenNebula simulator: oned's XML-RPC API at /RPC2, OneFlow
@@ -48,6 +55,9 @@ type Server struct {
 
 	mu sync.RWMutex
 	d  *db
+	// nextDue (unix ns, 0 = nothing) is the earliest pending asynchronous
+	// step; a request at or after it advances the state first.
+	nextDue atomic.Int64
 
 	saver     *simctl.Saver
 	closeOnce sync.Once
@@ -134,6 +144,8 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("onesim: %w", err)
 		}
 	}
+	// Whatever a loaded state left pending is looked at by the first request.
+	s.nextDue.Store(1)
 	if opts.ElasticityInterval > 0 {
 		s.wg.Add(1)
 		go s.elasticityLoop(opts.ElasticityInterval)
@@ -272,18 +284,23 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	session, _ := params[0].(string)
+	now := s.opts.Now()
 	lock, unlock := s.mu.RLock, s.mu.RUnlock
-	if h.write {
+	advance := s.pending(now)
+	if h.write || advance {
 		lock, unlock = s.mu.Lock, s.mu.Unlock
 	}
 	lock()
+	if advance {
+		s.advance(now)
+	}
 	u, authErr := s.authenticate(session)
 	if authErr != nil {
 		unlock()
 		writeResponse(w, false, fmt.Sprintf("[%s] User couldn't be authenticated, aborting call.", method), errAuthentication)
 		return
 	}
-	c := &call{s: s, method: method, user: u, now: s.opts.Now()}
+	c := &call{s: s, method: method, user: u, now: now}
 	res, err := h.fn(c, args{method: method, p: params[1:]})
 	unlock()
 	if err != nil {

@@ -64,6 +64,8 @@ type host struct {
 	TotalMem  int     `json:"total_mem"`
 	VMs       []int   `json:"vms,omitempty"`
 	MonTime   int64   `json:"mon_time"`
+	// MonitorAt (unix ns) is when an INIT or ERROR host is monitored next.
+	MonitorAt int64 `json:"monitor_at,omitempty"`
 }
 
 type lease struct {
@@ -109,6 +111,12 @@ type vm struct {
 	HostID   int     `json:"host_id"`
 	HostTime int64   `json:"host_time"`
 	Resched  bool    `json:"resched,omitempty"`
+	// RunAt (unix ns) is when a dispatched VM (PROLOG) is RUNNING.
+	RunAt int64 `json:"run_at,omitempty"`
+	// DSID is the system datastore the VM runs from (-1: none yet).
+	DSID int `json:"ds_id"`
+	// Clusters are the clusters its images and networks allow.
+	Clusters []int `json:"clusters,omitempty"`
 }
 
 // db is the whole persisted state of one simulator.
@@ -122,6 +130,7 @@ type db struct {
 	Hosts      map[int]*host         `json:"hosts"`
 	VNets      map[int]*vnet         `json:"vnets"`
 	Datastores map[int]*datastore    `json:"datastores"`
+	Images     map[int]*image        `json:"images"`
 	Templates  map[int]*vmtemplate   `json:"templates"`
 	VMs        map[int]*vm           `json:"vms"`
 	STemplates map[int]*flowTemplate `json:"service_templates"`
@@ -139,6 +148,7 @@ func newDB() *db {
 		Hosts:      map[int]*host{},
 		VNets:      map[int]*vnet{},
 		Datastores: map[int]*datastore{},
+		Images:     map[int]*image{},
 		Templates:  map[int]*vmtemplate{},
 		VMs:        map[int]*vm{},
 		STemplates: map[int]*flowTemplate{},
@@ -172,6 +182,9 @@ func (d *db) fill() {
 	}
 	if d.Datastores == nil {
 		d.Datastores = n.Datastores
+	}
+	if d.Images == nil {
+		d.Images = n.Images
 	}
 	if d.Templates == nil {
 		d.Templates = n.Templates
@@ -225,6 +238,8 @@ func (d *db) table(k kind) map[int]object {
 		return objects(d.VNets)
 	case "datastore":
 		return objects(d.Datastores)
+	case "image":
+		return objects(d.Images)
 	case "template":
 		return objects(d.Templates)
 	case "vm":
@@ -272,6 +287,10 @@ func (d *db) get(k kind, id int) (object, bool) {
 		if o, ok := d.Datastores[id]; ok {
 			return o, true
 		}
+	case "image":
+		if o, ok := d.Images[id]; ok {
+			return o, true
+		}
 	case "template":
 		if o, ok := d.Templates[id]; ok {
 			return o, true
@@ -300,6 +319,8 @@ func (d *db) del(k kind, id int) {
 		delete(d.VNets, id)
 	case "datastore":
 		delete(d.Datastores, id)
+	case "image":
+		delete(d.Images, id)
 	case "template":
 		delete(d.Templates, id)
 	case "vm":
