@@ -274,9 +274,15 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 				out[p[0]] = secrets[p[1]]
 			}
 		}
-		if len(out) == 0 {
-			return nil, nil
+		a, err := addrs()
+		if err != nil {
+			return nil, err
 		}
+		script, err := dataStartScript(r, a, secrets, ids)
+		if err != nil {
+			return nil, err
+		}
+		out[plan.SensitiveStartScript] = script
 		return out, nil
 	case plan.ONEUser:
 		return map[string]string{plan.SensitivePassword: secrets[SecretAdminPassword]}, nil
@@ -325,7 +331,7 @@ func (x *executor) sensitiveFor(r plan.Resource, secrets map[string]string, ids 
 
 // dataStartScript renders the data VM's start script for the data
 // template r (Sensitive[plan.SensitiveStartScript]; the OpenNebula adapter
-// is to write it base64-encoded as CONTEXT START_SCRIPT_BASE64).
+// writes it base64-encoded as CONTEXT START_SCRIPT_BASE64).
 func dataStartScript(r plan.Resource, a plan.Addresses, secrets map[string]string, ids *idMap) (string, error) {
 	endpoint, err := storageEndpoint(r.Customer, ids)
 	if err != nil {
