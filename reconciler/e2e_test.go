@@ -242,13 +242,19 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 	}
 	rounds := w.converge(t, cs, 6)
 	faultCalls := w.calls()
+	var injected int64
+	for _, c := range w.controllers() {
+		injected += c.Injected()
+	}
 	got := w.inventory(t)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("clouds differ from a clean apply\n got: %v\nwant: %v", got, want)
 	}
-	t.Logf("3 customers, %d resources: clean apply %d API calls; with 10%% 5xx, 3 ms latency and 5 forced 429s: %d API calls in %d apply rounds",
-		len(want), cleanCalls, faultCalls, rounds)
-	if faultCalls <= cleanCalls {
-		t.Errorf("faults injected but no extra calls (%d <= %d): were they applied?", faultCalls, cleanCalls)
+	t.Logf("3 customers, %d resources: clean apply %d API calls; with 10%% 5xx, 3 ms latency and 5 forced 429s: %d API calls (%d answered by a fault) in %d apply rounds",
+		len(want), cleanCalls, faultCalls, injected, rounds)
+	// Call totals alone prove nothing: latency lets async operations finish
+	// between polls, so a faulty run can need fewer polls than a clean one.
+	if injected < 5 {
+		t.Errorf("only %d requests were answered by a fault (at least the 5 forced 429s expected): were the faults applied?", injected)
 	}
 }

@@ -101,7 +101,10 @@ type Controller struct {
 	faults []*Fault
 	nextID int
 	counts map[string]int64
-	rnd    *rand.Rand
+	// injected counts the requests a fault rule answered instead of the
+	// simulator (errors, 429s, timeouts, dropped connections).
+	injected int64
+	rnd      *rand.Rand
 }
 
 // NewController returns a Controller; seed makes error rates reproducible.
@@ -200,7 +203,16 @@ func (c *Controller) Total(pattern string) int64 {
 func (c *Controller) ResetCounters() {
 	c.mu.Lock()
 	c.counts = map[string]int64{}
+	c.injected = 0
 	c.mu.Unlock()
+}
+
+// Injected returns how many requests a fault rule answered instead of the
+// simulator since the last reset: the proof that faults were really applied.
+func (c *Controller) Injected() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.injected
 }
 
 // decision is what the matching rules say about one request.
@@ -240,6 +252,9 @@ func (c *Controller) decide(key string) decision {
 		kept = append(kept, f)
 	}
 	c.faults = kept
+	if d.drop || d.timeout || d.rateLimit || d.status != 0 {
+		c.injected++
+	}
 	return d
 }
 
