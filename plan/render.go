@@ -243,51 +243,45 @@ func RenderMarkdown(w io.Writer, p *Plan, o MarkdownOptions) error {
 	if max < minMarkdownChars {
 		return fmt.Errorf("markdown cap %d is below the minimum of %d", max, minMarkdownChars)
 	}
-	where := "the full plan: `vdc plan --format json`"
-	if o.FullPlanURL != "" {
-		where = "the full plan: " + o.FullPlanURL
-	}
 	const footerReserve = 600
-	budget := max - footerReserve
+	r := &mdRenderer{p: p, max: max, budget: max - footerReserve, where: "the full plan: `vdc plan --format json`", byCust: actionsByCustomer(p)}
+	if o.FullPlanURL != "" {
+		r.where = "the full plan: " + o.FullPlanURL
+	}
+	r.shown = customersToShow(p)
+	r.header()
+	r.customerTable()
+	r.destructiveChanges()
+	r.details()
+	r.footer()
+	if r.b.Len() > max { // cannot happen with the reserve; never exceed the cap
+		return fmt.Errorf("markdown plan is %d characters, over the cap of %d", r.b.Len(), max)
+	}
+	if _, err := io.WriteString(w, r.b.String()); err != nil {
+		return fmt.Errorf("render plan as markdown: %w", err)
+	}
+	return nil
+}
 
-	var b strings.Builder
-	s := p.Summary
-	fmt.Fprintf(&b, "### agentvdc plan for `%s`\n\n", mdEscape(shortCommit(p.Commit)))
-	if p.Refused != "" {
-		fmt.Fprintf(&b, "> [!CAUTION]\n> **Plan refused:** %s\n\n", mdEscape(p.Refused))
-		for i, d := range p.Invalid {
-			if b.Len() > budget/2 {
-				fmt.Fprintf(&b, "- … %d more problem(s)\n", len(p.Invalid)-i)
-				break
-			}
-			fmt.Fprintf(&b, "- `%s`\n", mdEscape(d.String()))
-		}
-		if len(p.Invalid) > 0 {
-			b.WriteString("\n")
-		}
-	}
-	if s.Counts.Changes() == 0 && p.Refused == "" {
-		fmt.Fprintf(&b, "**No changes.** The clouds match git for %d customer(s).\n\n", s.Customers)
-	} else if s.Counts.Changes() > 0 {
-		fmt.Fprintf(&b, "**Plan: %s** across %d customer(s), %d changed.\n\n", countsLine(s.Counts), s.Customers, s.Changed)
-	}
-	if len(p.Customers) > 0 {
-		fmt.Fprintf(&b, "**Monthly cost: %s → %s (%s)** · list price %s · margin %s\n\n",
-			usd(s.BeforeUSD), usd(s.AfterUSD), signedUSD(s.DeltaUSD), usd(s.ListPriceUSD), usd(s.MarginUSD))
-	}
-	destructive := s.Counts.Delete + s.Counts.Replace
-	if destructive > 0 {
-		fmt.Fprintf(&b, "> [!WARNING]\n> ⚠️ %d destructive change(s): %d delete(s), %d replacement(s).", destructive, s.Counts.Delete, s.Counts.Replace)
-		if s.Counts.Blocked > 0 {
-			fmt.Fprintf(&b, " %d action(s) are blocked and will not be applied.", s.Counts.Blocked)
-		}
-		b.WriteString("\n\n")
-	}
-	if len(s.Unpriced) > 0 {
-		fmt.Fprintf(&b, "_Not priced (counted as $0): %s._\n\n", mdEscape(strings.Join(s.Unpriced, "; ")))
-	}
+// mdRenderer writes one markdown plan in sections, each within its share of
+// the character budget so the most important parts survive the cap: the
+// summary, then the customer table (3/4), the destructive changes (7/8) and
+// the details (all of it), dropped from the end.
+type mdRenderer struct {
+	b      strings.Builder
+	p      *Plan
+	max    int
+	budget int
+	where  string // where the full plan is, for "… more" pointers
+	shown  []CustomerPlan
+	byCust map[string][]Action
 
-	// Customers with something to show, destructive ones first.
+	omittedRows, omittedDetails, omittedActions int
+}
+
+// customersToShow returns the customers with something to show, destructive
+// ones first.
+func customersToShow(p *Plan) []CustomerPlan {
 	var shown []CustomerPlan
 	for _, c := range p.Customers {
 		if c.Counts.Changes() > 0 || len(c.Errors) > 0 || c.Blocked != "" {
@@ -297,98 +291,148 @@ func RenderMarkdown(w io.Writer, p *Plan, o MarkdownOptions) error {
 	sort.SliceStable(shown, func(i, j int) bool {
 		return destructiveCustomer(shown[i]) && !destructiveCustomer(shown[j])
 	})
-	omittedRows := 0
-	if len(shown) > 0 {
-		b.WriteString("| | customer | tier | status | changes | before | after | Δ /mo | list | margin |\n")
-		b.WriteString("|---|---|---|---|---|--:|--:|--:|--:|--:|\n")
-		for i, c := range shown {
-			flag := ""
-			switch {
-			case c.Blocked != "":
-				flag = "⛔"
-			case destructiveCustomer(c):
-				flag = "⚠️"
-			}
-			row := fmt.Sprintf("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", flag, c.Name, orDash(string(c.Tier)), c.Status,
-				shortCounts(c.Counts), usd(c.Cost.BeforeUSD), usd(c.Cost.AfterUSD), signedUSD(c.Cost.DeltaUSD),
-				usd(c.Cost.ListPriceUSD), usd(c.Cost.MarginUSD))
-			if b.Len()+len(row) > budget*3/4 {
-				omittedRows = len(shown) - i
-				fmt.Fprintf(&b, "| | … | | | %d more customer(s) in %s | | | | | |\n", omittedRows, mdEscape(where))
+	return shown
+}
+
+func (r *mdRenderer) destructiveCount() int {
+	return r.p.Summary.Counts.Delete + r.p.Summary.Counts.Replace
+}
+
+// header is the title, a refusal with its problems, the counts, the cost
+// line and the warnings.
+func (r *mdRenderer) header() {
+	b, p, s := &r.b, r.p, r.p.Summary
+	fmt.Fprintf(b, "### agentvdc plan for `%s`\n\n", mdEscape(shortCommit(p.Commit)))
+	if p.Refused != "" {
+		fmt.Fprintf(b, "> [!CAUTION]\n> **Plan refused:** %s\n\n", mdEscape(p.Refused))
+		for i, d := range p.Invalid {
+			if b.Len() > r.budget/2 {
+				fmt.Fprintf(b, "- … %d more problem(s)\n", len(p.Invalid)-i)
 				break
 			}
-			b.WriteString(row)
+			fmt.Fprintf(b, "- `%s`\n", mdEscape(d.String()))
 		}
-		unchanged := s.Customers - len(shown)
-		if unchanged > 0 {
-			fmt.Fprintf(&b, "\n%d customer(s) unchanged.\n", unchanged)
+		if len(p.Invalid) > 0 {
+			b.WriteString("\n")
 		}
-		b.WriteString("\n")
 	}
+	if s.Counts.Changes() == 0 && p.Refused == "" {
+		fmt.Fprintf(b, "**No changes.** The clouds match git for %d customer(s).\n\n", s.Customers)
+	} else if s.Counts.Changes() > 0 {
+		fmt.Fprintf(b, "**Plan: %s** across %d customer(s), %d changed.\n\n", countsLine(s.Counts), s.Customers, s.Changed)
+	}
+	if len(p.Customers) > 0 {
+		fmt.Fprintf(b, "**Monthly cost: %s → %s (%s)** · list price %s · margin %s\n\n",
+			usd(s.BeforeUSD), usd(s.AfterUSD), signedUSD(s.DeltaUSD), usd(s.ListPriceUSD), usd(s.MarginUSD))
+	}
+	if destructive := r.destructiveCount(); destructive > 0 {
+		fmt.Fprintf(b, "> [!WARNING]\n> ⚠️ %d destructive change(s): %d delete(s), %d replacement(s).", destructive, s.Counts.Delete, s.Counts.Replace)
+		if s.Counts.Blocked > 0 {
+			fmt.Fprintf(b, " %d action(s) are blocked and will not be applied.", s.Counts.Blocked)
+		}
+		b.WriteString("\n\n")
+	}
+	if len(s.Unpriced) > 0 {
+		fmt.Fprintf(b, "_Not priced (counted as $0): %s._\n\n", mdEscape(strings.Join(s.Unpriced, "; ")))
+	}
+}
 
-	byCust := actionsByCustomer(p)
-	// Destructive changes: one line per customer, then one per resource.
-	if destructive > 0 {
-		b.WriteString("#### ⚠️ Destructive changes\n\n")
-		omitted := 0
-		for _, c := range shown {
-			if !destructiveCustomer(c) {
+// customerTable is one row per shown customer, cut at 3/4 of the budget.
+func (r *mdRenderer) customerTable() {
+	if len(r.shown) == 0 {
+		return
+	}
+	b := &r.b
+	b.WriteString("| | customer | tier | status | changes | before | after | Δ /mo | list | margin |\n")
+	b.WriteString("|---|---|---|---|---|--:|--:|--:|--:|--:|\n")
+	for i, c := range r.shown {
+		flag := ""
+		switch {
+		case c.Blocked != "":
+			flag = "⛔"
+		case destructiveCustomer(c):
+			flag = "⚠️"
+		}
+		row := fmt.Sprintf("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", flag, c.Name, orDash(string(c.Tier)), c.Status,
+			shortCounts(c.Counts), usd(c.Cost.BeforeUSD), usd(c.Cost.AfterUSD), signedUSD(c.Cost.DeltaUSD),
+			usd(c.Cost.ListPriceUSD), usd(c.Cost.MarginUSD))
+		if b.Len()+len(row) > r.budget*3/4 {
+			r.omittedRows = len(r.shown) - i
+			fmt.Fprintf(b, "| | … | | | %d more customer(s) in %s | | | | | |\n", r.omittedRows, mdEscape(r.where))
+			break
+		}
+		b.WriteString(row)
+	}
+	if unchanged := r.p.Summary.Customers - len(r.shown); unchanged > 0 {
+		fmt.Fprintf(b, "\n%d customer(s) unchanged.\n", unchanged)
+	}
+	b.WriteString("\n")
+}
+
+// destructiveChanges is one line per customer, then one per resource, cut at
+// 7/8 of the budget.
+func (r *mdRenderer) destructiveChanges() {
+	if r.destructiveCount() == 0 {
+		return
+	}
+	b := &r.b
+	b.WriteString("#### ⚠️ Destructive changes\n\n")
+	omitted := 0
+	for _, c := range r.shown {
+		if !destructiveCustomer(c) {
+			continue
+		}
+		head := fmt.Sprintf("- ⚠️ `%s`: %d delete(s), %d replacement(s)", c.Name, c.Counts.Delete, c.Counts.Replace)
+		if c.Blocked != "" {
+			head += " — ⛔ blocked: " + mdEscape(c.Blocked)
+		}
+		lines := []string{head + "\n"}
+		for _, a := range r.byCust[c.Name] {
+			if a.Destructive() {
+				lines = append(lines, fmt.Sprintf("  - **%s** `%s` — %s\n", a.Action, a.Address, mdEscape(a.Reason)))
+			}
+		}
+		for _, line := range lines {
+			if omitted > 0 || b.Len()+len(line) > r.budget*7/8 {
+				if line != lines[0] {
+					omitted++
+				}
 				continue
 			}
-			head := fmt.Sprintf("- ⚠️ `%s`: %d delete(s), %d replacement(s)", c.Name, c.Counts.Delete, c.Counts.Replace)
-			if c.Blocked != "" {
-				head += " — ⛔ blocked: " + mdEscape(c.Blocked)
-			}
-			lines := []string{head + "\n"}
-			for _, a := range byCust[c.Name] {
-				if a.Destructive() {
-					lines = append(lines, fmt.Sprintf("  - **%s** `%s` — %s\n", a.Action, a.Address, mdEscape(a.Reason)))
-				}
-			}
-			for _, line := range lines {
-				if omitted > 0 || b.Len()+len(line) > budget*7/8 {
-					if line != lines[0] {
-						omitted++
-					}
-					continue
-				}
-				b.WriteString(line)
-			}
+			b.WriteString(line)
 		}
-		if omitted > 0 {
-			fmt.Fprintf(&b, "- … %d more destructive change(s) in %s\n", omitted, mdEscape(where))
-		}
-		b.WriteString("\n")
 	}
+	if omitted > 0 {
+		fmt.Fprintf(b, "- … %d more destructive change(s) in %s\n", omitted, mdEscape(r.where))
+	}
+	b.WriteString("\n")
+}
 
-	// Details, one collapsed block per customer; dropped from the end.
-	omittedDetails, omittedActions := 0, 0
-	if len(shown) > 0 {
-		b.WriteString("#### Details\n\n")
-		for i, c := range shown {
-			block := detailsBlock(c, byCust[c.Name])
-			if b.Len()+len(block) > budget {
-				omittedDetails = len(shown) - i
-				for _, rest := range shown[i:] {
-					omittedActions += len(byCust[rest.Name])
-				}
-				break
+// details is one collapsed block per customer, dropped from the end.
+func (r *mdRenderer) details() {
+	if len(r.shown) == 0 {
+		return
+	}
+	r.b.WriteString("#### Details\n\n")
+	for i, c := range r.shown {
+		block := detailsBlock(c, r.byCust[c.Name])
+		if r.b.Len()+len(block) > r.budget {
+			r.omittedDetails = len(r.shown) - i
+			for _, rest := range r.shown[i:] {
+				r.omittedActions += len(r.byCust[rest.Name])
 			}
-			b.WriteString(block)
+			break
 		}
+		r.b.WriteString(block)
 	}
-	if omittedDetails > 0 || omittedRows > 0 {
-		fmt.Fprintf(&b, "\n_Details of %d customer(s) (%d action(s)) were omitted to keep this comment under %d characters; see %s._\n",
-			omittedDetails, omittedActions, max, mdEscape(where))
+}
+
+func (r *mdRenderer) footer() {
+	if r.omittedDetails > 0 || r.omittedRows > 0 {
+		fmt.Fprintf(&r.b, "\n_Details of %d customer(s) (%d action(s)) were omitted to keep this comment under %d characters; see %s._\n",
+			r.omittedDetails, r.omittedActions, r.max, mdEscape(r.where))
 	}
-	fmt.Fprintf(&b, "\n<sub>format %s · observed state `%s` · %s</sub>\n", p.FormatVersion, shortFingerprint(p.ObservedFingerprint), p.CreatedAt.Format(time.RFC3339))
-	if b.Len() > max { // cannot happen with the reserve; never exceed the cap
-		return fmt.Errorf("markdown plan is %d characters, over the cap of %d", b.Len(), max)
-	}
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return fmt.Errorf("render plan as markdown: %w", err)
-	}
-	return nil
+	fmt.Fprintf(&r.b, "\n<sub>format %s · observed state `%s` · %s</sub>\n", r.p.FormatVersion, shortFingerprint(r.p.ObservedFingerprint), r.p.CreatedAt.Format(time.RFC3339))
 }
 
 func detailsBlock(c CustomerPlan, acts []Action) string {
