@@ -29,6 +29,7 @@ import (
 // environment variables, or the in-process simulators (--sim).
 type cloudFlags struct {
 	sim                         bool
+	simLatency                  string
 	dataDir                     string
 	hcloudEndpoint, exoEndpoint string
 	oneXMLRPC, oneFlow          string
@@ -56,6 +57,7 @@ func (f *cloudFlags) register(cmd *cobra.Command) {
 // registerEndpoints registers every cloud flag but --data.
 func (f *cloudFlags) registerEndpoints(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.sim, "sim", false, "use the in-process cloud simulators (state under DATA/sim) instead of real clouds")
+	cmd.Flags().StringVar(&f.simLatency, "sim-latency", simstack.LatencyFast, "with --sim: the simulators' latency profile, fast (converges in seconds) or realistic (server boot, image import, host monitoring as the clouds document them)")
 	cmd.Flags().StringVar(&f.hcloudEndpoint, "hcloud-endpoint", "", "Hetzner API endpoint (default $HCLOUD_ENDPOINT or the public API)")
 	cmd.Flags().StringVar(&f.exoEndpoint, "exoscale-endpoint", "", "Exoscale API endpoint (default $EXOSCALE_API_ENDPOINT or the public API)")
 	cmd.Flags().StringVar(&f.oneXMLRPC, "one-xmlrpc", "", "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC)")
@@ -125,14 +127,32 @@ func firstNonEmpty(v ...string) string {
 	return ""
 }
 
+// checkSimLatency refuses an unknown profile, or one given without --sim
+// (real clouds have their own latencies).
+func (f *cloudFlags) checkSimLatency() error {
+	if f.simLatency == "" {
+		f.simLatency = simstack.LatencyFast
+	}
+	switch {
+	case f.simLatency != simstack.LatencyFast && f.simLatency != simstack.LatencyRealistic:
+		return withCode(ExitUsage, fmt.Errorf("--sim-latency %q: want %s or %s", f.simLatency, simstack.LatencyFast, simstack.LatencyRealistic))
+	case !f.sim && f.simLatency != simstack.LatencyFast:
+		return withCode(ExitUsage, errors.New("--sim-latency needs --sim: real clouds have their own latencies"))
+	}
+	return nil
+}
+
 // open connects the three providers. Credentials only come from the
 // environment (or the simulators), never from flags, so they stay out of
 // shell history and process listings.
 func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*clouds, error) {
 	getenv := e.getenv
 	c := &clouds{providers: map[plan.Cloud]reconciler.Provider{}}
+	if err := f.checkSimLatency(); err != nil {
+		return nil, err
+	}
 	if f.sim {
-		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1})
+		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1, Latency: f.simLatency})
 		if err != nil {
 			return nil, err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
+	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel"
@@ -34,7 +35,9 @@ type serveConfig struct {
 	Listen string `yaml:"listen"`
 	Data   string `yaml:"data"`
 	Sim    bool   `yaml:"sim"`
-	Repo   struct {
+	// SimLatency is the simulators' latency profile (fast or realistic).
+	SimLatency string `yaml:"simLatency"`
+	Repo       struct {
 		URL        string   `yaml:"url"`
 		Ref        string   `yaml:"ref"`
 		Path       string   `yaml:"path"`
@@ -141,6 +144,9 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 			if fl.Changed("sim") {
 				cfg.Sim = flags.Sim
 			}
+			if fl.Changed("sim-latency") {
+				cfg.SimLatency = flags.SimLatency
+			}
 			if fl.Changed("repo") {
 				cfg.Repo.URL = flags.Repo.URL
 			}
@@ -160,6 +166,7 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 	cmd.Flags().StringVar(&flags.Listen, "listen", "127.0.0.1:8787", "HTTP API address")
 	cmd.Flags().StringVar(&flags.Data, "data", ".vdc", "data directory (state, api-token, simulator and agent data)")
 	cmd.Flags().BoolVar(&flags.Sim, "sim", false, "in-process cloud simulators and embedded stores")
+	cmd.Flags().StringVar(&flags.SimLatency, "sim-latency", simstack.LatencyFast, "with --sim: the simulators' latency profile, fast or realistic (server boot, image import, host monitoring as the clouds document them)")
 	cmd.Flags().StringVar(&flags.Repo.URL, "repo", ".", "customer repository: local path or remote URL")
 	cmd.Flags().StringVar(&flags.Repo.Ref, "ref", "HEAD", "branch or tag to follow")
 	cmd.Flags().StringVar(&flags.Repo.Path, "path", "customers", "customers directory in the repository")
@@ -176,7 +183,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 
-	cf := cloudFlags{sim: cfg.Sim, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport,
+	cf := cloudFlags{sim: cfg.Sim, simLatency: cfg.SimLatency, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport,
 		frontendKeyFile: cfg.Clouds.FrontendSSHKeyFile, addressPool: cfg.Clouds.AddressPool}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
