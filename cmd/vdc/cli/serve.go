@@ -86,7 +86,7 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 
 func defaultServeConfig() serveConfig {
 	var c serveConfig
-	c.Listen, c.Data = "127.0.0.1:8787", ".vdc"
+	c.Listen, c.Data, c.SimLatency = "127.0.0.1:8787", ".vdc", simstack.LatencyFast
 	c.Repo.URL, c.Repo.Ref, c.Repo.Path, c.Repo.Poll = ".", "HEAD", "customers", duration{time.Minute}
 	c.Repo.TokenEnv = "VDC_GIT_TOKEN"
 	c.Webhook.GitHubSecretEnv, c.Webhook.GitLabTokenEnv = "VDC_WEBHOOK_GITHUB_SECRET", "VDC_WEBHOOK_GITLAB_TOKEN"
