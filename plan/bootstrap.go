@@ -271,6 +271,9 @@ func wgConfig(address string, listen bool, private string, peers []wgPeer) strin
 }
 
 type cloudConfig struct {
+	// SSHPwauth is always false: the machines' only SSH users are the
+	// front-end's key (hosts) and nobody (storage); no password logins.
+	SSHPwauth     bool        `yaml:"ssh_pwauth"`
 	PackageUpdate bool        `yaml:"package_update"`
 	Packages      []string    `yaml:"packages"`
 	WriteFiles    []writeFile `yaml:"write_files"`

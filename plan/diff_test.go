@@ -54,7 +54,7 @@ func TestProviderDefaultsNormalised(t *testing.T) {
 	obs := converged(c)
 	base := "agentvdc-acme-analytics"
 	setAttr(obs, HetznerFirewall, base, "rules", "in udp 51820 ::/0,0.0.0.0/0; in tcp 22 0.0.0.0/0,::/0;IN ICMP - ::/0,0.0.0.0/0")
-	setAttr(obs, ExoSecurityGroup, base, "rules", "in udp 51820 0.0.0.0/0;in tcp 22 0.0.0.0/0")
+	setAttr(obs, ExoSecurityGroup, base, "rules", "IN UDP 51820 0.0.0.0/0")
 	setAttr(obs, ONEFlowTemplate, base+"-workers", "cooldown", "5m0s")
 	setAttr(obs, ONEFlowTemplate, base+"-workers", "policies",
 		`[ {"adjust":2,"type":"CHANGE","expression":"CPU > 80","period":60,"period_number":3,"cooldown":300},

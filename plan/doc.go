@@ -24,7 +24,7 @@
 //	                                                   cloud-init inputs; stored as label agentvdc.io/bootstrap)
 //	                                                   count per customer (A) within minServers..maxServers
 //	exoscale_private_network   agentvdc-C              zone, start_ip=172.16.0.10, end_ip=172.16.0.250, netmask=255.255.255.0
-//	exoscale_security_group    agentvdc-C              rules (U) = "in tcp 22 0.0.0.0/0;in udp 51820 0.0.0.0/0" (no labels in
+//	exoscale_security_group    agentvdc-C              rules (U) = "in udp 51820 0.0.0.0/0" (no labels in
 //	                                                   Exoscale: ownership is the name prefix agentvdc-, customer from the name)
 //	exoscale_instance          agentvdc-C-storage      zone, instance_type (U, e.g. standard.medium), template
 //	                                                   ("Linux Ubuntu 24.04 LTS 64-bit"), disk_gb=50, private_network,

@@ -24,7 +24,9 @@ const (
 	ExoStorageIP     = "172.16.0.10"
 	ExoTemplate      = "Linux Ubuntu 24.04 LTS 64-bit"
 	ExoDiskGB        = 50
-	ExoSecurityRules = "in tcp 22 0.0.0.0/0;in udp 51820 0.0.0.0/0"
+	// ExoSecurityRules: the storage node answers only WireGuard publicly
+	// (NFS is served inside the tunnel; nothing needs SSH to it).
+	ExoSecurityRules = "in udp 51820 0.0.0.0/0"
 
 	NFSPath = "/export/agentvdc"
 

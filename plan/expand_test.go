@@ -3,6 +3,7 @@ package plan
 import (
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/agentvdc/agentvdc/schema"
@@ -326,6 +327,50 @@ func TestExpandScaledFollowsTargetsWithinBounds(t *testing.T) {
 		}
 		if _, size := count(rs, ExoBlockVolume); size != tt.volume {
 			t.Errorf("%s: volume %s GB, want %s", tt.description, size, tt.volume)
+		}
+	}
+}
+
+// TestOnlyWireGuardIsPublic: the storage node answers nothing but WireGuard
+// on its public address; the servers add only SSH (the front-end drives
+// and monitors the hosts over it) and ICMP. No data service port is ever
+// opened to the internet.
+func TestOnlyWireGuardIsPublic(t *testing.T) {
+	for name, c := range examples(t) {
+		rs := Expand(c, addrsOf(name), nil)
+		base := "agentvdc-" + name
+		if got := find(t, rs, ExoSecurityGroup, base).Attrs["rules"]; got != "in udp 51820 0.0.0.0/0" {
+			t.Errorf("%s: storage node security group %q: want WireGuard only", name, got)
+		}
+		fw := find(t, rs, HetznerFirewall, base).Attrs["rules"]
+		for _, rule := range strings.Split(fw, ";") {
+			switch f := strings.Fields(rule); {
+			case len(f) == 4 && f[0] == "in" && f[1] == "udp" && f[2] == "51820":
+			case len(f) == 4 && f[0] == "in" && f[1] == "tcp" && f[2] == "22":
+			case len(f) == 4 && f[0] == "in" && f[1] == "icmp":
+			default:
+				t.Errorf("%s: server firewall opens %q to the internet", name, rule)
+			}
+		}
+	}
+}
+
+func TestNoPasswordLogins(t *testing.T) {
+	srvPriv, _ := testKey(t, "srv-1")
+	_, stPub := testKey(t, "storage")
+	server, err := RenderServerUserData(ServerBootstrapFor("acme", 1, addrsOf("acme")), ServerSecrets{WireGuardPrivateKey: srvPriv,
+		StoragePublicKey: stPub, StorageEndpoint: "203.0.113.7", FrontendSSHKey: testFrontendKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := storageSecrets(t)
+	storage, err := RenderStorageUserData(StorageBootstrapFor("acme", addrsOf("acme")), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ud := range map[string][]byte{"server": server, "storage": storage} {
+		if !strings.Contains(string(ud), "\nssh_pwauth: false\n") {
+			t.Errorf("%s user data does not turn password logins off", name)
 		}
 	}
 }
