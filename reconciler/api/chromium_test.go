@@ -135,7 +135,8 @@ func TestStatusPageInChromium(t *testing.T) {
 
 	t.Run("customer page", func(t *testing.T) {
 		dom := browse(t, bin, login("/customers/bluebird-books"), "--dump-dom")
-		for _, s := range []string{"bluebird-books", `data-status="Error"`, "rate limited (429)", "Apply history", "Conditions", "ApplyFailed"} {
+		for _, s := range []string{"bluebird-books", `data-status="Error"`, "rate limited (429)", "Apply history", "Conditions", "ApplyFailed",
+			"Provisioning", "hosts-monitored", "1m35s", "services-healthy", "waiting"} {
 			if !bytes.Contains(dom, []byte(s)) {
 				t.Errorf("the customer page DOM lacks %q", s)
 			}

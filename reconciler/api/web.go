@@ -37,6 +37,7 @@ func parsePages(now func() time.Time) (*template.Template, error) {
 		"short":  shortCommit,
 		"usd":    usd,
 		"dur":    durString,
+		"secs":   func(s float64) string { return durString(time.Duration(s * float64(time.Second))) },
 		"trunc":  trunc,
 		"attrs":  attrLines,
 		"latest": latestDecision,

@@ -197,6 +197,8 @@ func oncallDetail(w io.Writer, v daemon.CustomerView, now time.Time) {
 	}
 	tw.Flush()
 
+	writeProvisioning(w, v.Status.Provisioning)
+
 	fmt.Fprintln(w, "agents:")
 	if len(v.Agents) == 0 {
 		fmt.Fprintln(w, "  none")
@@ -483,4 +485,29 @@ func readDaemonURL(dataDir string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// writeProvisioning lists the phases of the VDC coming up, each with how
+// long after the start it was first done.
+func writeProvisioning(w io.Writer, p *state.Provisioning) {
+	if p == nil {
+		fmt.Fprintln(w, "provisioning: not started")
+		return
+	}
+	if ttr := p.TimeToReady(); ttr > 0 {
+		fmt.Fprintf(w, "provisioning: ready %s after the first apply\n", ttr.Round(time.Second))
+	} else {
+		fmt.Fprintln(w, "provisioning:")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, ph := range p.Phases {
+		when := "waiting"
+		if ph.Done {
+			when = "done after " + (time.Duration(ph.AfterSeconds * float64(time.Second))).Round(time.Second).String()
+		} else if !ph.DoneAt.IsZero() {
+			when = "no longer done"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", ph.Name, when)
+	}
+	tw.Flush()
 }

@@ -219,6 +219,13 @@ func Sample(now time.Time) []daemon.CustomerView {
 				LastError: "hetzner: create server bluebird-books-4: rate limited (429)", Drift: 2,
 				Conditions: ready(state.ConditionFalse, "ApplyFailed", "rate limited", ago(5*time.Minute)),
 				UpdatedAt:  ago(5 * time.Minute),
+				Provisioning: &state.Provisioning{StartedAt: ago(26 * time.Hour), Phases: []state.PhaseStatus{
+					{Name: plan.PhaseServersRunning, Done: true, DoneAt: ago(26*time.Hour - 41*time.Second), AfterSeconds: 41},
+					{Name: plan.PhaseHostsMonitored, Done: true, DoneAt: ago(26*time.Hour - 95*time.Second), AfterSeconds: 95},
+					{Name: plan.PhaseImageReady, Done: true, DoneAt: ago(26*time.Hour - 150*time.Second), AfterSeconds: 150},
+					{Name: plan.PhaseDataVMRunning},
+					{Name: plan.PhaseServicesHealthy},
+				}},
 			},
 			Servers: 4, MinServers: 2, MaxServers: 8, StorageGB: 250, MaxStorageGB: 1000,
 			MonthlyCostUSD: 61.1, ListPriceUSD: 100,
