@@ -18,12 +18,12 @@ const (
 	HetznerImage         = "ubuntu-24.04"
 	HetznerFirewallRules = "in icmp - 0.0.0.0/0,::/0;in tcp 22 0.0.0.0/0,::/0;in udp 51820 0.0.0.0/0,::/0"
 
-	ExoStartIP       = "172.16.0.10"
-	ExoEndIP         = "172.16.0.250"
-	ExoNetmask       = "255.255.255.0"
-	ExoStorageIP     = "172.16.0.10"
-	ExoTemplate      = "Linux Ubuntu 24.04 LTS 64-bit"
-	ExoDiskGB        = 50
+	ExoStartIP   = "172.16.0.10"
+	ExoEndIP     = "172.16.0.250"
+	ExoNetmask   = "255.255.255.0"
+	ExoStorageIP = "172.16.0.10"
+	ExoTemplate  = "Linux Ubuntu 24.04 LTS 64-bit"
+	ExoDiskGB    = 50
 	// ExoSecurityRules: the storage node answers only WireGuard publicly
 	// (NFS is served inside the tunnel; nothing needs SSH to it).
 	ExoSecurityRules = "in udp 51820 0.0.0.0/0"

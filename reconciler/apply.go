@@ -31,9 +31,11 @@ type executor struct {
 	Log       *slog.Logger
 	// Progress, if set, is called after every step (from several goroutines).
 	Progress func(StepEvent)
-	// Concurrency is how many customers are applied at once (default 4);
-	// one customer's steps always run in order.
+	// Concurrency is how many customers are applied at once (default 4).
 	Concurrency int
+	// StepConcurrency is how many of one customer's steps run at once
+	// (default 4); a step always waits for the steps it depends on.
+	StepConcurrency int
 	// Addresses gives a customer's address block (the plan's), needed to
 	// render user data.
 	Addresses func(customer string) (plan.Addresses, error)
@@ -148,88 +150,178 @@ func (x *executor) Apply(ctx context.Context, actions []plan.Action, observed []
 	return res, ctx.Err()
 }
 
+// applyCustomer runs one customer's steps: each starts once the earlier
+// steps it depends on (plan.StepWaits) are done, at most StepConcurrency at
+// once. After a failure no further step starts; the steps already running
+// finish, and the first error is returned.
 func (x *executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent, *plan.Resource, *plan.Address)) error {
-	var secrets map[string]string
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		a := actions[s.Index]
-		prov, ok := x.Providers[a.Kind.Cloud()]
-		if !ok {
-			return fmt.Errorf("%s: no provider for cloud %s", a.Address, a.Kind.Cloud())
-		}
-		in := state.Intent{Customer: customer, ApplyID: applyID, Action: string(s.Op), Address: plan.Address{Kind: a.Kind, Name: a.Name}}
-		var target plan.Resource
-		switch s.Op {
-		case plan.ActionCreate, plan.ActionUpdate:
-			target = *a.After
-			target.Sensitive = nil
-			in.Attrs = target.Attrs
-			if needsSensitive(target.Kind) {
-				if secrets == nil {
-					var err error
-					if secrets, err = EnsureSecrets(x.Secrets, customer); err != nil {
-						return err
-					}
+	waits := plan.StepWaits(actions, steps)
+	conc := x.StepConcurrency
+	if conc <= 0 {
+		conc = 4
+	}
+	run := &customerRun{x: x, log: log, applyID: applyID, customer: customer, actions: actions, ids: ids, report: report,
+		sem: make(chan struct{}, conc), stopped: make(chan struct{})}
+	done := make([]chan struct{}, len(steps))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for i, st := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			for _, j := range waits[i] {
+				select {
+				case <-done[j]:
+				case <-run.stopped:
+					return
 				}
-				sens, err := x.sensitiveFor(target, secrets, ids)
-				if err != nil {
-					return fmt.Errorf("%s: %w", a.Address, err)
-				}
-				target.Sensitive = sens
 			}
-		}
-		if a.Before != nil {
-			in.ID = a.Before.ID
-		}
-		seq, err := x.Journal.Begin(ctx, in)
-		if err != nil {
-			return fmt.Errorf("%s: journal: %w", a.Address, err)
-		}
-		start := time.Now()
-		var got plan.Resource
-		switch s.Op {
-		case plan.ActionCreate:
-			got, err = prov.Create(ctx, target, ids.lookup)
-		case plan.ActionUpdate:
-			got, err = prov.Update(ctx, *a.Before, target, ids.lookup)
-		case plan.ActionDelete:
-			err = prov.Delete(ctx, *a.Before)
-		}
-		out := state.Outcome{OK: err == nil, ID: got.ID}
-		if err != nil {
-			out.Err = err.Error()
-		}
-		if ferr := x.Journal.Finish(seq, out); ferr != nil && err == nil {
-			err = fmt.Errorf("journal outcome: %w", ferr)
-		}
-		ev := StepEvent{Customer: customer, Op: s.Op, Address: a.Address, ID: got.ID, Err: err, Duration: time.Since(start)}
-		addr := plan.Address{Kind: a.Kind, Name: a.Name}
-		switch {
-		case err != nil:
-			report(ev, nil, nil)
-		case s.Op == plan.ActionDelete:
-			report(ev, nil, &addr)
-		default:
-			got.Sensitive = nil
-			report(ev, &got, nil)
-		}
-		if err != nil {
-			log.Error("apply step failed", "op", s.Op, "address", a.Address, "err", err)
-			return fmt.Errorf("%s %s: %w", s.Op, a.Address, err)
-		}
-		log.Info("apply step", "op", s.Op, "address", a.Address, "id", got.ID, "duration", ev.Duration)
-		switch s.Op {
-		case plan.ActionCreate, plan.ActionUpdate:
-			ids.set(plan.Address{Kind: a.Kind, Name: a.Name}, got.ID)
-			if got.Outputs != nil {
-				ids.setOutputs(plan.Address{Kind: a.Kind, Name: a.Name}, got.Outputs)
+			select {
+			case run.sem <- struct{}{}:
+			case <-run.stopped:
+				return
 			}
-		case plan.ActionDelete:
-			ids.del(plan.Address{Kind: a.Kind, Name: a.Name})
+			defer func() { <-run.sem }()
+			select {
+			case <-run.stopped: // a step failed while this one queued
+				return
+			default:
+			}
+			if err := ctx.Err(); err != nil {
+				run.fail(err)
+				return
+			}
+			if err := run.step(ctx, st); err != nil {
+				run.fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return run.err
+}
+
+// customerRun is one customer's steps in flight.
+type customerRun struct {
+	x                 *executor
+	log               *slog.Logger
+	applyID, customer string
+	actions           []plan.Action
+	ids               *idMap
+	report            func(StepEvent, *plan.Resource, *plan.Address)
+	sem               chan struct{}
+
+	mu      sync.Mutex
+	secrets map[string]string
+	err     error
+	stopped chan struct{} // closed at the first failure
+}
+
+func (r *customerRun) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+		close(r.stopped)
+	}
+}
+
+// customerSecrets loads (or generates) the customer's secrets once.
+func (r *customerRun) customerSecrets() (map[string]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secrets == nil {
+		s, err := EnsureSecrets(r.x.Secrets, r.customer)
+		if err != nil {
+			return nil, err
+		}
+		r.secrets = s
+	}
+	return r.secrets, nil
+}
+
+// step journals and makes one provider call, then records its result.
+func (r *customerRun) step(ctx context.Context, s plan.Step) error {
+	x, log, ids := r.x, r.log, r.ids
+	a := r.actions[s.Index]
+	prov, ok := x.Providers[a.Kind.Cloud()]
+	if !ok {
+		return fmt.Errorf("%s: no provider for cloud %s", a.Address, a.Kind.Cloud())
+	}
+	in := state.Intent{Customer: r.customer, ApplyID: r.applyID, Action: string(s.Op), Address: a.Addr()}
+	var target plan.Resource
+	switch s.Op {
+	case plan.ActionCreate, plan.ActionUpdate:
+		target = *a.After
+		target.Sensitive = nil
+		in.Attrs = target.Attrs
+		if needsSensitive(target.Kind) {
+			secrets, err := r.customerSecrets()
+			if err != nil {
+				return err
+			}
+			sens, err := x.sensitiveFor(target, secrets, ids)
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.Address, err)
+			}
+			target.Sensitive = sens
 		}
 	}
+	if a.Before != nil {
+		in.ID = a.Before.ID
+	}
+	seq, err := x.Journal.Begin(ctx, in)
+	if err != nil {
+		return fmt.Errorf("%s: journal: %w", a.Address, err)
+	}
+	start := time.Now()
+	var got plan.Resource
+	switch s.Op {
+	case plan.ActionCreate:
+		got, err = prov.Create(ctx, target, ids.lookup)
+	case plan.ActionUpdate:
+		got, err = prov.Update(ctx, *a.Before, target, ids.lookup)
+	case plan.ActionDelete:
+		err = prov.Delete(ctx, *a.Before)
+	}
+	out := state.Outcome{OK: err == nil, ID: got.ID}
+	if err != nil {
+		out.Err = err.Error()
+	}
+	if ferr := x.Journal.Finish(seq, out); ferr != nil && err == nil {
+		err = fmt.Errorf("journal outcome: %w", ferr)
+	}
+	ev := StepEvent{Customer: r.customer, Op: s.Op, Address: a.Address, ID: got.ID, Err: err, Duration: time.Since(start)}
+	addr := a.Addr()
+	// The ids are recorded before the step is reported done, so the steps
+	// waiting for this one find its id and outputs.
+	if err == nil {
+		switch s.Op {
+		case plan.ActionCreate, plan.ActionUpdate:
+			ids.set(addr, got.ID)
+			if got.Outputs != nil {
+				ids.setOutputs(addr, got.Outputs)
+			}
+		case plan.ActionDelete:
+			ids.del(addr)
+		}
+	}
+	switch {
+	case err != nil:
+		r.report(ev, nil, nil)
+	case s.Op == plan.ActionDelete:
+		r.report(ev, nil, &addr)
+	default:
+		got.Sensitive = nil
+		r.report(ev, &got, nil)
+	}
+	if err != nil {
+		log.Error("apply step failed", "op", s.Op, "address", a.Address, "err", err)
+		return fmt.Errorf("%s %s: %w", s.Op, a.Address, err)
+	}
+	log.Info("apply step", "op", s.Op, "address", a.Address, "id", got.ID, "duration", ev.Duration)
 	return nil
 }
 

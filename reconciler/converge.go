@@ -40,6 +40,9 @@ type Converger struct {
 	LeaseTTL time.Duration
 	// Concurrency is how many customers are applied at once (default 4).
 	Concurrency int
+	// StepConcurrency is how many independent steps of one customer run at
+	// once (default 4; 1 applies a customer's steps strictly in order).
+	StepConcurrency int
 	// Progress, if set, is called after every step (from several goroutines).
 	Progress func(StepEvent)
 	// RefreshAfter re-reads every cloud after an apply and caches the
@@ -217,7 +220,7 @@ func (c *Converger) apply(ctx context.Context, p *plan.Plan, observed []plan.Res
 		return fmt.Errorf("%w: %w", ErrPlanRefused, err)
 	}
 	x := &executor{Providers: c.Providers, Journal: c.Store, Secrets: c.Store, Log: log, Progress: c.Progress,
-		Concurrency: c.Concurrency, Addresses: p.Addresses, FrontendSSHKey: c.FrontendSSHKey}
+		Concurrency: c.Concurrency, StepConcurrency: c.StepConcurrency, Addresses: p.Addresses, FrontendSSHKey: c.FrontendSSHKey}
 	applied, applyErr := x.Apply(ctx, p.Actions, observed)
 	res.Apply = applied
 	if c.RefreshAfter {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,4 +258,88 @@ func TestApplyConvergesUnderFaults(t *testing.T) {
 	if injected < 5 {
 		t.Errorf("only %d requests were answered by a fault (at least the 5 forced 429s expected): were the faults applied?", injected)
 	}
+}
+
+// recorder wraps the real providers and records when each mutating call
+// ran, to check the executor's step graph on the real simulators.
+type recorder struct {
+	reconciler.Provider
+	mu       *sync.Mutex
+	spans    map[string][2]time.Time
+	inFlight *int
+	maxIn    *int
+}
+
+func (r recorder) record(addr string, call func() error) error {
+	r.mu.Lock()
+	start := time.Now()
+	*r.inFlight++
+	*r.maxIn = max(*r.maxIn, *r.inFlight)
+	r.mu.Unlock()
+	err := call()
+	r.mu.Lock()
+	*r.inFlight--
+	r.spans[addr] = [2]time.Time{start, time.Now()}
+	r.mu.Unlock()
+	return err
+}
+
+func (r recorder) Create(ctx context.Context, res plan.Resource, ids plan.Lookup) (got plan.Resource, err error) {
+	err = r.record(res.Address().String(), func() error { got, err = r.Provider.Create(ctx, res, ids); return err })
+	return got, err
+}
+
+// TestApplyRunsIndependentStepsTogether: a new customer's steps overlap
+// where they are independent, and no step starts before a step it waits
+// for (plan.StepWaits) has finished; the result is what a strictly ordered
+// apply makes.
+func TestApplyRunsIndependentStepsTogether(t *testing.T) {
+	cs := customers(t, 3)[2:] // an enterprise customer: two servers
+	serial := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
+	conv := &reconciler.Converger{Providers: serial.providers, Store: serial.store, FrontendSSHKey: serial.stack.FrontendSSHKey(),
+		Holder: "e2e", Who: "test", StepConcurrency: 1}
+	observed, p := serial.plan(t, cs)
+	if res, err := conv.Converge(context.Background(), p, observed); err != nil || res.Err() != nil {
+		t.Fatalf("serial apply: %v %v", err, res.Err())
+	}
+	want := serial.inventory(t)
+
+	w := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
+	for _, c := range w.controllers() { // every call takes a while, so overlaps show
+		if _, err := c.AddFault(simctl.Fault{Pattern: "*", Latency: simctl.Duration(5 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	spans := map[string][2]time.Time{}
+	var inFlight, maxIn int
+	wrapped := map[plan.Cloud]reconciler.Provider{}
+	for cloud, p := range w.providers {
+		wrapped[cloud] = recorder{Provider: p, mu: &mu, spans: spans, inFlight: &inFlight, maxIn: &maxIn}
+	}
+	conv = &reconciler.Converger{Providers: wrapped, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "e2e", Who: "test"}
+	observed, p = w.plan(t, cs)
+	res, err := conv.Converge(context.Background(), p, observed)
+	if err != nil || res.Err() != nil {
+		t.Fatalf("apply: %v %v", err, res.Err())
+	}
+	steps := plan.Steps(p.Actions)
+	for i, ws := range plan.StepWaits(p.Actions, steps) {
+		for _, j := range ws {
+			before, after := spans[steps[j].Address], spans[steps[i].Address]
+			if after[0].Before(before[1]) {
+				t.Errorf("%s started before %s, which it waits for, finished", steps[i].Address, steps[j].Address)
+			}
+		}
+	}
+	if len(spans) != len(steps) {
+		t.Errorf("%d create calls for %d steps", len(spans), len(steps))
+	}
+	if maxIn < 2 {
+		t.Errorf("at most %d step(s) ran at once: independent steps were not overlapped", maxIn)
+	}
+	if got := w.inventory(t); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the overlapped apply built something else than the ordered one\n got: %v\nwant: %v", got, want)
+	}
+	t.Logf("%d steps, up to %d at once", len(steps), maxIn)
 }
