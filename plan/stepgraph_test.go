@@ -33,8 +33,8 @@ func TestStepWaits(t *testing.T) {
 		want     bool
 	}{
 		{"hetzner_server." + base + "-srv-1", "exoscale_instance." + base + "-storage", true},    // user data needs its address
-		{"hetzner_server." + base + "-srv-1", "exoscale_security_group." + base, true},          // transitively
-		{"opennebula_host." + base + "-srv-2", "hetzner_server." + base + "-srv-2", true},       // registered by its address
+		{"hetzner_server." + base + "-srv-1", "exoscale_security_group." + base, true},           // transitively
+		{"opennebula_host." + base + "-srv-2", "hetzner_server." + base + "-srv-2", true},        // registered by its address
 		{"opennebula_datastore." + base + "-images", "opennebula_host." + base + "-srv-1", true}, // BRIDGE_LIST
 		{"opennebula_flow_service." + base + "-workers", "opennebula_vm." + base + "-data", true},
 		{"opennebula_vm." + base + "-data", "exoscale_block_volume." + base + "-data", true},
