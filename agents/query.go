@@ -141,7 +141,11 @@ type qfeat struct {
 	origin string // "" original, else "expanded from X"
 }
 
-// Query runs text for customer and returns up to k hits.
+// Query runs text for customer and returns up to k hits: the query's terms
+// and learned expansions weighed by IDF, one sparse (and, with a dense
+// embedder, dense) search, optional RM3 feedback, hits aggregated into
+// documents, each hit explained, plus graph hits; the query is logged
+// for the learning agent.
 func (s *Searcher) Query(ctx context.Context, customer, text string, k int) (QueryResult, error) {
 	start := time.Now()
 	res := QueryResult{FormatVersion: QueryFormatVersion, Customer: customer, Query: text, Hits: []QueryHit{}, Documents: []DocumentHit{}, Graph: []GraphHit{}}
@@ -165,31 +169,97 @@ func (s *Searcher) Query(ctx context.Context, customer, text string, k int) (Que
 	}
 	boosts := map[string]float64{}
 	if !s.NoLearning {
-		seen := map[string]bool{}
-		for _, t := range terms {
-			seen[t] = true
+		learned, exps, b, err := s.learned(ctx, customer, terms)
+		if err != nil {
+			return res, err
 		}
-		for _, t := range uniq(terms) {
-			var exps []Expansion
-			if _, err := getJSON(ctx, s.State, customer, bucketLearn, "exp:"+t, &exps); err != nil {
-				return res, err
+		feats, res.Expansions, boosts = append(feats, learned...), exps, b
+	}
+	st := s.stats(ctx, customer)
+	sparse, missing := s.weigh(ctx, customer, feats, boosts, st)
+	res.Missing = missing
+	q := SearchQuery{Sparse: sparse, Limit: min(1000, max(CandidateFactor*k, MinCandidates))}
+	if s.Dense != nil && cfg.DenseDim > 0 {
+		v, err := s.Dense.Embed(ctx, []string{text})
+		if err != nil {
+			return res, fmt.Errorf("embed query: %w", err)
+		}
+		q.Dense = v[0]
+	}
+	hits, err := s.search(ctx, customer, &q, terms, st, &res)
+	if err != nil {
+		return res, err
+	}
+	docs, order := aggregate(hits, k)
+	expOf := map[string]string{}
+	for _, f := range feats {
+		if f.origin != "" {
+			expOf[f.Term[2:]] = f.origin
+		}
+	}
+	for i, h := range order {
+		if i == k {
+			break
+		}
+		why, coverage := explain(h, uniq(terms), expOf, res.Feedback, len(q.Dense) > 0)
+		if i == 0 {
+			res.Coverage = coverage
+		}
+		res.Hits = append(res.Hits, QueryHit{Document: h.Point.Document, Chunk: h.Point.Chunk, Section: h.Point.Payload["section"],
+			Snippet: snippet(h.Point.Text, 240), Score: round(float64(h.Score)), Why: why})
+	}
+	res.Documents = docs
+	res.Gap = len(res.Hits) == 0 || res.Coverage < GapCoverage || len(res.Missing) > 0
+	res.Graph, err = s.graphHits(ctx, customer, text)
+	if err != nil {
+		return res, err
+	}
+	res.TookMS = round(float64(time.Since(start).Microseconds()) / 1000)
+	if !s.NoLog {
+		if err := s.logQuery(ctx, customer, res, terms); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// learned returns the learning agent's expansions of the query's terms as
+// extra features (each remembering the term it expands), their
+// descriptions, and the learned per-term boosts.
+func (s *Searcher) learned(ctx context.Context, customer string, terms []string) ([]qfeat, []string, map[string]float64, error) {
+	var feats []qfeat
+	var descs []string
+	boosts := map[string]float64{}
+	seen := map[string]bool{}
+	for _, t := range terms {
+		seen[t] = true
+	}
+	for _, t := range uniq(terms) {
+		var exps []Expansion
+		if _, err := getJSON(ctx, s.State, customer, bucketLearn, "exp:"+t, &exps); err != nil {
+			return nil, nil, nil, err
+		}
+		for _, e := range exps {
+			if seen[e.Term] {
+				continue
 			}
-			for _, e := range exps {
-				if seen[e.Term] {
-					continue
-				}
-				seen[e.Term] = true
-				feats = append(feats, qfeat{Feature: embed.Feature{Index: embed.TermIndex(e.Term), Weight: float32(e.Weight), Term: "w:" + e.Term}, origin: t})
-				res.Expansions = append(res.Expansions, t+"→"+e.Term)
-			}
-			if b, err := s.State.Get(ctx, customer, bucketLearn, "boost:"+t); err == nil {
-				if f, err := strconv.ParseFloat(string(b), 64); err == nil {
-					boosts[t] = f
-				}
+			seen[e.Term] = true
+			feats = append(feats, qfeat{Feature: embed.Feature{Index: embed.TermIndex(e.Term), Weight: float32(e.Weight), Term: "w:" + e.Term}, origin: t})
+			descs = append(descs, t+"→"+e.Term)
+		}
+		if b, err := s.State.Get(ctx, customer, bucketLearn, "boost:"+t); err == nil {
+			if f, err := strconv.ParseFloat(string(b), 64); err == nil {
+				boosts[t] = f
 			}
 		}
 	}
-	st := s.stats(ctx, customer)
+	return feats, descs, boosts, nil
+}
+
+// weigh turns the features into the sparse query vector (IDF × weight ×
+// learned boost, features of one index summed) and names the query's own
+// terms the data does not contain.
+func (s *Searcher) weigh(ctx context.Context, customer string, feats []qfeat, boosts map[string]float64, st corpusStats) (SparseVector, []string) {
 	var idx []uint32
 	var val []float32
 	sort.Slice(feats, func(i, j int) bool { return feats[i].Index < feats[j].Index })
@@ -216,113 +286,88 @@ func (s *Searcher) Query(ctx context.Context, customer, text string, k int) (Que
 		idx = append(idx, f.Index)
 		val = append(val, float32(w))
 	}
+	var names []string
 	for m := range missing {
-		res.Missing = append(res.Missing, m)
+		names = append(names, m)
 	}
-	sort.Strings(res.Missing)
-	q := SearchQuery{Sparse: SparseVector{Indices: idx, Values: val}, Limit: min(1000, max(CandidateFactor*k, MinCandidates))}
-	if s.Dense != nil && cfg.DenseDim > 0 {
-		v, err := s.Dense.Embed(ctx, []string{text})
-		if err != nil {
-			return res, fmt.Errorf("embed query: %w", err)
-		}
-		q.Dense = v[0]
+	sort.Strings(names)
+	return SparseVector{Indices: idx, Values: val}, names
+}
+
+// search runs q and, with feedback on and a sparse-only query, searches
+// again with the RM3-expanded vector (recorded in q and res.Feedback).
+func (s *Searcher) search(ctx context.Context, customer string, q *SearchQuery, terms []string, st corpusStats, res *QueryResult) ([]Hit, error) {
+	if len(q.Sparse.Indices) == 0 && len(q.Dense) == 0 {
+		return nil, nil
 	}
-	var hits []Hit
-	if len(q.Sparse.Indices) > 0 || len(q.Dense) > 0 {
-		hits, err = s.Vectors.Search(ctx, customer, q)
-		if err != nil {
-			return res, fmt.Errorf("search: %w", err)
-		}
-	}
-	fbSet := map[string]bool{}
-	if s.Feedback && len(q.Dense) == 0 && len(hits) > 0 {
-		fq, fb := s.feedback(ctx, customer, q.Sparse, terms, hits, st)
-		if len(fb) > 0 {
-			q.Sparse = fq
-			hits, err = s.Vectors.Search(ctx, customer, q)
-			if err != nil {
-				return res, fmt.Errorf("search with feedback: %w", err)
-			}
-			res.Feedback = fb
-			for _, t := range fb {
-				fbSet[t] = true
-			}
-		}
-	}
-	docs, order := aggregate(hits, k)
-	qset := map[string]bool{}
-	for _, t := range terms {
-		qset[t] = true
-	}
-	expOf := map[string]string{}
-	for _, f := range feats {
-		if f.origin != "" {
-			expOf[f.Term[2:]] = f.origin
-		}
-	}
-	for i, h := range order {
-		if i == k {
-			break
-		}
-		ht := map[string]bool{}
-		for _, t := range embed.Terms(h.Point.Payload["title"] + " " + h.Point.Payload["section"] + " " + h.Point.Text) {
-			ht[t] = true
-		}
-		var matched, expanded, fbm []string
-		covered := map[string]bool{}
-		for _, t := range uniq(terms) {
-			if ht[t] {
-				matched = append(matched, t)
-				covered[t] = true
-			}
-		}
-		for e, orig := range expOf {
-			if ht[e] {
-				expanded = append(expanded, orig+"→"+e)
-				covered[orig] = true
-			}
-		}
-		for _, t := range res.Feedback {
-			if ht[t] {
-				fbm = append(fbm, t)
-			}
-		}
-		sort.Strings(expanded)
-		var why []string
-		if len(matched) > 0 {
-			why = append(why, "matched terms: "+strings.Join(matched, ", "))
-		}
-		if len(expanded) > 0 {
-			why = append(why, "learned expansions: "+strings.Join(expanded, ", "))
-		}
-		if len(fbm) > 0 {
-			why = append(why, "feedback terms (RM3): "+strings.Join(fbm, ", "))
-		}
-		if len(q.Dense) > 0 {
-			why = append(why, "rank fused (RRF) from sparse BM25 and dense similarity")
-		} else {
-			why = append(why, fmt.Sprintf("BM25F score %.2f", h.Score))
-		}
-		if i == 0 && len(uniq(terms)) > 0 {
-			res.Coverage = float64(len(covered)) / float64(len(uniq(terms)))
-		}
-		res.Hits = append(res.Hits, QueryHit{Document: h.Point.Document, Chunk: h.Point.Chunk, Section: h.Point.Payload["section"],
-			Snippet: snippet(h.Point.Text, 240), Score: round(float64(h.Score)), Why: why})
-	}
-	res.Documents = docs
-	res.Gap = len(res.Hits) == 0 || res.Coverage < GapCoverage || len(res.Missing) > 0
-	res.Graph, err = s.graphHits(ctx, customer, text)
+	hits, err := s.Vectors.Search(ctx, customer, *q)
 	if err != nil {
-		return res, err
+		return nil, fmt.Errorf("search: %w", err)
 	}
-	res.TookMS = round(float64(time.Since(start).Microseconds()) / 1000)
-	if !s.NoLog {
-		if err := s.logQuery(ctx, customer, res, terms); err != nil {
-			return res, err
+	if !s.Feedback || len(q.Dense) > 0 || len(hits) == 0 {
+		return hits, nil
+	}
+	fq, fb := s.feedback(ctx, customer, q.Sparse, terms, hits, st)
+	if len(fb) == 0 {
+		return hits, nil
+	}
+	q.Sparse = fq
+	hits, err = s.Vectors.Search(ctx, customer, *q)
+	if err != nil {
+		return nil, fmt.Errorf("search with feedback: %w", err)
+	}
+	res.Feedback = fb
+	return hits, nil
+}
+
+// explain says why a hit matched (its query terms, learned expansions,
+// feedback terms and how it was scored) and which share of the query's
+// terms it covers, directly or through an expansion.
+func explain(h Hit, terms []string, expOf map[string]string, feedback []string, fused bool) ([]string, float64) {
+	ht := map[string]bool{}
+	for _, t := range embed.Terms(h.Point.Payload["title"] + " " + h.Point.Payload["section"] + " " + h.Point.Text) {
+		ht[t] = true
+	}
+	var matched, expanded, fbm []string
+	covered := map[string]bool{}
+	for _, t := range terms {
+		if ht[t] {
+			matched = append(matched, t)
+			covered[t] = true
 		}
 	}
-	return res, nil
+	for e, orig := range expOf {
+		if ht[e] {
+			expanded = append(expanded, orig+"→"+e)
+			covered[orig] = true
+		}
+	}
+	for _, t := range feedback {
+		if ht[t] {
+			fbm = append(fbm, t)
+		}
+	}
+	sort.Strings(expanded)
+	var why []string
+	if len(matched) > 0 {
+		why = append(why, "matched terms: "+strings.Join(matched, ", "))
+	}
+	if len(expanded) > 0 {
+		why = append(why, "learned expansions: "+strings.Join(expanded, ", "))
+	}
+	if len(fbm) > 0 {
+		why = append(why, "feedback terms (RM3): "+strings.Join(fbm, ", "))
+	}
+	if fused {
+		why = append(why, "rank fused (RRF) from sparse BM25 and dense similarity")
+	} else {
+		why = append(why, fmt.Sprintf("BM25F score %.2f", h.Score))
+	}
+	var coverage float64
+	if len(terms) > 0 {
+		coverage = float64(len(covered)) / float64(len(terms))
+	}
+	return why, coverage
 }
 
 func round(f float64) float64 { return math.Round(f*1000) / 1000 }
