@@ -67,16 +67,15 @@ type GapReport struct {
 
 func normQuery(q string) string { return strings.Join(embed.Terms(q), " ") }
 
-// Run implements one learning run.
+// Run implements one learning run: read the query log from the cursor,
+// aggregate the new queries, persist term counts and boosts, learn
+// expansions from reformulations and from feedback on repeated gaps, and
+// write the gap report.
 func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 	rep := newReport("learning", customer, a.now())
 	defer func() { rep.Duration = time.Since(rep.Started) }()
 	if err := ValidateCustomer(customer); err != nil {
 		return rep, err
-	}
-	window := a.ReformulationWindow
-	if window <= 0 {
-		window = 5 * time.Minute
 	}
 	maxE := a.MaxEntries
 	if maxE <= 0 {
@@ -88,83 +87,24 @@ func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 		return rep, err
 	}
 	rep.Counts[CountQueries] = len(entries)
-	var prev *QueryLogEntry
+	lb := &learnBatch{a: a, customer: customer, qstats: map[string]*queryStat{}, termCount: map[string]int{}, reform: map[string]map[string]int{}}
 	var pe QueryLogEntry
 	if ok, err := getJSON(ctx, a.State, customer, bucketLearn, "last", &pe); err != nil {
 		return rep, err
 	} else if ok {
-		prev = &pe
+		lb.prev = &pe
 	}
-	// Aggregate the new entries.
-	qstats := map[string]*queryStat{}
-	loadQ := func(nq string) (*queryStat, error) {
-		if s := qstats[nq]; s != nil {
-			return s, nil
-		}
-		s := &queryStat{}
-		if _, err := getJSON(ctx, a.State, customer, bucketLearn, "q:"+nq, s); err != nil {
-			return nil, err
-		}
-		qstats[nq] = s
-		return s, nil
+	if err := lb.aggregate(ctx, entries); err != nil {
+		return rep, err
 	}
-	termCount := map[string]int{}
-	reform := map[string]map[string]int{} // missing term -> new term -> count
-	for i := range entries {
-		e := entries[i]
-		nq := normQuery(e.Query)
-		if nq == "" {
-			continue
-		}
-		s, err := loadQ(nq)
-		if err != nil {
-			return rep, err
-		}
-		s.Query, s.Terms = e.Query, e.Terms
-		s.Count++
-		s.Coverage, s.Missing = e.Coverage, e.Missing
-		s.LastGap = e.Gap
-		if e.Gap {
-			s.Gaps++
-		}
-		for _, t := range e.Terms {
-			termCount[t]++
-		}
-		if prev != nil && prev.Gap && !e.Gap && e.At.Sub(prev.At) <= window && e.At.After(prev.At) {
-			learnReformulation(reform, *prev, e)
-		}
-		prev = &entries[i]
-	}
-	// Persist term counts and compute boosts.
-	boosts := map[string]float64{}
-	err = a.State.Update(ctx, customer, func(w StateWriter) error {
-		for t, n := range termCount {
-			c := atoiDefault(string(w.Get(bucketLearn, "t:"+t)), 0) + n
-			if err := w.Put(bucketLearn, "t:"+t, []byte(strconv.Itoa(c))); err != nil {
-				return err
-			}
-			if c >= 2 {
-				b := math.Min(1.6, 1+0.15*math.Log2(float64(c)))
-				boosts[t] = b
-				if err := w.Put(bucketLearn, "boost:"+t, []byte(strconv.FormatFloat(b, 'f', 3, 64))); err != nil {
-					return err
-				}
-			}
-		}
-		for nq, s := range qstats {
-			if err := putJSON(w, bucketLearn, "q:"+nq, s); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	boosts, err := lb.persistCounts(ctx)
 	if err != nil {
 		return rep, err
 	}
-	rep.Counts[CountBoosts] = len(boosts)
+	rep.Counts[CountBoosts] = boosts
 	// Pseudo-relevance feedback for repeated gaps.
 	feedback := map[string]map[string]int{}
-	for _, s := range qstats {
+	for _, s := range lb.qstats {
 		if s.Gaps < 2 || len(s.Missing) == 0 {
 			continue
 		}
@@ -172,7 +112,7 @@ func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 			return rep, err
 		}
 	}
-	n, err := a.storeExpansions(ctx, customer, reform, feedback)
+	n, err := a.storeExpansions(ctx, customer, lb.reform, feedback)
 	if err != nil {
 		return rep, err
 	}
@@ -187,8 +127,8 @@ func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 		if err := w.Put(bucketLearn, "cursor", []byte(last)); err != nil {
 			return err
 		}
-		if prev != nil {
-			if err := putJSON(w, bucketLearn, "last", prev); err != nil {
+		if lb.prev != nil {
+			if err := putJSON(w, bucketLearn, "last", lb.prev); err != nil {
 				return err
 			}
 		}
@@ -197,18 +137,118 @@ func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	if a.GapReportPath != nil {
-		if p := a.GapReportPath(customer); p != "" {
-			if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-				return rep, fmt.Errorf("gap report dir: %w", err)
-			}
-			if err := os.WriteFile(p, []byte(gr.Markdown()), 0o640); err != nil {
-				return rep, fmt.Errorf("write gap report: %w", err)
-			}
-			rep.Notes = append(rep.Notes, "gap report: "+p)
-		}
+	if p, err := a.writeGapReport(customer, gr); err != nil {
+		return rep, err
+	} else if p != "" {
+		rep.Notes = append(rep.Notes, "gap report: "+p)
 	}
 	return rep, nil
+}
+
+// learnBatch aggregates one run's new query-log entries.
+type learnBatch struct {
+	a         *Learning
+	customer  string
+	qstats    map[string]*queryStat     // normalised query → its statistics
+	termCount map[string]int            // term → new occurrences
+	reform    map[string]map[string]int // missing term → new term → count
+	prev      *QueryLogEntry            // the entry before the next one
+}
+
+func (lb *learnBatch) stat(ctx context.Context, nq string) (*queryStat, error) {
+	if s := lb.qstats[nq]; s != nil {
+		return s, nil
+	}
+	s := &queryStat{}
+	if _, err := getJSON(ctx, lb.a.State, lb.customer, bucketLearn, "q:"+nq, s); err != nil {
+		return nil, err
+	}
+	lb.qstats[nq] = s
+	return s, nil
+}
+
+// aggregate counts each entry into its query's statistics and the term
+// counts, and learns a reformulation when a gap is followed, within the
+// window, by a query that succeeds.
+func (lb *learnBatch) aggregate(ctx context.Context, entries []QueryLogEntry) error {
+	window := lb.a.ReformulationWindow
+	if window <= 0 {
+		window = 5 * time.Minute
+	}
+	for i := range entries {
+		e := entries[i]
+		nq := normQuery(e.Query)
+		if nq == "" {
+			continue
+		}
+		s, err := lb.stat(ctx, nq)
+		if err != nil {
+			return err
+		}
+		s.Query, s.Terms = e.Query, e.Terms
+		s.Count++
+		s.Coverage, s.Missing = e.Coverage, e.Missing
+		s.LastGap = e.Gap
+		if e.Gap {
+			s.Gaps++
+		}
+		for _, t := range e.Terms {
+			lb.termCount[t]++
+		}
+		if p := lb.prev; p != nil && p.Gap && !e.Gap && e.At.Sub(p.At) <= window && e.At.After(p.At) {
+			learnReformulation(lb.reform, *p, e)
+		}
+		lb.prev = &entries[i]
+	}
+	return nil
+}
+
+// persistCounts adds the new term counts to the stored ones, stores a
+// boost for every term asked at least twice and the query statistics; it
+// returns how many boosts it stored.
+func (lb *learnBatch) persistCounts(ctx context.Context) (int, error) {
+	boosts := 0
+	err := lb.a.State.Update(ctx, lb.customer, func(w StateWriter) error {
+		for t, n := range lb.termCount {
+			c := atoiDefault(string(w.Get(bucketLearn, "t:"+t)), 0) + n
+			if err := w.Put(bucketLearn, "t:"+t, []byte(strconv.Itoa(c))); err != nil {
+				return err
+			}
+			if c >= 2 {
+				b := math.Min(1.6, 1+0.15*math.Log2(float64(c)))
+				boosts++
+				if err := w.Put(bucketLearn, "boost:"+t, []byte(strconv.FormatFloat(b, 'f', 3, 64))); err != nil {
+					return err
+				}
+			}
+		}
+		for nq, s := range lb.qstats {
+			if err := putJSON(w, bucketLearn, "q:"+nq, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return boosts, err
+}
+
+// writeGapReport writes the report as Markdown where GapReportPath says,
+// and returns that path ("" when there is none).
+func (a *Learning) writeGapReport(customer string, gr GapReport) (string, error) {
+	if a.GapReportPath == nil {
+		return "", nil
+	}
+	p := a.GapReportPath(customer)
+	if p == "" {
+		return "", nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", fmt.Errorf("gap report dir: %w", err)
+	}
+	if err := os.WriteFile(p, []byte(gr.Markdown()), 0o600); err != nil {
+		return "", fmt.Errorf("write gap report: %w", err)
+	}
+	return p, nil
 }
 
 // learnReformulation: the missing (or uncovered) terms of gap query g are

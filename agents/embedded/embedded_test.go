@@ -113,3 +113,49 @@ func TestDroppedFileWeakETag(t *testing.T) {
 		t.Fatalf("etag after out-of-band change: %q -> %q", a1.ETag, a2.ETag)
 	}
 }
+
+// TestDumpFoldersArePrivate: a customer's dump holds its data; nobody but
+// the daemon's user may read it (issue 11: folders were 0750, files 0640).
+func TestDumpFoldersArePrivate(t *testing.T) {
+	root := t.TempDir()
+	// A dump made by an earlier release, with the old group-readable mode.
+	if err := os.MkdirAll(filepath.Join(root, "acme-co", "objects"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "acme-co"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	d := embedded.NewDir(root)
+	ctx := context.Background()
+	for _, key := range []string{"top.txt", "reports/2026/q1.txt"} {
+		if _, err := d.Put(ctx, "acme-co", key, strings.NewReader("private"), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := embedded.NewVectors(root)
+	t.Cleanup(func() { v.Close() })
+	if _, err := v.EnsureCollection(ctx, "acme-co", agents.CollectionConfig{Embedder: "test-v1", Sparse: true}); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	err := filepath.WalkDir(filepath.Join(root, "acme-co"), func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 && p != filepath.Join(root, "acme-co", "objects") {
+			t.Errorf("%s: mode %v, want no group or other access", p, perm)
+		}
+		seen++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 5 {
+		t.Fatalf("walked only %d entries; the test no longer sees the dump", seen)
+	}
+}

@@ -57,9 +57,14 @@ func (d *Dir) openRoot(customer string, create bool) (*os.Root, error) {
 	dir := filepath.Join(d.root, customer)
 	if create {
 		for _, sub := range []string{objectsDir, tmpDir, metaDir} {
-			if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 				return nil, fmt.Errorf("create customer dir: %w", err)
 			}
+		}
+		// Dumps made before the folders became private were 0750: the
+		// customer's own folder closed is everything below it closed.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("make customer dir private: %w", err)
 		}
 	}
 	r, err := os.OpenRoot(dir)
@@ -179,7 +184,7 @@ func (d *Dir) Put(ctx context.Context, customer, key string, src io.Reader, size
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(tmpDir, "put-"+hex.EncodeToString(rnd[:]))
-	f, err := r.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	f, err := r.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return agents.ObjectInfo{}, fmt.Errorf("create temp object: %w", err)
 	}
@@ -197,7 +202,7 @@ func (d *Dir) Put(ctx context.Context, customer, key string, src io.Reader, size
 	}
 	dst := path.Join(objectsDir, key)
 	if dir := path.Dir(dst); dir != objectsDir {
-		if err := r.MkdirAll(dir, 0o750); err != nil {
+		if err := r.MkdirAll(dir, 0o700); err != nil {
 			_ = r.Remove(tmp)
 			return agents.ObjectInfo{}, fmt.Errorf("%w: key %q conflicts with an existing object: %v", agents.ErrInvalidKey, key, err)
 		}
@@ -212,7 +217,7 @@ func (d *Dir) Put(ctx context.Context, customer, key string, src io.Reader, size
 	}
 	m := objMeta{ETag: hex.EncodeToString(h.Sum(nil)), Size: fi.Size(), ModTime: fi.ModTime().UTC().UnixNano()}
 	b, _ := json.Marshal(m)
-	if err := r.WriteFile(metaName(key), b, 0o640); err != nil {
+	if err := r.WriteFile(metaName(key), b, 0o600); err != nil {
 		return agents.ObjectInfo{}, fmt.Errorf("record etag: %w", err)
 	}
 	return agents.ObjectInfo{Key: key, ETag: m.ETag, Size: m.Size, ModTime: fi.ModTime().UTC()}, nil
