@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/agents/embed"
+	"github.com/agentvdc/agentvdc/agents/extract"
 )
 
 // DenseEmbedder produces dense vectors (e.g. embed.Client against an
@@ -30,8 +31,19 @@ type Deps struct {
 	State   State
 	Sparse  embed.Sparse
 	Dense   DenseEmbedder // optional
-	Log     *slog.Logger  // nil: slog.Default()
-	Now     func() time.Time
+	// Extractor reads the text out of dumped files. nil extracts in this
+	// process, which only trusted input may use: the daemon and the CLI
+	// pass an extract.Sandbox.
+	Extractor extract.Extractor
+	Log       *slog.Logger // nil: slog.Default()
+	Now       func() time.Time
+}
+
+func (d *Deps) extractor() extract.Extractor {
+	if d.Extractor != nil {
+		return d.Extractor
+	}
+	return extract.InProcess{}
 }
 
 func (d *Deps) log() *slog.Logger {
@@ -63,7 +75,9 @@ type Report struct {
 	Started  time.Time      `json:"started"`
 	Duration time.Duration  `json:"duration_ns"`
 	Counts   map[string]int `json:"counts"`
-	Notes    []string       `json:"notes,omitempty"`
+	// Quarantined counts the files the run quarantined, by reason.
+	Quarantined map[string]int `json:"quarantined,omitempty"`
+	Notes       []string       `json:"notes,omitempty"`
 }
 
 func newReport(agent, customer string, now time.Time) Report {

@@ -349,6 +349,10 @@ func (a *Ingest) quarantine(ctx context.Context, customer string, o ObjectInfo, 
 		q.Error = cause.Error()
 	}
 	rep.Counts[CountQuarantined]++
+	if rep.Quarantined == nil {
+		rep.Quarantined = map[string]int{}
+	}
+	rep.Quarantined[reason]++
 	log.Warn("object quarantined", LogObject, o.Key, LogReason, reason, "error", q.Error)
 	return a.State.Update(ctx, customer, func(w StateWriter) error {
 		if err := putJSON(w, bucketQuarantine, o.Key, q); err != nil {
@@ -391,7 +395,7 @@ func (a *Ingest) process(ctx context.Context, customer string, o ObjectInfo, rec
 		rep.Counts[CountSameContent]++
 		return a.State.Update(ctx, customer, func(w StateWriter) error { return putJSON(w, bucketObjects, o.Key, rec) })
 	}
-	doc, err := extract.Extract(ctx, o.Key, data, lim.Extract)
+	doc, err := a.extractor().Extract(ctx, o.Key, data, lim.Extract)
 	if err != nil {
 		var xe *extract.Error
 		if errors.As(err, &xe) {

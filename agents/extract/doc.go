@@ -12,4 +12,17 @@
 // panics are recovered, and every failure is an *Error whose Reason says why
 // (too-large, unsupported, encrypted, corrupt, zip-bomb, timeout, empty); the
 // ingest agent puts such files into the customer's quarantine list.
+//
+// Limits inside one process are not enough: a parser that never returns
+// (a PDF page tree that lists itself as a kid) cannot be stopped by a
+// context, and its goroutine would spin for as long as the daemon lives.
+// Sandbox therefore runs the extractors in child processes (this program
+// started again; main calls ServeChildIfAsked first) with GOMAXPROCS=1,
+// a 64 MiB stack ceiling, an environment without credentials and
+// PR_SET_PDEATHSIG, watched from /proc for CPU time and resident memory
+// (with RLIMIT_AS as a backstop outside race builds) and killed at the
+// wall-clock deadline. A killed child's file fails with ReasonTimeout or
+// ReasonTooLarge, a crashed child's with ReasonCorrupt (after one retry on
+// a fresh child), and a new child takes its place. Not done: seccomp or
+// namespaces (the child can still open files the daemon's user can).
 package extract

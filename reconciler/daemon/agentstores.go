@@ -82,7 +82,15 @@ func (d *Daemon) RunAgent(ctx context.Context, customer, job string) error {
 	defer release.Close()
 	switch job {
 	case plan.JobIngest:
-		_, err = (&agents.Ingest{Deps: deps}).Run(ctx, customer)
+		withX := *deps
+		if d.cfg.Extractor != nil {
+			withX.Extractor = d.cfg.Extractor
+		}
+		var rep agents.Report
+		rep, err = (&agents.Ingest{Deps: &withX}).Run(ctx, customer)
+		if m := d.cfg.Metrics; m != nil {
+			m.ObserveQuarantined(rep.Quarantined)
+		}
 	case plan.JobRelationship:
 		_, err = (&agents.Relationship{Deps: deps}).Run(ctx, customer)
 	case plan.JobLearning:

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
@@ -87,6 +88,10 @@ type Config struct {
 	// daemon forgets a removed customer there; the caller closes it after
 	// Run returns.
 	AgentStores AgentStores
+	// Extractor reads dumped files for the ingest agent; vdc serve passes
+	// an extract.Sandbox (child processes with CPU, memory and time
+	// limits). nil extracts in the daemon's process.
+	Extractor extract.Extractor
 
 	Metrics *Metrics
 	Logger  *slog.Logger

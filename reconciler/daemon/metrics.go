@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
@@ -72,6 +73,10 @@ type Metrics struct {
 	AgentRuns        *prometheus.CounterVec
 	AgentFailures    *prometheus.CounterVec
 	AgentRunDuration *prometheus.HistogramVec
+	// FilesQuarantined: agentvdc_agent_files_quarantined_total{reason},
+	// dumped files the ingest agent could not read (a hostile file killed
+	// in the extract sandbox counts as timeout or too-large).
+	FilesQuarantined *prometheus.CounterVec
 	// AutoscaleEvents: agentvdc_autoscale_events_total{resource,direction}.
 	AutoscaleEvents *prometheus.CounterVec
 	// Applies: agentvdc_applies_total{result}.
@@ -130,6 +135,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Duration of one agent run, by job.",
 			Buckets: []float64{0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600},
 		}, []string{"job"}),
+		FilesQuarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "agent_files_quarantined_total",
+			Help: "Dumped files the ingest agent quarantined, by reason.",
+		}, []string{"reason"}),
 		AutoscaleEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "autoscale_events_total",
 			Help: "Autoscaler decisions, by resource (servers, storage_gb) and direction (up, down).",
@@ -187,7 +196,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.ReconcileDuration, m.QueueDepth, m.CloudAPICalls, m.CloudRateLimited,
 		m.DriftResources, m.DriftDetected, m.AgentRuns, m.AgentFailures,
-		m.AgentRunDuration, m.AutoscaleEvents, m.Applies, m.Customers, m.TimeToReady, m.CustomersReady,
+		m.AgentRunDuration, m.FilesQuarantined, m.AutoscaleEvents, m.Applies, m.Customers, m.TimeToReady, m.CustomersReady,
 	}
 }
 
@@ -221,6 +230,20 @@ func (m *Metrics) ObserveAgentRun(job string, d time.Duration, err error) {
 	if err != nil {
 		m.AgentFailures.WithLabelValues(job).Inc()
 	}
+}
+
+// ObserveQuarantined counts the files an ingest run quarantined, by
+// reason (extract's reasons, "error" for anything else).
+func (m *Metrics) ObserveQuarantined(byReason map[string]int) {
+	for r, n := range byReason {
+		m.FilesQuarantined.WithLabelValues(bound(r, quarantineReasons)).Add(float64(n))
+	}
+}
+
+// quarantineReasons bounds the reason label.
+var quarantineReasons = []string{
+	string(extract.ReasonTooLarge), string(extract.ReasonUnsupported), string(extract.ReasonEncrypted),
+	string(extract.ReasonCorrupt), string(extract.ReasonZipBomb), string(extract.ReasonTimeout), string(extract.ReasonEmpty),
 }
 
 // ObserveAutoscale counts one autoscaler decision: resource is

@@ -16,6 +16,7 @@ import (
 	"github.com/agentvdc/agentvdc/agents"
 	"github.com/agentvdc/agentvdc/agents/embed"
 	"github.com/agentvdc/agentvdc/agents/embedded"
+	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/agents/llm"
 )
 
@@ -122,6 +123,12 @@ func newAgentsCmd(e *env) *cobra.Command {
 			}
 			switch args[1] {
 			case "ingest":
+				sb, err := extract.NewSandbox(extract.SandboxConfig{Log: d.Log})
+				if err != nil {
+					return err
+				}
+				defer sb.Close()
+				d.Extractor = sb
 				runner = &agents.Ingest{Deps: d}
 			case "relationship":
 				chat, err := chatFromEnv(e)

@@ -16,12 +16,14 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 )
 
 var updateScripts = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
 
 func TestMain(m *testing.M) {
+	extract.ServeChildIfAsked() // the sandbox's children are this binary
 	testscript.Main(m, map[string]func(){
 		// As cmd/vdc/main.go does: interrupts cancel the context.
 		"vdc": func() {

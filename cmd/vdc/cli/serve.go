@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
@@ -253,6 +254,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			dc.AgentStores = stores
 		}
 	}
+	// Dumped files are parsed in child processes that cannot outlive
+	// their limits (a hostile PDF once pinned a core of the daemon).
+	sandbox, err := extract.NewSandbox(extract.SandboxConfig{Log: log})
+	if err != nil {
+		return err
+	}
+	defer sandbox.Close()
+	dc.Extractor = sandbox
 	d, err := daemon.New(dc)
 	if err != nil {
 		return err

@@ -1,0 +1,4 @@
+package extract
+
+// ChildEnviron exposes childEnviron to the tests.
+var ChildEnviron = childEnviron
