@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -120,6 +121,26 @@ func BenchmarkListStatus1000(b *testing.B) {
 		list, err := s.ListStatus()
 		if err != nil || len(list) != benchCustomers {
 			b.Fatal(len(list), err)
+		}
+	}
+}
+
+// BenchmarkCheck1000 verifies a 1,000-customer state file (what vdc
+// serve does once at start), secrets of every customer included.
+func BenchmarkCheck1000(b *testing.B) {
+	s := openTest(b, Options{})
+	if err := s.PutObservedKinds(fleet(benchCustomers), time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	for i := range benchCustomers {
+		if err := s.PutSecrets(fmt.Sprintf("customer-%04d", i), map[string]string{"wg_private_key": "k", "minio_secret": "s"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if p := s.Check(); p != nil {
+			b.Fatal(p)
 		}
 	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// Now is the clock for times the caller does not pass (journal start
 	// and finish, status update time). Default time.Now.
 	Now func() time.Time
+	// Verify runs Check's consistency check at Open and refuses a file
+	// that fails it (the daemon verifies at start; a damaged page found
+	// later would otherwise fault mid-run).
+	Verify bool
 	// Logger receives migrations and permission fixes. Default: discard.
 	// Secret values are never logged.
 	Logger *slog.Logger
@@ -95,19 +99,34 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if _, err := preflight(path, s.keyFile); err != nil {
+		return nil, err
+	}
 	if !opts.ReadOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("open state file %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      timeout,
-		ReadOnly:     opts.ReadOnly,
-		FreelistType: bolt.FreelistMapType,
+	var db *bolt.DB
+	err := guard(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:      timeout,
+			ReadOnly:     opts.ReadOnly,
+			FreelistType: bolt.FreelistMapType,
+		})
+		return err
 	})
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return nil, err
+	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open state file %s: %w (lock not obtained within %s; if a vdc daemon runs, use its API)", path, ErrFileInUse, timeout)
+		}
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+			return nil, &CorruptError{Path: path, Problem: fmt.Sprintf("is not readable as a state file (%v)", err)}
 		}
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
@@ -118,9 +137,22 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := s.upgrade(opts.ReadOnly); err != nil {
+	if err := guard(path, func() error { return s.upgrade(opts.ReadOnly) }); err != nil {
 		_ = db.Close()
 		return nil, err
+	}
+	if opts.Verify {
+		if problems := s.Check(); len(problems) > 0 {
+			_ = db.Close()
+			for _, p := range problems {
+				if errors.Is(p, ErrSecretsKey) {
+					// The file is fine; its key is not (mode, missing, wrong):
+					// that error says what to do.
+					return nil, fmt.Errorf("open state file %s: %w", path, p)
+				}
+			}
+			return nil, &CorruptError{Path: path, Problem: "fails its consistency check: " + errors.Join(problems...).Error()}
+		}
 	}
 	return s, nil
 }

@@ -141,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 	api("/api/v1/customers/{name}/history", methods{http.MethodGet: s.history})
 	api("/api/v1/plan", methods{http.MethodPost: s.plan})
 	api("/api/v1/sync", methods{http.MethodPost: s.sync})
+	api("/api/v1/state/backup", methods{http.MethodGet: s.backupState})
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	}), false))

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
@@ -69,4 +71,10 @@ type ScaleDecision struct {
 	// Applied is set once a converge of the customer made the clouds match
 	// the decision.
 	Applied bool `json:"applied"`
+}
+
+// BackupState writes a consistent copy of the daemon's state file to w
+// (GET /api/v1/state/backup, vdc state backup while the daemon runs).
+func (d *Daemon) BackupState(_ context.Context, w io.Writer) (int64, error) {
+	return d.cfg.Store.Backup(w)
 }

@@ -37,6 +37,9 @@ type cloudFlags struct {
 	pricesFile                  string
 	frontendKeyFile             string
 	addressPool                 string
+	stateKeyFile                string
+	// verifyState checks the whole state file when it is opened (serve).
+	verifyState bool
 	// instrument, if set, wraps each cloud's HTTP transport (metrics).
 	instrument func(cloud plan.Cloud, rt http.RoundTripper) http.RoundTripper
 }
@@ -51,6 +54,7 @@ func (f *cloudFlags) httpClient(cloud plan.Cloud) *http.Client {
 
 func (f *cloudFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dataDir, "data", ".vdc", "data directory: state.db (bbolt), its key file, simulator state")
+	registerStateKey(cmd, &f.stateKeyFile)
 	f.registerEndpoints(cmd)
 }
 
@@ -248,11 +252,23 @@ func (f *cloudFlags) unlessSim(v string) string {
 }
 
 // openState opens DATA/state.db.
-func (f *cloudFlags) openState(log *slog.Logger) (*state.Store, error) {
+func (f *cloudFlags) openState(log *slog.Logger, getenv func(string) string) (*state.Store, error) {
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	return state.Open(filepath.Join(f.dataDir, "state.db"), state.Options{Logger: log})
+	return state.Open(filepath.Join(f.dataDir, "state.db"), state.Options{Logger: log, Verify: f.verifyState,
+		KeyFile: stateKeyFile(f.stateKeyFile, getenv)})
+}
+
+// registerStateKey adds --state-key-file.
+func registerStateKey(cmd *cobra.Command, into *string) {
+	cmd.Flags().StringVar(into, "state-key-file", "", "the key that encrypts the secrets in state.db (default $VDC_STATE_KEY_FILE, else DATA/state.db.key); keep it apart from the database and its backups")
+}
+
+// stateKeyFile is the secrets key's path: the flag, else
+// $VDC_STATE_KEY_FILE, else "" (state.db.key beside the database).
+func stateKeyFile(flag string, getenv func(string) string) string {
+	return firstNonEmpty(flag, getenv("VDC_STATE_KEY_FILE"))
 }
 
 const pricesCursor = "prices"

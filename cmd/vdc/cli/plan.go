@@ -86,7 +86,7 @@ func (f *planFlags) open(ctx context.Context, e *env, log *slog.Logger, needClou
 	if s.commit == "" {
 		s.commit = worktreeID(files)
 	}
-	if s.store, err = f.cloud.openState(log); err != nil {
+	if s.store, err = f.cloud.openState(log, e.getenv); err != nil {
 		return nil, err
 	}
 	if needClouds || f.refresh {

@@ -28,6 +28,7 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
+	"github.com/agentvdc/agentvdc/state"
 )
 
 // serveConfig is vdc.yaml (see vdc.example.yaml). Secrets are never in the
@@ -72,6 +73,14 @@ type serveConfig struct {
 		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
 		AddressPool        string `yaml:"addressPool"`
 	} `yaml:"clouds"`
+	State struct {
+		// KeyFile is the secrets key (default $VDC_STATE_KEY_FILE, else
+		// DATA/state.db.key).
+		KeyFile string `yaml:"keyFile"`
+		// BackupInterval is how often DATA/backups gets a copy (0: never).
+		BackupInterval duration `yaml:"backupInterval"`
+		BackupKeep     int      `yaml:"backupKeep"`
+	} `yaml:"state"`
 }
 
 type duration struct{ time.Duration }
@@ -96,6 +105,7 @@ func defaultServeConfig() serveConfig {
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
 	c.API.TokenEnv = "VDC_TOKEN"
 	c.Clouds.AddressPool = plan.DefaultAddressPool
+	c.State.BackupInterval, c.State.BackupKeep = duration{time.Hour}, 24
 	return c
 }
 
@@ -185,15 +195,23 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 
 	cf := cloudFlags{sim: cfg.Sim, simLatency: cfg.SimLatency, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport,
-		frontendKeyFile: cfg.Clouds.FrontendSSHKeyFile, addressPool: cfg.Clouds.AddressPool}
+		frontendKeyFile: cfg.Clouds.FrontendSSHKeyFile, addressPool: cfg.Clouds.AddressPool,
+		stateKeyFile: cfg.State.KeyFile, verifyState: true}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
-	store, err := cf.openState(log)
+	store, err := cf.openState(log, e.getenv)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	backups, stopBackups := context.WithCancel(ctx)
+	backupsDone := make(chan struct{})
+	go func() {
+		defer close(backupsDone)
+		state.RunBackups(backups, store, filepath.Join(cfg.Data, "backups"), cfg.State.BackupInterval.Duration, cfg.State.BackupKeep, log)
+	}()
+	defer func() { stopBackups(); <-backupsDone }()
 	cl, err := cf.open(ctx, e, log)
 	if err != nil {
 		return err
