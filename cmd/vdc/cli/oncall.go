@@ -239,21 +239,23 @@ func oncallDetail(w io.Writer, v daemon.CustomerView, now time.Time) {
 func newReconcileCmd(e *env) *cobra.Command {
 	var f oncallFlags
 	var local planFlags
-	var noLocal bool
+	var localFallback, worktree, autoApprove, noLocal bool
 	cmd := &cobra.Command{
 		Use:   "reconcile NAME...",
 		Short: "Reconcile customers now: through the running daemon, else locally",
 		Long: `Reconcile queues an immediate reconcile of each customer in the running
 daemon and returns once queued (watch it with 'vdc status NAME').
 
-Without a reachable daemon it reconciles the customers from this machine,
-as 'vdc apply --customer NAME… --auto-approve' would (the state in --data,
-the files from --repo/--ref/--path, the clouds from the environment or
---sim); deletions still need 'vdc apply --allow-delete'. --no-local only
-asks the daemon.
+Without a reachable daemon nothing happens unless --local is given: then
+it reconciles the customers from this machine as 'vdc apply --customer
+NAME…' would (the state in --data, the clouds from the environment or
+--sim), from the committed files the daemon would use (--ref, default
+HEAD; --worktree plans the working tree instead), shows the plan and asks
+unless --auto-approve. Deletions still need 'vdc apply --allow-delete'.
 
-Exit codes: 0 all queued or reconciled, 1 daemon unreachable (with
---no-local), a customer unknown, refused or failed, 2 usage error.`,
+Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
+--local), a customer unknown, refused or failed, or the apply declined,
+2 usage error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client(e)
@@ -270,14 +272,19 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (with
 			for _, name := range args {
 				err := c.Reconcile(cmd.Context(), name)
 				if errors.Is(err, api.ErrUnreachable) {
-					if noLocal {
-						cmdline := "vdc apply --customer " + strings.Join(args, " --customer ")
-						return fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine run: %s", c.URL(), err, cmdline)
+					if !localFallback {
+						return fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine, pass --local (it plans the committed files, shows the plan and asks)", c.URL(), err)
+					}
+					if worktree && cmd.Flags().Changed("ref") {
+						return withCode(ExitUsage, errors.New("--worktree and --ref exclude each other"))
+					}
+					if !worktree && !cmd.Flags().Changed("ref") {
+						local.repo.ref = "HEAD" // what the daemon follows, never uncommitted edits
 					}
 					fmt.Fprintf(e.stderr, "no daemon reachable at %s: reconciling %s from this machine\n", c.URL(), strings.Join(args, ", "))
 					local.cloud.dataDir, local.targets, local.refresh = f.data, args, true
 					local.maxDelete = plan.DefaultMaxDeleteFraction
-					return applyLocally(cmd.Context(), e, &local, nil, false, true)
+					return applyLocally(cmd.Context(), e, &local, nil, false, autoApprove)
 				}
 				if err != nil {
 					var se *api.StatusError
@@ -311,7 +318,11 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (with
 	f.register(cmd)
 	local.repo.register(cmd)
 	local.cloud.registerEndpoints(cmd)
-	cmd.Flags().BoolVar(&noLocal, "no-local", false, "only ask the daemon; never reconcile from this machine")
+	cmd.Flags().BoolVar(&localFallback, "local", false, "when no daemon is reachable, reconcile from this machine (plans the committed files at --ref, default HEAD)")
+	cmd.Flags().BoolVar(&worktree, "worktree", false, "with --local: plan the working tree's files, uncommitted edits included")
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "with --local: apply without asking")
+	cmd.Flags().BoolVar(&noLocal, "no-local", false, "only ask the daemon (the default now; kept for scripts)")
+	_ = cmd.Flags().MarkHidden("no-local")
 	return cmd
 }
 
