@@ -707,6 +707,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	f.metrics.QueueDepth.Set(4)
 	f.metrics.DriftResources.Set(2)
 	f.metrics.ObserveReconcile(reconciler.OutcomeApplied, 1500*time.Millisecond)
+	f.metrics.ObserveWebhookRejected("bad_signature")
+	f.metrics.ObserveWebhookRejected("not-a-reason")
 	resp, b := f.do(t, "GET", "/metrics", testToken, "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -724,6 +726,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		`agentvdc_autoscale_events_total{direction="up",resource="storage_gb"} 0`,
 		`agentvdc_applies_total{result="failed"} 0`,
 		"agentvdc_drift_detected_total 0",
+		`agentvdc_webhook_rejected_total{reason="bad_signature"} 1`,
+		`agentvdc_webhook_rejected_total{reason="rate_limited"} 0`,
+		`agentvdc_webhook_rejected_total{reason="other"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
