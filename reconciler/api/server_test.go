@@ -86,6 +86,8 @@ func newFixture(t *testing.T) *fixture {
 			w.WriteHeader(http.StatusAccepted)
 		}),
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// These tests send wrong tokens on purpose; the limit has its own test.
+		AuthFailureBurst: 1000,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -203,7 +203,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusOK, "")
 		return
 	}
+	if s.authLimited(w, r) {
+		s.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from this address; try again later.")
+		return
+	}
 	if !tokenMatch(tok, s.token) {
+		s.authFailed(r, "wrong token (sign-in form)")
 		s.renderLogin(w, r, http.StatusForbidden, "The token was not accepted.")
 		return
 	}
