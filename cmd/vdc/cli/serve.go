@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -66,6 +65,8 @@ type serveConfig struct {
 	} `yaml:"agents"`
 	API struct {
 		TokenEnv string `yaml:"tokenEnv"`
+		// MaxConnections caps the connections served at once.
+		MaxConnections int `yaml:"maxConnections"`
 	} `yaml:"api"`
 	Clouds struct {
 		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
@@ -93,7 +94,7 @@ func defaultServeConfig() serveConfig {
 	c.Reconcile.Workers, c.Reconcile.DriftMin, c.Reconcile.HetznerBudgetShare = 4, duration{time.Minute}, 0.5
 	c.Reconcile.MaxDeleteFraction = plan.DefaultMaxDeleteFraction
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
-	c.API.TokenEnv = "VDC_TOKEN"
+	c.API.TokenEnv, c.API.MaxConnections = "VDC_TOKEN", api.DefaultMaxConnections
 	c.Clouds.AddressPool = plan.DefaultAddressPool
 	return c
 }
@@ -258,27 +259,21 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	running.Store(d)
-	hook, err := webhook.New(webhook.Config{
-		GitHubSecret: e.getenv(cfg.Webhook.GitHubSecretEnv), GitLabToken: e.getenv(cfg.Webhook.GitLabTokenEnv),
-		Branch: webhookBranch(cfg.Repo.Ref), Trigger: func(webhook.PushEvent) { d.TriggerSync() }, Logger: log,
-	})
-	if err != nil && !errors.Is(err, webhook.ErrConfig) {
+	hookHandler, err := newWebhook(e, cfg, repo, d, metrics, log)
+	if err != nil {
 		return err
-	}
-	var hookHandler http.Handler
-	if err == nil {
-		hookHandler = hook
 	}
 	srv, err := api.New(api.Config{Service: d, Token: e.getenv(cfg.API.TokenEnv), TokenFile: filepath.Join(cfg.Data, "api-token"),
 		Webhook: hookHandler, Registry: reg, Logger: log})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	limits := api.HTTPLimits{MaxConnections: cfg.API.MaxConnections}
+	ln, err := api.Listen(cfg.Listen, limits)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := api.NewHTTPServer(srv, limits)
 	go func() { _ = hs.Serve(ln) }()
 	// The on-call CLI finds the daemon through this file (see vdc status).
 	urlFile := filepath.Join(cfg.Data, daemonURLFile)
@@ -300,10 +295,36 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	return nil
 }
 
-// webhookBranch is the branch pushes must name to trigger a sync.
-func webhookBranch(ref string) string {
-	if ref == "" || ref == "HEAD" {
-		return ""
+// newWebhook builds POST /webhook, or nil (and says so in the log) when
+// neither secret is set. With --ref HEAD it follows the branch HEAD names
+// at start-up; a HEAD that names no branch, or any other unusable setting,
+// is an error: the daemon does not start with a webhook that cannot work.
+func newWebhook(e *env, cfg serveConfig, repo *gitsource.Repo, d *daemon.Daemon, metrics *daemon.Metrics, log *slog.Logger) (http.Handler, error) {
+	ghSecret, glToken := e.getenv(cfg.Webhook.GitHubSecretEnv), e.getenv(cfg.Webhook.GitLabTokenEnv)
+	if ghSecret == "" && glToken == "" {
+		log.Info("webhook off: set " + cfg.Webhook.GitHubSecretEnv + " or " + cfg.Webhook.GitLabTokenEnv + " to enable POST /webhook")
+		return nil, nil
 	}
-	return ref
+	set := cfg.Webhook.GitHubSecretEnv
+	if ghSecret == "" {
+		set = cfg.Webhook.GitLabTokenEnv
+	}
+	branch := cfg.Repo.Ref
+	if branch == "" || branch == "HEAD" {
+		b, err := repo.HeadBranch()
+		if err != nil {
+			return nil, fmt.Errorf("the webhook is enabled (%s is set) but the followed ref HEAD names no branch whose pushes it could accept: %w; pass --ref BRANCH", set, err)
+		}
+		branch = b
+	}
+	hook, err := webhook.New(webhook.Config{
+		GitHubSecret: ghSecret, GitLabToken: glToken, Branch: branch, Logger: log,
+		Trigger:  func(webhook.PushEvent) { d.TriggerSync() },
+		Rejected: metrics.ObserveWebhookRejected,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s / %s)", err, cfg.Webhook.GitHubSecretEnv, cfg.Webhook.GitLabTokenEnv)
+	}
+	log.Info("webhook on", "branch", branch)
+	return hook, nil
 }
