@@ -60,10 +60,12 @@
 //
 // NewHTTPServer and Listen apply HTTPLimits: headers within 10 s and 64
 // KiB, a whole request within 15 s (the webhook's within 60 s, its body
-// being up to 1 MiB), an answer within 30 s (a plan's within 2 min),
+// being up to 1 MiB), an answer within 30 s (a plan's or sync's within 2 min),
 // keep-alive connections closed after 60 s idle, and at most 512
-// connections served at once (api.maxConnections in vdc.yaml); further
-// connections wait in the listen queue until one closes.
+// connections served at once (api.maxConnections in vdc.yaml; further
+// connections wait in the listen queue until one closes), 128 of one
+// client IP (api.maxConnectionsPerClient; further ones are closed at
+// once, so one address cannot hold every slot).
 //
 // POST /login takes the token as the form field "token"; GET
 // /login?token=... does the same for scripts and headless browsers (it

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,5 +207,92 @@ func TestIssue11Item2HeaderLimit(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("450 KB header: %d, want 431", resp.StatusCode)
+	}
+}
+
+// TestIssue11Item2SlowClientFlood: the reproduced attack, scaled down:
+// 300 slow-body sign-in POSTs from one address (127.0.0.1). That address
+// gets at most MaxConnectionsPerClient connections (the rest are closed at
+// once), the server never serves more than MaxConnections, each slow
+// client is cut off after ReadTimeout, and a normal request from another
+// address (127.0.0.2) is answered at once meanwhile.
+func TestIssue11Item2SlowClientFlood(t *testing.T) {
+	const clients, maxConns, perClient = 300, 60, 40
+	l := api.HTTPLimits{MaxConnections: maxConns, MaxConnectionsPerClient: perClient,
+		ReadTimeout: 500 * time.Millisecond, ReadHeaderTimeout: 500 * time.Millisecond}
+	s, err := api.New(api.Config{Service: apitest.New(), Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := api.Listen("127.0.0.1:0", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := api.NewHTTPServer(s, l)
+	var mu sync.Mutex
+	open, peak := 0, 0
+	hs.ConnState = func(_ net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch st {
+		case http.StateNew:
+			open++
+			peak = max(peak, open)
+		case http.StateClosed, http.StateHijacked:
+			open--
+		}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = hs.Serve(ln) }()
+	t.Cleanup(func() { hs.Close(); <-done })
+	addr := ln.Addr().String()
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				refused.Add(1)
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n")
+			for j := 0; j < 200; j++ { // a byte every 50 ms, for 10 s
+				if _, err := c.Write([]byte("a")); err != nil {
+					refused.Add(1)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	other := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: other.DialContext}}
+	reqStart := time.Now()
+	resp, err := hc.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("normal request from 127.0.0.2 during the flood: %v", err)
+	}
+	resp.Body.Close()
+	answered := time.Since(reqStart)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d slow-body clients from one address, cap %d (%d per address): peak %d connections served at once, "+
+		"%d cut off or closed before sending their whole body, a normal request from another address answered in %s, all slow clients gone after %s",
+		clients, maxConns, perClient, peak, refused.Load(), answered.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if peak > perClient+1 {
+		t.Errorf("peak %d connections, want at most %d from the flooding address + 1", peak, perClient)
+	}
+	if resp.StatusCode != http.StatusOK || answered > time.Second {
+		t.Errorf("normal request: %d after %s", resp.StatusCode, answered)
+	}
+	if took := time.Since(start); took > 9*time.Second {
+		t.Errorf("the slow clients were held %s (each sends for 10 s; ReadTimeout %s)", took, l.ReadTimeout)
 	}
 }

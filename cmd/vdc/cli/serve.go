@@ -65,8 +65,10 @@ type serveConfig struct {
 	} `yaml:"agents"`
 	API struct {
 		TokenEnv string `yaml:"tokenEnv"`
-		// MaxConnections caps the connections served at once.
-		MaxConnections int `yaml:"maxConnections"`
+		// MaxConnections caps the connections served at once,
+		// MaxConnectionsPerClient those of one client IP.
+		MaxConnections          int `yaml:"maxConnections"`
+		MaxConnectionsPerClient int `yaml:"maxConnectionsPerClient"`
 	} `yaml:"api"`
 	Clouds struct {
 		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
@@ -94,7 +96,7 @@ func defaultServeConfig() serveConfig {
 	c.Reconcile.Workers, c.Reconcile.DriftMin, c.Reconcile.HetznerBudgetShare = 4, duration{time.Minute}, 0.5
 	c.Reconcile.MaxDeleteFraction = plan.DefaultMaxDeleteFraction
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
-	c.API.TokenEnv, c.API.MaxConnections = "VDC_TOKEN", api.DefaultMaxConnections
+	c.API.TokenEnv, c.API.MaxConnections, c.API.MaxConnectionsPerClient = "VDC_TOKEN", api.DefaultMaxConnections, api.DefaultMaxConnectionsPerClient
 	c.Clouds.AddressPool = plan.DefaultAddressPool
 	return c
 }
@@ -268,7 +270,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	limits := api.HTTPLimits{MaxConnections: cfg.API.MaxConnections}
+	limits := api.HTTPLimits{MaxConnections: cfg.API.MaxConnections, MaxConnectionsPerClient: cfg.API.MaxConnectionsPerClient}
 	ln, err := api.Listen(cfg.Listen, limits)
 	if err != nil {
 		return err
