@@ -193,3 +193,30 @@ func TestIssue11Item9ShortWebhookSecretsRefused(t *testing.T) {
 		t.Errorf("16-byte secret refused: %v", err)
 	}
 }
+
+// TestIssue11Item7PayloadFieldsBounded: a signed payload's fields quoted
+// in a reason (object_kind, branch) reach the log and the response cut and
+// sanitised.
+func TestIssue11Item7PayloadFieldsBounded(t *testing.T) {
+	srv, _, logs := newServer(t, webhook.Config{GitLabToken: glToken, Branch: "main"})
+	long := strings.Repeat("k\u202e", 100<<10)
+	for _, body := range []string{
+		`{"object_kind":"` + long + `","ref":"refs/heads/main","after":"` + strings.Repeat("a", 40) + `"}`,
+		`{"object_kind":"push","ref":"refs/heads/` + long + `","after":"` + strings.Repeat("a", 40) + `"}`,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		req.Header = gitlab("Push Hook", glToken)(nil)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if len(b) > 2048 || strings.Contains(string(b), "\u202e") {
+			t.Errorf("response of %d bytes (or with a bidi override): %.200s", len(b), b)
+		}
+	}
+	if l := logs.String(); len(l) > 8<<10 || strings.Contains(l, "\u202e") {
+		t.Errorf("log of %d bytes for two deliveries (or with a bidi override):\n%s", len(l), l)
+	}
+}

@@ -326,6 +326,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // code and logged (through the shared log gate) while the client is within
 // its budget of rejections, else 429 and not logged.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, d delivery, code int, key, reason string) {
+	reason = clientlimit.Sanitize(reason, maxLogField) // may quote a payload field
 	if !h.perIP.Allow(d.ip) {
 		h.tooMany(w, d)
 		return
