@@ -276,7 +276,15 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	hs := api.NewHTTPServer(srv, limits)
-	go func() { _ = hs.Serve(ln) }()
+	// The API failing stops the daemon with its error, not silently.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	go func() {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+			stopRun(fmt.Errorf("HTTP server: %w", err))
+		}
+	}()
 	// The on-call CLI finds the daemon through this file (see vdc status).
 	urlFile := filepath.Join(cfg.Data, daemonURLFile)
 	if err := os.WriteFile(urlFile, []byte("http://"+ln.Addr().String()+"\n"), 0o600); err != nil {
@@ -287,12 +295,15 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if cl.stack != nil {
 		fmt.Fprintf(e.stdout, "cloud simulators on %s\n", cl.stack.URL)
 	}
-	runErr := d.Run(ctx)
+	runErr := d.Run(runCtx)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutdownCtx)
 	if runErr != nil {
 		return runErr
+	}
+	if cause := context.Cause(runCtx); ctx.Err() == nil && cause != nil {
+		return cause
 	}
 	return nil
 }
