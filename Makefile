@@ -41,8 +41,10 @@ test-short: ## quick tests without -race
 bench: ## run the benchmarks (figures go in issue notes)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
-fuzz: ## fuzz the customer loader for 60s
+fuzz: ## fuzz the customer loader for 60s, the webhook payloads and plan requests for 30s each
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./schema
+	$(GO) test -run '^$$' -fuzz FuzzWebhookPayload -fuzztime 30s ./reconciler/daemon/webhook
+	$(GO) test -run '^$$' -fuzz FuzzPlanRequest -fuzztime 30s ./reconciler/api
 
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

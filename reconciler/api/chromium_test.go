@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -173,5 +174,29 @@ func TestStatusPageEmpty(t *testing.T) {
 	resp, b := f.do(t, "GET", "/", testToken, "")
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "No customers yet.") {
 		t.Errorf("empty page: %d %.300s", resp.StatusCode, b)
+	}
+}
+
+// TestIssue11Item3OpenRedirectInChromium: issue 11, item 3, as reproduced:
+// /login?token=T&next=/%09/127.0.0.1:PORT/ in headless Chromium (which
+// drops the tab and would go to the other host) stays on the daemon.
+func TestIssue11Item3OpenRedirectInChromium(t *testing.T) {
+	bin := chromium(t)
+	f := newFixture(t)
+	const marker = "ELSEWHERE-PAGE-MARKER"
+	other := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>" + marker + "</body></html>"))
+	}))
+	host := strings.TrimPrefix(other.URL, "http://")
+	for _, next := range []string{"/\t/" + host + "/", "/\\" + host + "/", "/\t\\" + host + "/", "//" + host + "/"} {
+		target := f.srv.URL + "/login?" + url.Values{"token": {testToken}, "next": {next}}.Encode()
+		dom := string(browse(t, bin, target, "--dump-dom"))
+		if strings.Contains(dom, marker) {
+			t.Errorf("next=%q: the browser left the daemon for %s", next, host)
+		}
+		if !strings.Contains(dom, `data-customer="acme-analytics"`) {
+			t.Errorf("next=%q: not the status page:\n%.300s", next, dom)
+		}
 	}
 }

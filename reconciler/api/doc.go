@@ -25,8 +25,9 @@
 //
 // Errors are JSON objects {"error": "..."}: 400 bad JSON, bad parameter or
 // unknown git ref (daemon.ErrBadRef), 401 no token, 403 wrong token, 404 unknown
-// customer (daemon.ErrNotFound) or path, 405 wrong method (with Allow), 500
-// anything else the Service returns.
+// customer (daemon.ErrNotFound) or path, 405 wrong method (with Allow), 429
+// too many wrong tokens from the address (with Retry-After), 431 headers over
+// 64 KiB, 500 anything else the Service returns.
 //
 // # Authentication
 //
@@ -38,7 +39,33 @@
 // wrong one 403. When Config.Token is empty the token is read from
 // Config.TokenFile, or generated there (32 random bytes, base64url, mode
 // 0600) when the file does not exist; a token file readable by group or
-// others is refused. The token is never logged nor echoed.
+// others is refused, and so is a token shorter than MinTokenBytes (16).
+// The token is never logged nor echoed.
+//
+// Wrong tokens (header, cookie or sign-in form) are logged with the
+// client's address, method and path (never the token) and counted in
+// agentvdc_api_auth_failures_total{result="denied"}. An address may fail
+// DefaultAuthFailureBurst (10) times at once and once every 3 s after
+// that; past its budget every request of it that carries a token is
+// answered 429 with Retry-After, unchecked, until the budget refills
+// (result="rate_limited"). Log lines of failures are throttled to the same
+// burst and one a second, the next line carrying "suppressed": N.
+//
+// After sign-in the browser is redirected to the form's "next" only when it
+// is a same-origin path: printable ASCII starting with a single "/", no
+// scheme, host or backslash, no encoded slash, backslash or control
+// character; anything else goes to "/".
+//
+// # Limits
+//
+// NewHTTPServer and Listen apply HTTPLimits: headers within 10 s and 64
+// KiB, a whole request within 15 s (the webhook's within 60 s, its body
+// being up to 1 MiB), an answer within 30 s (a plan's or sync's within 2 min),
+// keep-alive connections closed after 60 s idle, and at most 512
+// connections served at once (api.maxConnections in vdc.yaml; further
+// connections wait in the listen queue until one closes), 128 of one
+// client IP (api.maxConnectionsPerClient; further ones are closed at
+// once, so one address cannot hold every slot).
 //
 // POST /login takes the token as the form field "token"; GET
 // /login?token=... does the same for scripts and headless browsers (it

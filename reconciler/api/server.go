@@ -18,19 +18,35 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/reconciler/internal/clientlimit"
 	"github.com/agentvdc/agentvdc/state"
 )
 
 // Log attribute keys.
 const (
-	logKeyError  = "error"
-	logKeyFile   = "file"
-	logKeyMethod = "method"
-	logKeyPath   = "path"
-	logKeyStatus = "status"
+	logKeyError      = "error"
+	logKeyFile       = "file"
+	logKeyMethod     = "method"
+	logKeyPath       = "path"
+	logKeyStatus     = "status"
+	logKeyRemote     = "remote"
+	logKeyReason     = "reason"
+	logKeySuppressed = "suppressed"
+)
+
+// Failed authentications (a wrong token, by header, cookie or sign-in
+// form): each client IP may fail DefaultAuthFailureBurst times at once and
+// DefaultAuthFailureRate per second after that; past it, every request of
+// that IP presenting a token is answered 429 (without checking the token)
+// until its bucket refills. Failures are logged (never the token) at most
+// DefaultAuthFailureBurst lines at once and one a second after.
+const (
+	DefaultAuthFailureBurst = 10
+	DefaultAuthFailureRate  = rate.Limit(1.0 / 3)
 )
 
 // Limits of the API.
@@ -72,6 +88,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of the status page's ages (nil: time.Now).
 	Now func() time.Time
+	// AuthFailureRate and AuthFailureBurst bound failed authentications
+	// per client IP (defaults DefaultAuthFailureRate and
+	// DefaultAuthFailureBurst).
+	AuthFailureRate  rate.Limit
+	AuthFailureBurst int
 }
 
 // Server is the daemon's HTTP handler.
@@ -82,6 +103,12 @@ type Server struct {
 	now     func() time.Time
 	pages   *template.Template
 	handler http.Handler
+
+	authFails   *clientlimit.PerClient
+	authLogGate *clientlimit.LogGate
+	// authFailures: agentvdc_api_auth_failures_total{result}, result
+	// "denied" (a wrong token) or "rate_limited" (429).
+	authFailures *prometheus.CounterVec
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -111,6 +138,31 @@ func New(cfg Config) (*Server, error) {
 		s.token = tok
 	} else if strings.ContainsFunc(s.token, unicode.IsSpace) {
 		return nil, errors.New("api: the token contains white space")
+	} else if len(s.token) < MinTokenBytes {
+		return nil, fmt.Errorf("api: the API token is %d bytes, shorter than the minimum %d: set a longer one (openssl rand -base64 32) or none, to have one generated", len(s.token), MinTokenBytes)
+	}
+	if cfg.AuthFailureRate <= 0 {
+		cfg.AuthFailureRate = DefaultAuthFailureRate
+	}
+	if cfg.AuthFailureBurst <= 0 {
+		cfg.AuthFailureBurst = DefaultAuthFailureBurst
+	}
+	s.authFails = clientlimit.NewPerClient(cfg.AuthFailureRate, cfg.AuthFailureBurst)
+	s.authLogGate = clientlimit.NewLogGate(1, cfg.AuthFailureBurst)
+	s.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "agentvdc", Name: "api_auth_failures_total",
+		Help: "Requests to the API or status page with a wrong token (denied) or refused after too many from one address (rate_limited).",
+	}, []string{"result"})
+	s.authFailures.WithLabelValues(authDenied)
+	s.authFailures.WithLabelValues(authRateLimited)
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(s.authFailures); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("api: register metrics: %w", err)
+			}
+			s.authFailures = are.ExistingCollector.(*prometheus.CounterVec)
+		}
 	}
 	var err error
 	if s.pages, err = parsePages(s.now); err != nil {
@@ -202,6 +254,14 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) auth(next http.Handler, html bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, present := requestToken(r)
+		if present && s.authLimited(w, r) {
+			if html {
+				s.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from this address; try again later.")
+				return
+			}
+			writeError(w, http.StatusTooManyRequests, "too many requests with a wrong API token from this address; try again later")
+			return
+		}
 		switch {
 		case present && tokenMatch(got, s.token):
 			next.ServeHTTP(w, r)
@@ -214,6 +274,7 @@ func (s *Server) auth(next http.Handler, html bool) http.Handler {
 			}
 			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer TOKEN (the token is in DATA_DIR/api-token)")
 		default:
+			s.authFailed(r, "wrong token")
 			if html {
 				s.renderLogin(w, r, http.StatusForbidden, "The token was not accepted.")
 				return
@@ -221,6 +282,46 @@ func (s *Server) auth(next http.Handler, html bool) http.Handler {
 			writeError(w, http.StatusForbidden, "invalid API token")
 		}
 	})
+}
+
+// Results of agentvdc_api_auth_failures_total.
+const (
+	authDenied      = "denied"
+	authRateLimited = "rate_limited"
+)
+
+// authLimited reports whether the client is past its budget of failed
+// authentications, and if so counts the request and sets Retry-After.
+func (s *Server) authLimited(w http.ResponseWriter, r *http.Request) bool {
+	ip := clientlimit.IP(r)
+	if !s.authFails.Exhausted(ip) {
+		return false
+	}
+	s.authFailures.WithLabelValues(authRateLimited).Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(s.authFails.RetryAfter(ip)))
+	s.logAuthFailure(r, "rate limited: too many failed authentications")
+	return true
+}
+
+// authFailed records a wrong token: counted, logged (never the token) and
+// charged to the client's budget.
+func (s *Server) authFailed(r *http.Request, reason string) {
+	s.authFails.Allow(clientlimit.IP(r))
+	s.authFailures.WithLabelValues(authDenied).Inc()
+	s.logAuthFailure(r, reason)
+}
+
+func (s *Server) logAuthFailure(r *http.Request, reason string) {
+	ok, suppressed := s.authLogGate.Allow()
+	if !ok {
+		return
+	}
+	attrs := []slog.Attr{slog.String(logKeyRemote, clientlimit.IP(r)), slog.String(logKeyMethod, clientlimit.Sanitize(r.Method, 16)),
+		slog.String(logKeyPath, clientlimit.Sanitize(r.URL.Path, 256)), slog.String(logKeyReason, reason)}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int(logKeySuppressed, suppressed))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "authentication failed", attrs...)
 }
 
 // requestToken returns the bearer token, else the cookie.

@@ -86,6 +86,8 @@ func newFixture(t *testing.T) *fixture {
 			w.WriteHeader(http.StatusAccepted)
 		}),
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// These tests send wrong tokens on purpose; the limit has its own test.
+		AuthFailureBurst: 1000,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -707,6 +709,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	f.metrics.QueueDepth.Set(4)
 	f.metrics.DriftResources.Set(2)
 	f.metrics.ObserveReconcile(reconciler.OutcomeApplied, 1500*time.Millisecond)
+	f.metrics.ObserveWebhookRejected("bad_signature")
+	f.metrics.ObserveWebhookRejected("not-a-reason")
 	resp, b := f.do(t, "GET", "/metrics", testToken, "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -724,6 +728,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		`agentvdc_autoscale_events_total{direction="up",resource="storage_gb"} 0`,
 		`agentvdc_applies_total{result="failed"} 0`,
 		"agentvdc_drift_detected_total 0",
+		`agentvdc_webhook_rejected_total{reason="bad_signature"} 1`,
+		`agentvdc_webhook_rejected_total{reason="rate_limited"} 0`,
+		`agentvdc_webhook_rejected_total{reason="other"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -736,4 +743,66 @@ func TestMetricsEndpoint(t *testing.T) {
 	if _, err := daemon.NewMetrics(f.reg); err == nil {
 		t.Errorf("second registration: no error")
 	}
+}
+
+// TestIssue11Item3LoginRedirect: issue 11, item 3, through the real login
+// handler: a signed-in browser is only ever sent to a path of this server.
+func TestIssue11Item3LoginRedirect(t *testing.T) {
+	f := newFixture(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hostile := []string{
+		"/%09/127.0.0.1:28999/",    // the reproduced attack: "/\t/host" after query decoding
+		"/%0d%0a/127.0.0.1:28999/", // CR LF
+		"/%5c127.0.0.1:28999/",     // backslash
+		"/%5c%5c127.0.0.1:28999/",  //
+		"/%252f127.0.0.1:28999/",   // an encoded slash after decoding
+		"/%255c127.0.0.1:28999/",   // an encoded backslash after decoding
+		"//127.0.0.1:28999/",       //
+		"/%2f127.0.0.1:28999/",     // "//" after decoding
+		"https://127.0.0.1:28999/", //
+		"javascript:alert(document.domain)",
+	}
+	for _, next := range hostile {
+		for _, method := range []string{"GET", "POST"} {
+			var req *http.Request
+			if method == "GET" {
+				req, _ = http.NewRequest("GET", f.srv.URL+"/login?token="+testToken+"&next="+next, nil)
+			} else {
+				req, _ = http.NewRequest("POST", f.srv.URL+"/login", strings.NewReader("token="+testToken+"&next="+next))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Errorf("%s next=%s: status %d, want 303", method, next, resp.StatusCode)
+				continue
+			}
+			if loc := resp.Header.Get("Location"); loc != "/" {
+				t.Errorf("%s next=%s: redirected to %q, want /", method, next, loc)
+			}
+		}
+	}
+	// A same-origin path still works, and the sign-in form keeps it.
+	resp, _ := noRedirectGet(t, noRedirect, f.srv.URL+"/login?token="+testToken+"&next=/customers/acme-analytics")
+	if loc := resp.Header.Get("Location"); loc != "/customers/acme-analytics" {
+		t.Errorf("same-origin next: redirected to %q", loc)
+	}
+	_, body := noRedirectGet(t, noRedirect, f.srv.URL+"/login?next=/%09/127.0.0.1:28999/")
+	if bytes.Contains(body, []byte("127.0.0.1:28999")) {
+		t.Errorf("the sign-in form carries the hostile next: %s", body)
+	}
+}
+
+func noRedirectGet(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }

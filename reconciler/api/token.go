@@ -16,6 +16,10 @@ import (
 // tokenBytes is the entropy of a generated token.
 const tokenBytes = 32
 
+// MinTokenBytes is the shortest API token accepted (from Config.Token or
+// the token file).
+const MinTokenBytes = 16
+
 // LoadOrCreateToken returns the token stored in file, creating the file
 // with a new random token (mode 0600, its directory 0700) when it does not
 // exist. created reports whether the token was generated now. A file that
@@ -82,6 +86,9 @@ func readTokenFile(file string) (string, error) {
 	}
 	if strings.ContainsAny(tok, " \t\r\n") {
 		return "", fmt.Errorf("api token: %s holds more than one line or word", file)
+	}
+	if len(tok) < MinTokenBytes {
+		return "", fmt.Errorf("api token: the token in %s is %d bytes, shorter than the minimum %d; delete the file to have a new one generated", file, len(tok), MinTokenBytes)
 	}
 	return tok, nil
 }

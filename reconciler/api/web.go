@@ -26,6 +26,9 @@ const pageRefreshSeconds = 15
 // pageHistoryLimit is the history length on a customer page.
 const pageHistoryLimit = 20
 
+// maxNextLen caps the redirect target after sign-in.
+const maxNextLen = 2048
+
 // The page's security headers: nothing but inline styles and same-origin
 // forms; no scripts at all.
 const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -200,7 +203,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusOK, "")
 		return
 	}
+	if s.authLimited(w, r) {
+		s.renderLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from this address; try again later.")
+		return
+	}
 	if !tokenMatch(tok, s.token) {
+		s.authFailed(r, "wrong token (sign-in form)")
 		s.renderLogin(w, r, http.StatusForbidden, "The token was not accepted.")
 		return
 	}
@@ -216,10 +224,33 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// safeNext keeps redirects on this server: a local absolute path only.
+// safeNext keeps redirects on this server: a same-origin absolute path
+// only, else "/". It accepts printable ASCII alone (browsers drop tabs and
+// newlines and read a backslash as a slash, so "/\t/host" and "/\\host"
+// would leave the site), refuses "//" and anything with a scheme, host or
+// user, and refuses encoded slashes, backslashes and control characters
+// (%2f, %5c, %09), which a second decoding would turn into the same.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.ContainsAny(next, "\\\r\n") || next == "/login" {
+	if next == "" || next[0] != '/' || len(next) > maxNextLen {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	lower := strings.ToLower(next)
+	for _, enc := range []string{"%2f", "%5c", "%0", "%1", "%7f", "%20"} {
+		if strings.Contains(lower, enc) {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || u.Path == "/login" {
 		return "/"
 	}
 	return next

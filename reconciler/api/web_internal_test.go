@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,61 @@ func TestFormatting(t *testing.T) {
 	for i, tc := range tests {
 		if tc.got != tc.want {
 			t.Errorf("%d: got %q, want %q", i, tc.got, tc.want)
+		}
+	}
+}
+
+// TestIssue11Item3SafeNext: issue 11, item 3 (open redirect after login).
+// Only same-origin paths survive; everything a browser could read as
+// another host (tabs and newlines it drops, backslashes it reads as
+// slashes, encoded slashes, "//", schemes) becomes "/".
+func TestIssue11Item3SafeNext(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/customers/acme", "/customers/acme"},
+		{"/customers/acme?tab=history#top", "/customers/acme?tab=history#top"},
+		{"/", "/"},
+		{"", "/"},
+		{"/login", "/"},
+		{"//evil.example/", "/"},
+		{"///evil.example/", "/"},
+		{"/\t/evil.example/", "/"},
+		{"/\t\t/evil.example/", "/"},
+		{"\t//evil.example/", "/"},
+		{"/\r\n/evil.example/", "/"},
+		{"/\n/evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"/\\/evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/%09/evil.example/", "/"},
+		{"/%0a/evil.example/", "/"},
+		{"/%0D%0A/evil.example/", "/"},
+		{"/%2f/evil.example/", "/"},
+		{"/%2F%2Fevil.example/", "/"},
+		{"%2f%2fevil.example", "/"},
+		{"/%5cevil.example", "/"},
+		{"/%5C%5Cevil.example", "/"},
+		{"/%20/evil.example", "/"},
+		{"/ /evil.example", "/"},
+		{"/\x00/evil.example", "/"},
+		{"/\x7f/evil.example", "/"},
+		{"/\u00a0/evil.example", "/"},
+		{"/\u3000/evil.example", "/"},
+		{"/\u202e/evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"http:/evil.example/", "/"},
+		{"HTTPS://evil.example", "/"},
+		{"//user@evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+		{"JavaScript:alert(1)", "/"},
+		{"/javascript:alert(1)", "/javascript:alert(1)"}, // a path on this server
+		{"data:text/html,x", "/"},
+		{"evil.example", "/"},
+		{"customers/acme", "/"},
+		{"/" + strings.Repeat("a", 5000), "/"},
+	}
+	for _, tc := range tests {
+		if got := safeNext(tc.in); got != tc.want {
+			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

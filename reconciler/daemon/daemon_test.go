@@ -235,7 +235,7 @@ func TestWebhookTriggersImmediateSync(t *testing.T) {
 	d, _ := f.start(t, time.Hour)
 	waitFor(t, 30*time.Second, "alpha synced", f.synced("alpha", head(t, f.work)))
 
-	const secret = "s3cret"
+	const secret = "s3cret-for-the-daemon-test"
 	hook, err := webhook.New(webhook.Config{GitHubSecret: secret, Branch: "main", Trigger: func(webhook.PushEvent) { d.TriggerSync() }})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -90,6 +91,10 @@ type Metrics struct {
 	// CustomersReady: agentvdc_customers_ready, customers whose Ready
 	// condition is True.
 	CustomersReady prometheus.Gauge
+	// WebhookRejected: agentvdc_webhook_rejected_total{reason}, webhook
+	// calls not acted upon, by reason (webhook.Reasons: unsigned, bad
+	// signature, rate limited, duplicate delivery, …).
+	WebhookRejected *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -160,6 +165,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Name: "customers_ready",
 			Help: "Customers whose VDC is Ready.",
 		}),
+		WebhookRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "webhook_rejected_total",
+			Help: "Webhook calls not acted upon (unsigned, bad signature, rate limited, duplicate delivery, ...), by reason.",
+		}, []string{"reason"}),
 	}
 	// Pre-create the known series so dashboards and rate() see zeros.
 	for _, c := range clouds() {
@@ -175,6 +184,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, o := range outcomes() {
 		m.ReconcileDuration.WithLabelValues(o)
+	}
+	for _, r := range webhook.Reasons() {
+		m.WebhookRejected.WithLabelValues(r)
 	}
 	for _, r := range resources() {
 		for _, d := range directions() {
@@ -197,6 +209,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.ReconcileDuration, m.QueueDepth, m.CloudAPICalls, m.CloudRateLimited,
 		m.DriftResources, m.DriftDetected, m.AgentRuns, m.AgentFailures,
 		m.AgentRunDuration, m.FilesQuarantined, m.AutoscaleEvents, m.Applies, m.Customers, m.TimeToReady, m.CustomersReady,
+		m.WebhookRejected,
 	}
 }
 
@@ -205,6 +218,12 @@ func bound(v string, allowed []string) string {
 		return v
 	}
 	return labelOther
+}
+
+// ObserveWebhookRejected counts one webhook call not acted upon (a
+// webhook.Config.Rejected).
+func (m *Metrics) ObserveWebhookRejected(reason string) {
+	m.WebhookRejected.WithLabelValues(bound(reason, webhook.Reasons())).Inc()
 }
 
 // ObserveReconcile records one reconcile by its outcome; "error" when the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/plan"
+	"github.com/agentvdc/agentvdc/reconciler/gitsource"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -141,19 +142,33 @@ func (d *Daemon) History(ctx context.Context, name string, limit int) ([]state.A
 
 // Plan serves the API (reconciler/api.Service): the customer files at ref, planned against
 // the cached observation (no cloud API call).
+//
+// Its errors go to API users: they name the ref and the customers path but
+// never the daemon's repository (its path or URL); the full error is
+// logged.
 func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 	commit, err := d.cfg.Source.Resolve(ref)
 	if err != nil {
 		if _, ferr := d.cfg.Source.Fetch(ctx); ferr == nil {
 			commit, err = d.cfg.Source.Resolve(ref)
+		} else {
+			d.log.Warn("plan: fetch", "ref", ref, "err", ferr)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRef, err)
+			d.log.Info("plan: ref not resolved", "ref", ref, "err", err)
+			if errors.Is(err, gitsource.ErrRefNotFound) {
+				return nil, fmt.Errorf("%w: %q is not a branch, tag or commit of the daemon's repository", ErrBadRef, ref)
+			}
+			return nil, fmt.Errorf("%w: %q could not be read from the daemon's repository (the daemon's log has the details)", ErrBadRef, ref)
 		}
 	}
 	files, err := d.cfg.Source.Files(commit, d.cfg.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRef, err)
+		d.log.Info("plan: files", "ref", ref, "err", err)
+		if errors.Is(err, gitsource.ErrNoDirectory) {
+			return nil, fmt.Errorf("%w: %q has no directory %q", ErrBadRef, ref, d.cfg.Path)
+		}
+		return nil, fmt.Errorf("%w: the customer files at %q could not be read (the daemon's log has the details)", ErrBadRef, ref)
 	}
 	loaded := d.loader.Load(files)
 	held, err := d.cfg.Store.AddressBlocks()

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -24,6 +26,15 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/agentvdc/agentvdc/schema"
+)
+
+// Errors of Resolve and Files callers may show without the repository's
+// name (errors.Is holds for the error they return).
+var (
+	// ErrRefNotFound: the ref is not a branch, tag or commit.
+	ErrRefNotFound = errors.New("ref not found")
+	// ErrNoDirectory: the commit has no such directory.
+	ErrNoDirectory = errors.New("no directory")
 )
 
 // Options say where the repository is and how to reach it.
@@ -43,11 +54,25 @@ type Options struct {
 }
 
 // Repo is an opened repository: a local one, or the cache of a remote.
+//
+// A Repo is safe for concurrent use. Fetches are serialised and callers
+// that arrive while one runs share the next one; reads (Resolve, Files)
+// wait while a fetch rewrites the cache's ref files, so they never see a
+// half-written ref ("ref file is empty").
 type Repo struct {
 	repo   *git.Repository
 	remote bool
 	name   string // the URL without credentials, for messages
 	auth   transport.AuthMethod
+
+	// mu: Fetch holds it exclusively, the readers shared.
+	mu sync.RWMutex
+	// started counts fetches begun; lastSeq is the number of the last
+	// one finished (under mu), lastRes and lastErr its outcome.
+	started atomic.Uint64
+	lastSeq uint64
+	lastRes *FetchResult
+	lastErr error
 }
 
 const remoteName = "origin"
@@ -202,6 +227,28 @@ func (r *Repo) Fetch(ctx context.Context) (*FetchResult, error) {
 	if !r.remote {
 		return &FetchResult{UpToDate: true}, nil
 	}
+	// A fetch that begins after we arrived brings at least what ours
+	// would: concurrent callers share it instead of queueing their own.
+	arrived := r.started.Load()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastSeq > arrived {
+		return r.lastRes, r.lastErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", r.name, err)
+	}
+	seq := r.started.Add(1)
+	res, err := r.fetchLocked(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Our caller gave up: do not hand its cancellation to others.
+		return res, err
+	}
+	r.lastSeq, r.lastRes, r.lastErr = seq, res, err
+	return res, err
+}
+
+func (r *Repo) fetchLocked(ctx context.Context) (*FetchResult, error) {
 	before := r.refs()
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, Auth: r.auth, Force: true, Tags: git.AllTags})
 	res := &FetchResult{}
@@ -281,6 +328,8 @@ type Commit struct {
 // Resolve turns a branch, tag, full or abbreviated hash, or "" (the default
 // branch) into a commit.
 func (r *Repo) Resolve(ref string) (*Commit, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	candidates := []string{}
 	switch {
 	case ref == "" || ref == "HEAD":
@@ -312,14 +361,57 @@ func (r *Repo) Resolve(ref string) (*Commit, error) {
 		}
 		return &Commit{Hash: commit.Hash, Ref: refOrDefault(ref), Message: strings.TrimSpace(commit.Message), commit: commit}, nil
 	}
-	return nil, fmt.Errorf("repository %s: ref %q not found (not a branch, tag or commit)", r.name, refOrDefault(ref))
+	return nil, &kindError{kind: ErrRefNotFound, msg: fmt.Sprintf("repository %s: ref %q not found (not a branch, tag or commit)", r.name, refOrDefault(ref))}
 }
+
+// kindError is an error message that matches one of the sentinels.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
 
 func refOrDefault(ref string) string {
 	if ref == "" {
 		return "HEAD"
 	}
 	return ref
+}
+
+// HeadBranch is the branch "HEAD" (and "") resolves to: the checked-out
+// branch of a local repository; for a remote, origin/HEAD if the cache has
+// it, else main or master, whichever Resolve would take. A detached HEAD,
+// or a remote with none of these, is an error saying so.
+func (r *Repo) HeadBranch() (string, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.remote {
+		head, err := r.repo.Reference(plumbing.HEAD, false)
+		if err != nil {
+			return "", fmt.Errorf("repository %s: read HEAD: %w", r.name, err)
+		}
+		if head.Type() != plumbing.SymbolicReference || !head.Target().IsBranch() {
+			return "", fmt.Errorf("repository %s: HEAD is detached (it names a commit, not a branch)", r.name)
+		}
+		return head.Target().Short(), nil
+	}
+	const prefix = "refs/remotes/" + remoteName + "/"
+	for _, c := range r.defaultRemoteBranch() {
+		ref, err := r.repo.Reference(plumbing.ReferenceName(c), false)
+		if err != nil {
+			continue
+		}
+		name := ref.Name().String()
+		if ref.Type() == plumbing.SymbolicReference {
+			name = ref.Target().String()
+		}
+		if b, ok := strings.CutPrefix(name, prefix); ok && b != "HEAD" {
+			return b, nil
+		}
+	}
+	return "", fmt.Errorf("repository %s: cannot tell its default branch (no origin/HEAD, main or master)", r.name)
 }
 
 // defaultRemoteBranch guesses the remote's default branch from the cache.
@@ -335,6 +427,8 @@ func (r *Repo) defaultRemoteBranch() []string {
 // a working tree. Symbolic links and sub-directories are reported, not
 // followed; blobs over schema.MaxFileSize are not read.
 func (r *Repo) Files(c *Commit, dir string) ([]schema.File, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	tree, err := c.commit.Tree()
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: ref %s: tree: %w", r.name, c.Ref, err)
@@ -343,7 +437,7 @@ func (r *Repo) Files(c *Commit, dir string) ([]schema.File, error) {
 	if dir != "" {
 		tree, err = tree.Tree(dir)
 		if err != nil {
-			return nil, fmt.Errorf("repository %s: ref %s (%s): no directory %q: %w", r.name, c.Ref, c.Hash.String()[:12], dir, err)
+			return nil, fmt.Errorf("repository %s: ref %s (%s): %w %q: %w", r.name, c.Ref, c.Hash.String()[:12], ErrNoDirectory, dir, err)
 		}
 	}
 	files := make([]schema.File, 0, len(tree.Entries))
@@ -380,6 +474,8 @@ func (r *Repo) Files(c *Commit, dir string) ([]schema.File, error) {
 // ObjectCount returns the number of objects in the repository's storage;
 // tests use it to prove fetches are incremental.
 func (r *Repo) ObjectCount() (int, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	iter, err := r.repo.Storer.IterEncodedObjects(plumbing.AnyObject)
 	if err != nil {
 		return 0, err

@@ -25,7 +25,10 @@ import (
 // to a running daemon over its HTTP API only: the daemon holds state.db
 // exclusively, so they never open it.
 
-// defaultDaemonURL is where vdc serve listens by default.
+// defaultDaemonURL is where vdc serve listens by default. The CLI asks it
+// only when it has no token to send: a token goes only to a daemon named
+// by --daemon, $VDC_DAEMON or the daemon-url file (whatever else listens
+// on that port must not receive it).
 const defaultDaemonURL = "http://127.0.0.1:8787"
 
 // oncallFlags locate the daemon and its token and choose the output.
@@ -34,7 +37,7 @@ type oncallFlags struct {
 }
 
 func (f *oncallFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.daemon, "daemon", "", "daemon URL (default $VDC_DAEMON, else "+defaultDaemonURL+")")
+	cmd.Flags().StringVar(&f.daemon, "daemon", "", "daemon URL (default $VDC_DAEMON, else the daemon-url file in --data)")
 	cmd.Flags().StringVar(&f.data, "data", ".vdc", "the daemon's data directory, for its api-token file (used when $VDC_TOKEN is unset)")
 	cmd.Flags().StringVar(&f.format, "format", "text", "output: text or json")
 }
@@ -44,7 +47,7 @@ func (f *oncallFlags) client(e *env) (*api.Client, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, withCode(ExitUsage, fmt.Errorf("--format must be text or json, not %q", f.format))
 	}
-	base := firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), readDaemonURL(f.data), defaultDaemonURL)
+	base := firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), readDaemonURL(f.data))
 	token := strings.TrimSpace(e.getenv("VDC_TOKEN"))
 	if token == "" {
 		raw, err := os.ReadFile(filepath.Join(f.data, "api-token"))
@@ -56,6 +59,14 @@ func (f *oncallFlags) client(e *env) (*api.Client, error) {
 		default:
 			return nil, fmt.Errorf("read the API token: %w", err)
 		}
+	}
+	if base == "" {
+		if token != "" {
+			return nil, fmt.Errorf("which daemon? --daemon and $VDC_DAEMON are unset and %s does not exist (a running 'vdc serve --data %s' writes it); "+
+				"the API token is sent only to a daemon named one of these ways: pass --daemon URL or set VDC_DAEMON (e.g. %s), or --data DIR of the running daemon",
+				filepath.Join(f.data, daemonURLFile), f.data, defaultDaemonURL)
+		}
+		base = defaultDaemonURL // nothing secret to send
 	}
 	c, err := api.NewClient(base, token, &http.Client{Timeout: 30 * time.Second})
 	if err != nil {
@@ -97,8 +108,9 @@ shows one customer in detail: conditions, resources, agents and the
 autoscaler's latest decisions.
 
 The daemon is found through --daemon, else $VDC_DAEMON, else the daemon-url
-file a running 'vdc serve' writes into --data, else ` + defaultDaemonURL + `;
-its token through $VDC_TOKEN, else the api-token file in --data.
+file a running 'vdc serve' writes into --data; its token through $VDC_TOKEN,
+else the api-token file in --data. With a token but none of these, the
+command refuses rather than send the token to ` + defaultDaemonURL + `.
 
 Exit codes: 0 success, 1 daemon unreachable, error or unknown customer,
 2 usage error.`,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -68,6 +67,10 @@ type serveConfig struct {
 	} `yaml:"agents"`
 	API struct {
 		TokenEnv string `yaml:"tokenEnv"`
+		// MaxConnections caps the connections served at once,
+		// MaxConnectionsPerClient those of one client IP.
+		MaxConnections          int `yaml:"maxConnections"`
+		MaxConnectionsPerClient int `yaml:"maxConnectionsPerClient"`
 	} `yaml:"api"`
 	Clouds struct {
 		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
@@ -103,7 +106,7 @@ func defaultServeConfig() serveConfig {
 	c.Reconcile.Workers, c.Reconcile.DriftMin, c.Reconcile.HetznerBudgetShare = 4, duration{time.Minute}, 0.5
 	c.Reconcile.MaxDeleteFraction = plan.DefaultMaxDeleteFraction
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
-	c.API.TokenEnv = "VDC_TOKEN"
+	c.API.TokenEnv, c.API.MaxConnections, c.API.MaxConnectionsPerClient = "VDC_TOKEN", api.DefaultMaxConnections, api.DefaultMaxConnectionsPerClient
 	c.Clouds.AddressPool = plan.DefaultAddressPool
 	c.State.BackupInterval, c.State.BackupKeep = duration{time.Hour}, 24
 	return c
@@ -285,28 +288,30 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	running.Store(d)
-	hook, err := webhook.New(webhook.Config{
-		GitHubSecret: e.getenv(cfg.Webhook.GitHubSecretEnv), GitLabToken: e.getenv(cfg.Webhook.GitLabTokenEnv),
-		Branch: webhookBranch(cfg.Repo.Ref), Trigger: func(webhook.PushEvent) { d.TriggerSync() }, Logger: log,
-	})
-	if err != nil && !errors.Is(err, webhook.ErrConfig) {
+	hookHandler, err := newWebhook(e, cfg, repo, d, metrics, log)
+	if err != nil {
 		return err
-	}
-	var hookHandler http.Handler
-	if err == nil {
-		hookHandler = hook
 	}
 	srv, err := api.New(api.Config{Service: d, Token: e.getenv(cfg.API.TokenEnv), TokenFile: filepath.Join(cfg.Data, "api-token"),
 		Webhook: hookHandler, Registry: reg, Logger: log})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	limits := api.HTTPLimits{MaxConnections: cfg.API.MaxConnections, MaxConnectionsPerClient: cfg.API.MaxConnectionsPerClient}
+	ln, err := api.Listen(cfg.Listen, limits)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
+	hs := api.NewHTTPServer(srv, limits)
+	// The API failing stops the daemon with its error, not silently.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	go func() {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+			stopRun(fmt.Errorf("HTTP server: %w", err))
+		}
+	}()
 	// The on-call CLI finds the daemon through this file (see vdc status).
 	urlFile := filepath.Join(cfg.Data, daemonURLFile)
 	if err := os.WriteFile(urlFile, []byte("http://"+ln.Addr().String()+"\n"), 0o600); err != nil {
@@ -317,20 +322,49 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if cl.stack != nil {
 		fmt.Fprintf(e.stdout, "cloud simulators on %s\n", cl.stack.URL)
 	}
-	runErr := d.Run(ctx)
+	runErr := d.Run(runCtx)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutdownCtx)
 	if runErr != nil {
 		return runErr
 	}
+	if cause := context.Cause(runCtx); ctx.Err() == nil && cause != nil {
+		return cause
+	}
 	return nil
 }
 
-// webhookBranch is the branch pushes must name to trigger a sync.
-func webhookBranch(ref string) string {
-	if ref == "" || ref == "HEAD" {
-		return ""
+// newWebhook builds POST /webhook, or nil (and says so in the log) when
+// neither secret is set. With --ref HEAD it follows the branch HEAD names
+// at start-up; a HEAD that names no branch, or any other unusable setting,
+// is an error: the daemon does not start with a webhook that cannot work.
+func newWebhook(e *env, cfg serveConfig, repo *gitsource.Repo, d *daemon.Daemon, metrics *daemon.Metrics, log *slog.Logger) (http.Handler, error) {
+	ghSecret, glToken := e.getenv(cfg.Webhook.GitHubSecretEnv), e.getenv(cfg.Webhook.GitLabTokenEnv)
+	if ghSecret == "" && glToken == "" {
+		log.Info("webhook off: set " + cfg.Webhook.GitHubSecretEnv + " or " + cfg.Webhook.GitLabTokenEnv + " to enable POST /webhook")
+		return nil, nil
 	}
-	return ref
+	set := cfg.Webhook.GitHubSecretEnv
+	if ghSecret == "" {
+		set = cfg.Webhook.GitLabTokenEnv
+	}
+	branch := cfg.Repo.Ref
+	if branch == "" || branch == "HEAD" {
+		b, err := repo.HeadBranch()
+		if err != nil {
+			return nil, fmt.Errorf("the webhook is enabled (%s is set) but the followed ref HEAD names no branch whose pushes it could accept: %w; pass --ref BRANCH", set, err)
+		}
+		branch = b
+	}
+	hook, err := webhook.New(webhook.Config{
+		GitHubSecret: ghSecret, GitLabToken: glToken, Branch: branch, Logger: log,
+		Trigger:  func(webhook.PushEvent) { d.TriggerSync() },
+		Rejected: metrics.ObserveWebhookRejected,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s / %s)", err, cfg.Webhook.GitHubSecretEnv, cfg.Webhook.GitLabTokenEnv)
+	}
+	log.Info("webhook on", "branch", branch)
+	return hook, nil
 }

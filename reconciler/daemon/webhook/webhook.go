@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"container/list"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,11 +14,60 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+
+	"golang.org/x/time/rate"
+
+	"github.com/agentvdc/agentvdc/reconciler/internal/clientlimit"
 )
 
-// DefaultMaxBodyBytes is the largest accepted payload.
-const DefaultMaxBodyBytes = 1 << 20
+// Limits.
+const (
+	// DefaultMaxBodyBytes is the largest accepted payload.
+	DefaultMaxBodyBytes = 1 << 20
+	// MinSecretBytes is the shortest GitHub secret or GitLab token New
+	// accepts.
+	MinSecretBytes = 16
+	// DefaultDedupeSize is how many verified delivery ids are remembered.
+	DefaultDedupeSize = 1024
+	// DefaultRejectBurst rejected calls per client IP are answered and
+	// logged as such; past that, DefaultRejectRate per second, and the
+	// others get 429 and are only counted.
+	DefaultRejectBurst = 20
+	DefaultRejectRate  = rate.Limit(0.5)
+	// maxLogValue caps a header value in the log; maxLogField a payload
+	// field (ref, repository).
+	maxLogValue = 64
+	maxLogField = 256
+	// maxDeliveryID: longer ids are not remembered for deduplication.
+	maxDeliveryID = 128
+)
+
+// Reasons of a rejected call, the label values of the rejection counter
+// (Config.Rejected).
+const (
+	ReasonMethod        = "method"
+	ReasonNoEvent       = "no_event"
+	ReasonDisabled      = "disabled"
+	ReasonNoCredentials = "no_credentials"
+	ReasonTooLarge      = "too_large"
+	ReasonBadBody       = "bad_body"
+	ReasonBadSignature  = "bad_signature"
+	ReasonUnsupported   = "unsupported_event"
+	ReasonBadPayload    = "bad_payload"
+	ReasonRateLimited   = "rate_limited"
+	// ReasonDuplicate: a verified delivery seen before (answered 202
+	// "duplicate", not acted upon).
+	ReasonDuplicate = "duplicate"
+)
+
+// Reasons lists every reason, for pre-creating counter series.
+func Reasons() []string {
+	return []string{ReasonMethod, ReasonNoEvent, ReasonDisabled, ReasonNoCredentials, ReasonTooLarge, ReasonBadBody,
+		ReasonBadSignature, ReasonUnsupported, ReasonBadPayload, ReasonRateLimited, ReasonDuplicate}
+}
 
 // Providers.
 const (
@@ -46,6 +96,8 @@ const (
 	logCommit   = "commit"
 	logRepo     = "repo"
 	logRemote   = "remote"
+	// logSuppressed: rejected calls not logged since the last line.
+	logSuppressed = "suppressed"
 )
 
 // ErrConfig is returned by New for an unusable Config.
@@ -83,6 +135,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger defaults to discarding.
 	Logger *slog.Logger
+	// Rejected, if set, is called once per call not acted upon, with its
+	// reason (one of Reasons); it must not block (a counter).
+	Rejected func(reason string)
+	// DedupeSize is how many delivery ids are remembered (default
+	// DefaultDedupeSize).
+	DedupeSize int
+	// RejectRate and RejectBurst bound the rejected calls answered per
+	// client IP (defaults DefaultRejectRate, DefaultRejectBurst).
+	RejectRate  rate.Limit
+	RejectBurst int
 }
 
 // Handler is the webhook endpoint. Create it with New.
@@ -93,6 +155,10 @@ type Handler struct {
 	trigger      func(PushEvent)
 	maxBody      int64
 	log          *slog.Logger
+	rejected     func(string)
+	perIP        *clientlimit.PerClient
+	logGate      *clientlimit.LogGate
+	seen         *lru
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -101,6 +167,12 @@ var _ http.Handler = (*Handler)(nil)
 func New(cfg Config) (*Handler, error) {
 	if cfg.GitHubSecret == "" && cfg.GitLabToken == "" {
 		return nil, fmt.Errorf("%w: neither a GitHub secret nor a GitLab token is set", ErrConfig)
+	}
+	if cfg.GitHubSecret != "" && len(cfg.GitHubSecret) < MinSecretBytes {
+		return nil, fmt.Errorf("%w: the GitHub webhook secret is %d bytes, shorter than the minimum %d (generate one with: openssl rand -hex 32)", ErrConfig, len(cfg.GitHubSecret), MinSecretBytes)
+	}
+	if cfg.GitLabToken != "" && len(cfg.GitLabToken) < MinSecretBytes {
+		return nil, fmt.Errorf("%w: the GitLab webhook token is %d bytes, shorter than the minimum %d (generate one with: openssl rand -hex 32)", ErrConfig, len(cfg.GitLabToken), MinSecretBytes)
 	}
 	if cfg.Trigger == nil {
 		return nil, fmt.Errorf("%w: Trigger is nil", ErrConfig)
@@ -127,52 +199,85 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.rejected = cfg.Rejected
+	if h.rejected == nil {
+		h.rejected = func(string) {}
+	}
+	if cfg.RejectRate <= 0 {
+		cfg.RejectRate = DefaultRejectRate
+	}
+	if cfg.RejectBurst <= 0 {
+		cfg.RejectBurst = DefaultRejectBurst
+	}
+	h.perIP = clientlimit.NewPerClient(cfg.RejectRate, cfg.RejectBurst)
+	// Rejections from all clients together: a flood from many addresses
+	// still adds at most a line a second after the first burst.
+	h.logGate = clientlimit.NewLogGate(1, cfg.RejectBurst)
+	if cfg.DedupeSize <= 0 {
+		cfg.DedupeSize = DefaultDedupeSize
+	}
+	h.seen = newLRU(cfg.DedupeSize)
 	return h, nil
 }
 
 // delivery is what a request is known to be, for the response and the log.
+// event and id are the raw header values (logged only sanitised).
 type delivery struct {
-	provider, event, id string
+	provider, event, id, ip string
 }
 
 // ServeHTTP handles one delivery; see the package documentation.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := delivery{}
+	d := delivery{ip: clientlimit.IP(r)}
 	switch {
 	case r.Header.Get(hdrGitHubEvent) != "":
-		d = delivery{GitHub, r.Header.Get(hdrGitHubEvent), r.Header.Get(hdrGitHubDelivery)}
+		d.provider, d.event, d.id = GitHub, r.Header.Get(hdrGitHubEvent), r.Header.Get(hdrGitHubDelivery)
 	case r.Header.Get(hdrGitLabEvent) != "":
-		d = delivery{GitLab, r.Header.Get(hdrGitLabEvent), r.Header.Get(hdrGitLabUUID)}
+		d.provider, d.event, d.id = GitLab, r.Header.Get(hdrGitLabEvent), r.Header.Get(hdrGitLabUUID)
+	}
+	// A client past its budget of rejected calls gets 429 at once unless
+	// it presents credentials (which are still checked: a busy shared
+	// sender such as GitHub's hook servers keeps working).
+	if h.perIP.Exhausted(d.ip) && r.Header.Get(hdrGitHubSignature) == "" && r.Header.Get(hdrGitLabToken) == "" {
+		h.tooMany(w, d)
+		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.reply(w, r, d, http.StatusMethodNotAllowed, "rejected", "method "+r.Method+" not allowed")
+		h.reject(w, r, d, http.StatusMethodNotAllowed, ReasonMethod, "method "+clientlimit.Sanitize(r.Method, 16)+" not allowed")
 		return
 	}
 	if d.provider == "" {
-		h.reply(w, r, d, http.StatusBadRequest, "rejected", "no X-GitHub-Event or X-Gitlab-Event header")
+		h.reject(w, r, d, http.StatusBadRequest, ReasonNoEvent, "no X-GitHub-Event or X-Gitlab-Event header")
 		return
 	}
-	if code, reason := h.credentialsPresent(r, d); code != 0 {
-		h.reply(w, r, d, code, "rejected", reason)
+	if code, key, reason := h.credentialsPresent(r, d); code != 0 {
+		h.reject(w, r, d, code, key, reason)
 		return
 	}
 	if r.ContentLength > h.maxBody {
-		h.reply(w, r, d, http.StatusRequestEntityTooLarge, "rejected", fmt.Sprintf("body over %d bytes", h.maxBody))
+		h.reject(w, r, d, http.StatusRequestEntityTooLarge, ReasonTooLarge, fmt.Sprintf("body over %d bytes", h.maxBody))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.reply(w, r, d, http.StatusRequestEntityTooLarge, "rejected", fmt.Sprintf("body over %d bytes", h.maxBody))
+			h.reject(w, r, d, http.StatusRequestEntityTooLarge, ReasonTooLarge, fmt.Sprintf("body over %d bytes", h.maxBody))
 			return
 		}
-		h.reply(w, r, d, http.StatusBadRequest, "rejected", "reading body failed")
+		h.reject(w, r, d, http.StatusBadRequest, ReasonBadBody, "reading body failed")
 		return
 	}
 	if !h.verify(r, d, body) {
-		h.reply(w, r, d, http.StatusForbidden, "rejected", "signature or token does not match")
+		h.reject(w, r, d, http.StatusForbidden, ReasonBadSignature, "signature or token does not match")
+		return
+	}
+	// Verified from here on. A delivery id seen before is a redelivery or
+	// a replay: answered, not acted upon.
+	if d.id != "" && len(d.id) <= maxDeliveryID && !h.seen.add(d.provider+" "+d.id) {
+		h.rejected(ReasonDuplicate)
+		h.reply(w, r, d, http.StatusAccepted, "duplicate", "delivery already handled")
 		return
 	}
 
@@ -185,29 +290,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, d, http.StatusAccepted, "ignored", "tag push")
 		return
 	default:
-		h.reply(w, r, d, http.StatusBadRequest, "rejected", "unsupported event")
+		h.reject(w, r, d, http.StatusBadRequest, ReasonUnsupported, "unsupported event")
 		return
 	}
 
 	if d.provider == GitHub && isForm(r.Header.Get("Content-Type")) {
 		body, err = formPayload(body)
 		if err != nil {
-			h.reply(w, r, d, http.StatusBadRequest, "rejected", err.Error())
+			h.reject(w, r, d, http.StatusBadRequest, ReasonBadPayload, err.Error())
 			return
 		}
 	}
 	ev, deleted, err := parsePush(d.provider, body)
 	if err != nil {
-		h.reply(w, r, d, http.StatusBadRequest, "rejected", err.Error())
+		h.reject(w, r, d, http.StatusBadRequest, ReasonBadPayload, err.Error())
 		return
 	}
 	ev.Delivery = d.id
-	attrs := []slog.Attr{slog.String(logRef, ev.Ref), slog.String(logCommit, ev.After), slog.String(logRepo, ev.RepoName)}
+	attrs := []slog.Attr{slog.String(logRef, clientlimit.Sanitize(ev.Ref, maxLogField)), slog.String(logCommit, ev.After),
+		slog.String(logRepo, clientlimit.Sanitize(ev.RepoName, maxLogField))}
 	switch {
 	case !strings.HasPrefix(ev.Ref, "refs/heads/"):
 		h.reply(w, r, d, http.StatusAccepted, "ignored", "not a branch", attrs...)
 	case ev.Ref != h.ref:
-		h.reply(w, r, d, http.StatusAccepted, "ignored", "branch "+ev.Branch+" is not "+strings.TrimPrefix(h.ref, "refs/heads/"), attrs...)
+		h.reply(w, r, d, http.StatusAccepted, "ignored", "branch "+clientlimit.Sanitize(ev.Branch, maxLogField)+" is not "+strings.TrimPrefix(h.ref, "refs/heads/"), attrs...)
 	case deleted:
 		h.reply(w, r, d, http.StatusAccepted, "ignored", "branch deleted", attrs...)
 	default:
@@ -216,26 +322,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// reject answers a call not acted upon: counted always; answered with
+// code and logged (through the shared log gate) while the client is within
+// its budget of rejections, else 429 and not logged.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, d delivery, code int, key, reason string) {
+	reason = clientlimit.Sanitize(reason, maxLogField) // may quote a payload field
+	if !h.perIP.Allow(d.ip) {
+		h.tooMany(w, d)
+		return
+	}
+	h.rejected(key)
+	ok, suppressed := h.logGate.Allow()
+	if !ok {
+		h.write(w, code, "rejected", reason)
+		return
+	}
+	extra := []slog.Attr{}
+	if suppressed > 0 {
+		extra = append(extra, slog.Int(logSuppressed, suppressed))
+	}
+	h.reply(w, r, d, code, "rejected", reason, extra...)
+}
+
+// tooMany answers a client past its budget of rejected calls.
+func (h *Handler) tooMany(w http.ResponseWriter, d delivery) {
+	h.rejected(ReasonRateLimited)
+	w.Header().Set("Retry-After", strconv.Itoa(h.perIP.RetryAfter(d.ip)))
+	h.write(w, http.StatusTooManyRequests, "rejected", "too many rejected calls from this address")
+}
+
 // credentialsPresent rejects a delivery without credentials before its body
 // is read: 401 without a signature or token, 403 if the provider is off.
-func (h *Handler) credentialsPresent(r *http.Request, d delivery) (int, string) {
+func (h *Handler) credentialsPresent(r *http.Request, d delivery) (int, string, string) {
 	switch d.provider {
 	case GitHub:
 		if h.githubSecret == nil {
-			return http.StatusForbidden, "GitHub webhooks are not enabled"
+			return http.StatusForbidden, ReasonDisabled, "GitHub webhooks are not enabled"
 		}
 		if r.Header.Get(hdrGitHubSignature) == "" {
-			return http.StatusUnauthorized, "no " + hdrGitHubSignature + " header"
+			return http.StatusUnauthorized, ReasonNoCredentials, "no " + hdrGitHubSignature + " header"
 		}
 	case GitLab:
 		if h.gitlabToken == nil {
-			return http.StatusForbidden, "GitLab webhooks are not enabled"
+			return http.StatusForbidden, ReasonDisabled, "GitLab webhooks are not enabled"
 		}
 		if r.Header.Get(hdrGitLabToken) == "" {
-			return http.StatusUnauthorized, "no " + hdrGitLabToken + " header"
+			return http.StatusUnauthorized, ReasonNoCredentials, "no " + hdrGitLabToken + " header"
 		}
 	}
-	return 0, ""
+	return 0, "", ""
 }
 
 // verify checks the signature (GitHub) or token (GitLab) in constant time.
@@ -377,21 +512,54 @@ type response struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// reply writes the JSON response and logs the outcome. Reasons are fixed
-// texts or payload fields, never a header value that carries a credential.
+// reply writes the JSON response and logs the outcome. Header values are
+// logged sanitised and cut (clientlimit.Sanitize); reasons are fixed texts
+// or sanitised payload fields, never a header value that carries a
+// credential.
 func (h *Handler) reply(w http.ResponseWriter, r *http.Request, d delivery, code int, status, reason string, extra ...slog.Attr) {
 	level := slog.LevelInfo
 	if code >= 400 {
 		level = slog.LevelWarn
 	}
 	attrs := append([]slog.Attr{
-		slog.String(logProvider, d.provider), slog.String(logEvent, d.event),
-		slog.String(logDelivery, d.id), slog.Int(logStatus, code),
-		slog.String(logReason, reason), slog.String(logRemote, r.RemoteAddr),
+		slog.String(logProvider, d.provider), slog.String(logEvent, clientlimit.Sanitize(d.event, maxLogValue)),
+		slog.String(logDelivery, clientlimit.Sanitize(d.id, maxLogValue)), slog.Int(logStatus, code),
+		slog.String(logReason, reason), slog.String(logRemote, d.ip),
 	}, extra...)
 	h.log.LogAttrs(r.Context(), level, "webhook "+status, attrs...)
+	h.write(w, code, status, reason)
+}
+
+func (h *Handler) write(w http.ResponseWriter, code int, status, reason string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(response{Status: status, Reason: reason})
+}
+
+// lru remembers the last n keys.
+type lru struct {
+	mu    sync.Mutex
+	n     int
+	order *list.List // front: newest
+	keys  map[string]*list.Element
+}
+
+func newLRU(n int) *lru { return &lru{n: n, order: list.New(), keys: map[string]*list.Element{}} }
+
+// add records key and reports whether it is new.
+func (l *lru) add(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.keys[key]; ok {
+		l.order.MoveToFront(e)
+		return false
+	}
+	l.keys[key] = l.order.PushFront(key)
+	if l.order.Len() > l.n {
+		old := l.order.Back()
+		l.order.Remove(old)
+		delete(l.keys, old.Value.(string))
+	}
+	return true
 }
