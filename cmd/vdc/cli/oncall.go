@@ -42,12 +42,18 @@ func (f *oncallFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.format, "format", "text", "output: text or json")
 }
 
+// daemonURL is the daemon named by --daemon, $VDC_DAEMON or the
+// daemon-url file in --data; "" when none is.
+func (f *oncallFlags) daemonURL(e *env) string {
+	return firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), readDaemonURL(f.data))
+}
+
 // client validates the flags and returns an API client.
 func (f *oncallFlags) client(e *env) (*api.Client, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, withCode(ExitUsage, fmt.Errorf("--format must be text or json, not %q", f.format))
 	}
-	base := firstNonEmpty(f.daemon, e.getenv("VDC_DAEMON"), readDaemonURL(f.data))
+	base := f.daemonURL(e)
 	token := strings.TrimSpace(e.getenv("VDC_TOKEN"))
 	if token == "" {
 		raw, err := os.ReadFile(filepath.Join(f.data, "api-token"))
@@ -270,6 +276,21 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
 2 usage error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			runLocal := func(why string) error {
+				if worktree && cmd.Flags().Changed("ref") {
+					return withCode(ExitUsage, errors.New("--worktree and --ref exclude each other"))
+				}
+				if !worktree && !cmd.Flags().Changed("ref") {
+					local.repo.ref = "HEAD" // what the daemon follows, never uncommitted edits
+				}
+				fmt.Fprintf(e.stderr, "%s: reconciling %s from this machine\n", why, strings.Join(args, ", "))
+				local.cloud.dataDir, local.targets, local.refresh = f.data, args, true
+				local.maxDelete = plan.DefaultMaxDeleteFraction
+				return applyLocally(cmd.Context(), e, &local, nil, false, autoApprove)
+			}
+			if localFallback && f.daemonURL(e) == "" {
+				return runLocal("no daemon named (--daemon, VDC_DAEMON or " + filepath.Join(f.data, daemonURLFile) + ")")
+			}
 			c, err := f.client(e)
 			if err != nil {
 				return err
@@ -287,16 +308,7 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
 					if !localFallback {
 						return fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine, pass --local (it plans the committed files, shows the plan and asks)", c.URL(), err)
 					}
-					if worktree && cmd.Flags().Changed("ref") {
-						return withCode(ExitUsage, errors.New("--worktree and --ref exclude each other"))
-					}
-					if !worktree && !cmd.Flags().Changed("ref") {
-						local.repo.ref = "HEAD" // what the daemon follows, never uncommitted edits
-					}
-					fmt.Fprintf(e.stderr, "no daemon reachable at %s: reconciling %s from this machine\n", c.URL(), strings.Join(args, ", "))
-					local.cloud.dataDir, local.targets, local.refresh = f.data, args, true
-					local.maxDelete = plan.DefaultMaxDeleteFraction
-					return applyLocally(cmd.Context(), e, &local, nil, false, autoApprove)
+					return runLocal("no daemon reachable at " + c.URL())
 				}
 				if err != nil {
 					var se *api.StatusError
