@@ -43,6 +43,7 @@ const (
 	CountGaps       = "gaps"
 	CountExpansions = "expansions"
 	CountBoosts     = "boosts"
+	CountLogPruned  = "query_log_pruned"
 )
 
 type queryStat struct {
@@ -136,6 +137,11 @@ func (a *Learning) Run(ctx context.Context, customer string) (Report, error) {
 	})
 	if err != nil {
 		return rep, err
+	}
+	if n, err := a.pruneQueryLog(ctx, customer, last); err != nil {
+		return rep, err
+	} else if n > 0 {
+		rep.Counts[CountLogPruned] = n
 	}
 	if p, err := a.writeGapReport(customer, gr); err != nil {
 		return rep, err
@@ -483,4 +489,45 @@ func LoadGapReport(ctx context.Context, s State, customer string) (GapReport, er
 		err = fmt.Errorf("gap report of %s: %w", customer, ErrNotFound)
 	}
 	return gr, err
+}
+
+// QueryLogRetention is how long a logged query is kept once the learning
+// agent has read it: what it learned lives on in the per-query statistics
+// and expansions, and the log stays bounded.
+const QueryLogRetention = 7 * 24 * time.Hour
+
+// pruneQueryLog deletes the entries up to the cursor (read by this or an
+// earlier run) that are older than QueryLogRetention, and returns how
+// many it deleted.
+func (a *Learning) pruneQueryLog(ctx context.Context, customer, cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	// Keys start with the zero-padded UnixNano of the query's time.
+	cutoff := fmt.Sprintf("%020d", a.now().Add(-QueryLogRetention).UnixNano())
+	var old []string
+	err := a.State.Scan(ctx, customer, bucketQueryLog, "", func(k string, _ []byte) (bool, error) {
+		if k > cursor || k >= cutoff {
+			return false, nil
+		}
+		old = append(old, k)
+		return true, nil
+	})
+	if err != nil || len(old) == 0 {
+		return 0, err
+	}
+	for i := 0; i < len(old); i += 1000 {
+		batch := old[i:min(i+1000, len(old))]
+		if err := a.State.Update(ctx, customer, func(w StateWriter) error {
+			for _, k := range batch {
+				if err := w.Delete(bucketQueryLog, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return i, err
+		}
+	}
+	return len(old), nil
 }

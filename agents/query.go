@@ -131,6 +131,10 @@ type Expansion struct {
 	Count  int     `json:"count"`
 }
 
+// MaxQueryBytes bounds a query: every query is logged for the learning
+// agent, and a question longer than this is a pasted document.
+const MaxQueryBytes = 2048
+
 // GapCoverage: a query whose best hit contains less than this share of the
 // query terms is a gap; so is a query that finds nothing or names a term
 // the data does not contain.
@@ -157,6 +161,9 @@ func (s *Searcher) Query(ctx context.Context, customer, text string, k int) (Que
 	}
 	if strings.TrimSpace(text) == "" {
 		return res, fmt.Errorf("%w: empty query", ErrInvalidArgument)
+	}
+	if len(text) > MaxQueryBytes {
+		return res, fmt.Errorf("%w: the query is %d bytes, at most %d are searched (ask a question, not a document)", ErrInvalidArgument, len(text), MaxQueryBytes)
 	}
 	cfg, err := s.Vectors.Config(ctx, customer)
 	if err != nil {
@@ -400,7 +407,7 @@ func snippet(s string, n int) string {
 // words, by canonical key) and returns their neighbours.
 func (s *Searcher) graphHits(ctx context.Context, customer, text string) ([]GraphHit, error) {
 	words := strings.Fields(text)
-	found := map[string]bool{}
+	found, said := map[string]bool{}, map[string]bool{}
 	var out []GraphHit
 	for n := 4; n >= 1; n-- {
 		for i := 0; i+n <= len(words); i++ {
@@ -434,7 +441,14 @@ func (s *Searcher) graphHits(ctx context.Context, customer, text string) ([]Grap
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, hits...)
+				for _, h := range hits {
+					// Two entities of the query that are linked see the
+					// same edge from both ends: say it once.
+					if !said[h.Why] {
+						said[h.Why] = true
+						out = append(out, h)
+					}
+				}
 			}
 		}
 	}

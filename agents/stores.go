@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -77,6 +78,12 @@ func ValidateKey(key string) error {
 	for _, r := range key {
 		if r < 0x20 || r == 0x7f || r == '\\' {
 			return fmt.Errorf("%w %q: control character or backslash", ErrInvalidKey, key)
+		}
+		// Bidi overrides (U+202E shows "txt.exe" as "exe.txt"), zero-width
+		// and other invisible format characters make a name read as
+		// another: refused as the customer loader refuses them.
+		if unicode.Is(unicode.Cf, r) || (r >= 0x80 && r <= 0x9f) {
+			return fmt.Errorf("%w %q: invisible or direction-changing character U+%04X", ErrInvalidKey, key, r)
 		}
 	}
 	for _, seg := range strings.Split(key, "/") {

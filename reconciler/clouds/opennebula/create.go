@@ -50,12 +50,30 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 	if ids == nil {
 		ids = func(plan.Address) (string, bool) { return "", false }
 	}
-	out, err := p.create(ctx, r, m, ids)
+	note := &createNote{}
+	out, err := p.create(context.WithValue(ctx, createNoteKey{}, note), r, m, ids)
 	if err != nil {
 		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, r.Sensitive))
 	}
-	p.log.InfoContext(ctx, "created", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
+	msg := "created"
+	if note.adopted {
+		msg = "adopted existing resource" // ours already, from an earlier attempt
+	}
+	p.log.InfoContext(ctx, msg, logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
 	return out, nil
+}
+
+// createNote lets adopt tell Create that nothing was created, so that the
+// log says which happened once.
+type createNote struct{ adopted bool }
+
+type createNoteKey struct{}
+
+// noteAdopted records, for Create's log line, that the resource existed.
+func noteAdopted(ctx context.Context) {
+	if n, ok := ctx.Value(createNoteKey{}).(*createNote); ok {
+		n.adopted = true
+	}
 }
 
 // create dispatches to the kind's create (in the kind's file).
@@ -192,7 +210,7 @@ func (p *Provider) adopt(ctx context.Context, r plan.Resource, m marks, finish f
 	}
 	for _, o := range s.resources(r.Kind) {
 		if o.ID == strconv.Itoa(id) {
-			p.log.InfoContext(ctx, "adopted existing resource", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, id)
+			noteAdopted(ctx)
 			return o, true, nil
 		}
 	}

@@ -80,7 +80,7 @@ func (p *Provider) createHost(ctx context.Context, r plan.Resource, m marks, ids
 		}
 		for _, o := range s.hostResources() {
 			if o.ID == strconv.Itoa(h.ID) {
-				p.log.InfoContext(ctx, "adopted existing resource", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, h.ID)
+				noteAdopted(ctx)
 				return o, nil
 			}
 		}

@@ -255,6 +255,7 @@ func TestIdempotentCreate(t *testing.T) {
 	first := createAll(t, e.p, rs, ix)
 	before := observe(t, e.p)
 	e.sim.Control().ResetCounters()
+	mark := len(e.logs.String())
 	second := createAll(t, e.p, rs, ix)
 	for a, r := range first {
 		if second[a].ID != r.ID {
@@ -268,6 +269,15 @@ func TestIdempotentCreate(t *testing.T) {
 	c := e.sim.Control()
 	if n := c.Total("one.template.instantiate") + c.Total("POST /flow/service_template") + c.Total("POST /flow/service_template/{id}/action"); n != 0 {
 		t.Errorf("second create made %d VM/flow creates, want 0", n)
+	}
+	// Issue 11: the log says "adopted", once per resource, never "created"
+	// for something that already existed.
+	secondHalf := e.logs.String()[mark:]
+	if n := strings.Count(secondHalf, "msg=created "); n != 0 {
+		t.Errorf("the second create logged %d resources as created:\n%s", n, secondHalf)
+	}
+	if got := strings.Count(secondHalf, "msg=\"adopted existing resource\""); got != len(rs) {
+		t.Errorf("logged %d adoptions, want one per resource (%d)", got, len(rs))
 	}
 	if n := c.Total("one.vdc.addgroup") + c.Total("one.vdc.addcluster"); n != 0 {
 		t.Errorf("second create re-added VDC members %d times", n)
