@@ -7,7 +7,7 @@ export GONOSUMDB := github.com/OpenNebula
 # Tests find the MinIO server here (agents/minio tests start it on 127.0.0.1).
 export VDC_MINIO_BIN := $(BIN)/minio
 
-.PHONY: help build run test test-short bench lint fuzz prereqs clean
+.PHONY: help build run test test-short bench soak lint fuzz prereqs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,10 +41,16 @@ test-short: ## quick tests without -race
 bench: ## run the benchmarks (figures go in issue notes)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
-fuzz: ## fuzz the customer loader for 60s, the webhook payloads and plan requests for 30s each
+fuzz: ## fuzz the customer loader for 60s; webhook payloads, plan requests, the state file opener, upload names and extraction for 30s each
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./schema
 	$(GO) test -run '^$$' -fuzz FuzzWebhookPayload -fuzztime 30s ./reconciler/daemon/webhook
 	$(GO) test -run '^$$' -fuzz FuzzPlanRequest -fuzztime 30s ./reconciler/api
+	$(GO) test -run '^$$' -fuzz FuzzOpenStateFile -fuzztime 30s ./state
+	$(GO) test -run '^$$' -fuzz FuzzUploadName -fuzztime 30s ./agents
+	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 30s ./agents/extract
+
+soak: prereqs ## 30 minutes of mixed API, webhook and hostile-file traffic against vdc serve --sim (SOAK=30m)
+	VDC_SOAK=$(or $(SOAK),30m) $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 60m ./cmd/vdc
 
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
