@@ -191,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 	api("/api/v1/customers/{name}/suspend", methods{http.MethodPost: s.hold(true)})
 	api("/api/v1/customers/{name}/resume", methods{http.MethodPost: s.hold(false)})
 	api("/api/v1/customers/{name}/history", methods{http.MethodGet: s.history})
+	api("/api/v1/customers/{name}/usage", methods{http.MethodGet: s.usage})
 	api("/api/v1/plan", methods{http.MethodPost: s.plan})
 	api("/api/v1/sync", methods{http.MethodPost: s.sync})
 	api("/api/v1/state/backup", methods{http.MethodGet: s.backupState})

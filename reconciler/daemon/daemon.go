@@ -16,6 +16,7 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/metering"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/schedule"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/workqueue"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
@@ -93,6 +94,12 @@ type Config struct {
 	// limits). nil extracts in the daemon's process.
 	Extractor extract.Extractor
 
+	// MeterInterval is how often the usage meter samples the
+	// observation (default 1m); Now is the meter's clock (default
+	// time.Now).
+	MeterInterval time.Duration
+	Now           func() time.Time
+
 	Metrics *Metrics
 	Logger  *slog.Logger
 	// Backoff shapes the per-customer retry backoff (defaults 1s..5m).
@@ -107,6 +114,7 @@ type Daemon struct {
 	queue  *workqueue.Queue[string]
 	sched  *schedule.Scheduler
 	conv   *reconciler.Converger
+	meter  *metering.Meter
 	syncCh chan struct{}
 
 	mu          sync.Mutex
@@ -175,6 +183,7 @@ func New(cfg Config) (*Daemon, error) {
 		phases:    map[string]string{},
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
 	}
+	d.meter = metering.New(cfg.Store, 0)
 	d.conv = &reconciler.Converger{Providers: cfg.Providers, Store: cfg.Store, Log: cfg.Logger,
 		Holder: fmt.Sprintf("daemon-%d", os.Getpid()), Who: "daemon", Concurrency: 1, FrontendSSHKey: cfg.FrontendSSHKey}
 	runner := cfg.Agents
@@ -226,6 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.cfg.Autoscaler != nil {
 		wg.Go(func() { d.autoscaleLoop(ctx) })
 	}
+	wg.Go(func() { d.meterLoop(ctx) })
 	if m := d.cfg.Metrics; m != nil {
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)
@@ -637,3 +647,46 @@ func joinMax(msgs []string, n int) string {
 }
 
 var _ Autoscaler = (*autoscale.Scaler)(nil)
+
+func (d *Daemon) now() time.Time {
+	if d.cfg.Now != nil {
+		return d.cfg.Now()
+	}
+	return time.Now()
+}
+
+// meterLoop samples the observation for the usage meter every
+// MeterInterval (default 1m) and once more at shutdown.
+func (d *Daemon) meterLoop(ctx context.Context) {
+	every := d.cfg.MeterInterval
+	if every <= 0 {
+		every = time.Minute
+	}
+	sample := func() {
+		d.mu.Lock()
+		obs := d.observedLocked()
+		d.mu.Unlock()
+		if n, err := d.meter.Sample(d.now(), obs); err != nil {
+			d.log.Warn("usage meter", "err", err)
+		} else if n > 0 {
+			d.log.Info("usage metered", "records", n)
+		}
+	}
+	sample()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			sample()
+			return
+		case <-t.C:
+			sample()
+		}
+	}
+}
+
+// Usage returns a customer's hourly usage records with from <= hour < to.
+func (d *Daemon) Usage(_ context.Context, name string, from, to time.Time) ([]state.UsageRecord, error) {
+	return d.cfg.Store.Usage(name, from, to)
+}

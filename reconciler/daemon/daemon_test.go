@@ -86,11 +86,17 @@ func (f *fixture) push(t testing.TB, msg string, files map[string]string) {
 // start runs a daemon until the test ends (or stop is called).
 func (f *fixture) start(t testing.TB, poll time.Duration) (*daemon.Daemon, func()) {
 	t.Helper()
+	return f.startMod(t, poll, nil)
+}
+
+// startMod is start with the configuration changed by mod.
+func (f *fixture) startMod(t testing.TB, poll time.Duration, mod func(*daemon.Config)) (*daemon.Daemon, func()) {
+	t.Helper()
 	src, _, err := gitsource.Open(context.Background(), gitsource.Options{URL: f.url, CacheDir: filepath.Join(f.data, "git")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(daemon.Config{
+	cfg := daemon.Config{
 		Source: src, Ref: "main", Path: "customers", PollInterval: poll,
 		Providers: f.ps.All, Store: f.store, FrontendSSHKey: f.stack.FrontendSSHKey(),
 		Prices: func(ctx context.Context) (plan.Prices, error) {
@@ -101,7 +107,11 @@ func (f *fixture) start(t testing.TB, poll time.Duration) (*daemon.Daemon, func(
 		},
 		DriftMin: 300 * time.Millisecond, HetznerLimitPerHour: 10_000_000,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second,
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	d, err := daemon.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,7 @@ func TestExitCodes(t *testing.T) {
 		"status":            {args: []string{"status", "--daemon", unreachable}},
 		"suspend":           {args: []string{"suspend", "acme", "--daemon", unreachable}},
 		"upload":            {args: []string{"upload", "acme", missing, "--data", dir}},
+		"usage":             {args: []string{"usage", "acme", "--daemon", unreachable}},
 		"validate":          {args: []string{"validate", "--repo", missing}},
 		"version":           {args: []string{"version"}, stdout: "fail"},
 	}

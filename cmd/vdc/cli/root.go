@@ -115,7 +115,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newApplyCmd(e),
 		newServeCmd(e),
 		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e),
-		newStateCmd(e),
+		newStateCmd(e), newUsageCmd(e),
 	)
 	markUsage(root)
 	return root
