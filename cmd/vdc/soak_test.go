@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -71,14 +72,24 @@ func TestSoak(t *testing.T) {
 		k, _ := os.ReadFile(filepath.Join(data, "api-token"))
 		base, token = strings.TrimSpace(string(u)), strings.TrimSpace(string(k))
 	}
+	// The hostile clients (bad tokens, unsigned webhooks) come from
+	// 127.0.0.2: the daemon limits failures per address, and the
+	// operator's traffic from 127.0.0.1 must not pay for them.
 	hc := &http.Client{Timeout: 30 * time.Second}
-	var requests, server5xx, clientErr atomic.Int64
+	hostileHC := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	var requests, server5xx, clientErr, limited atomic.Int64
 	call := func(method, path string, body []byte, hdr http.Header) (int, []byte) {
 		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		c := hc
 		for k, v := range hdr {
+			if k == "X-Soak-Hostile" {
+				c = hostileHC
+				continue
+			}
 			req.Header[k] = v
 		}
-		resp, err := hc.Do(req)
+		resp, err := c.Do(req)
 		requests.Add(1)
 		if err != nil {
 			clientErr.Add(1)
@@ -86,6 +97,9 @@ func TestSoak(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		if resp.StatusCode == http.StatusTooManyRequests && c == hc {
+			limited.Add(1)
+		}
 		if resp.StatusCode >= 500 {
 			server5xx.Add(1)
 			t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
@@ -155,11 +169,11 @@ func TestSoak(t *testing.T) {
 	})
 	loop(500*time.Millisecond, func(i int) {
 		call(http.MethodPost, "/webhook", []byte(`{"ref":"refs/heads/main"}`), http.Header{
-			"X-Github-Event": {strings.Repeat("e", 30<<10)}, "X-Github-Delivery": {strings.Repeat("é\t<script>", 1000)}})
+			"X-Github-Event": {strings.Repeat("e", 30<<10)}, "X-Github-Delivery": {strings.Repeat("é\t<script>", 1000)}, "X-Soak-Hostile": {"1"}})
 	})
 	// Bad tokens now and then.
 	loop(2*time.Second, func(int) {
-		call(http.MethodGet, "/api/v1/customers", nil, http.Header{"Authorization": {"Bearer wrong-token-0123456789abcdef"}})
+		call(http.MethodGet, "/api/v1/customers", nil, http.Header{"Authorization": {"Bearer wrong-token-0123456789abcdef"}, "X-Soak-Hostile": {"1"}})
 	})
 	// Files: good and hostile, one every 5s.
 	objects := filepath.Join(data, "agents", "alpha", "objects")
@@ -229,6 +243,9 @@ func TestSoak(t *testing.T) {
 	}
 	if n := server5xx.Load(); n > 0 {
 		t.Errorf("%d requests answered 5xx", n)
+	}
+	if n := limited.Load(); n > 0 {
+		t.Errorf("%d of the operator's requests were rate limited because of the hostile client", n)
 	}
 	// Idle afterwards.
 	pids := append([]int{pid}, childrenOf(pid)...)
