@@ -97,6 +97,14 @@ func (x *executor) Apply(ctx context.Context, actions []plan.Action, observed []
 			ids.setOutputs(r.Address(), r.Outputs)
 		}
 	}
+	// Customers whose mesh already runs: their WireGuard keys are in the
+	// nodes, so secrets missing from state must not be made up anew.
+	meshUp := map[string]bool{}
+	for _, r := range observed {
+		if r.Kind == plan.ExoInstance || r.Kind == plan.HetznerServer {
+			meshUp[r.Customer] = true
+		}
+	}
 	steps := plan.Steps(actions)
 	byCustomer := map[string][]plan.Step{}
 	var order []string
@@ -122,7 +130,7 @@ func (x *executor) Apply(ctx context.Context, actions []plan.Action, observed []
 			defer wg.Done()
 			defer func() { <-sem }()
 			clog := log.With("customer", customer)
-			err := x.applyCustomer(ctx, clog, applyID, customer, actions, byCustomer[customer], ids, func(ev StepEvent, got *plan.Resource, deleted *plan.Address) {
+			err := x.applyCustomer(ctx, clog, applyID, customer, meshUp[customer], actions, byCustomer[customer], ids, func(ev StepEvent, got *plan.Resource, deleted *plan.Address) {
 				mu.Lock()
 				res.Done++
 				ev.Done, ev.Total = res.Done, res.Steps
@@ -154,13 +162,13 @@ func (x *executor) Apply(ctx context.Context, actions []plan.Action, observed []
 // steps it depends on (plan.StepWaits) are done, at most StepConcurrency at
 // once. After a failure no further step starts; the steps already running
 // finish, and the first error is returned.
-func (x *executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent, *plan.Resource, *plan.Address)) error {
+func (x *executor) applyCustomer(ctx context.Context, log *slog.Logger, applyID, customer string, meshUp bool, actions []plan.Action, steps []plan.Step, ids *idMap, report func(StepEvent, *plan.Resource, *plan.Address)) error {
 	waits := plan.StepWaits(actions, steps)
 	conc := x.StepConcurrency
 	if conc <= 0 {
 		conc = 4
 	}
-	run := &customerRun{x: x, log: log, applyID: applyID, customer: customer, actions: actions, ids: ids, report: report,
+	run := &customerRun{x: x, log: log, applyID: applyID, customer: customer, meshUp: meshUp, actions: actions, ids: ids, report: report,
 		sem: make(chan struct{}, conc), stopped: make(chan struct{})}
 	done := make([]chan struct{}, len(steps))
 	for i := range done {
@@ -208,6 +216,7 @@ type customerRun struct {
 	x                 *executor
 	log               *slog.Logger
 	applyID, customer string
+	meshUp            bool // the customer's storage node or servers exist
 	actions           []plan.Action
 	ids               *idMap
 	report            func(StepEvent, *plan.Resource, *plan.Address)
@@ -233,6 +242,13 @@ func (r *customerRun) customerSecrets() (map[string]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.secrets == nil {
+		if r.meshUp {
+			if _, err := r.x.Secrets.Secrets(r.customer); errors.Is(err, state.ErrNotFound) {
+				return nil, fmt.Errorf("%w: customer %s's storage node or servers exist in the clouds, but the state file holds no secrets for it "+
+					"(a lost, replaced or older state file); new WireGuard keys would cut its nodes off each other. "+
+					"Restore the state file (vdc state restore BACKUP); to rebuild the customer with new keys instead, delete its nodes first", ErrSecretsLost, r.customer)
+			}
+		}
 		s, err := EnsureSecrets(r.x.Secrets, r.customer)
 		if err != nil {
 			return nil, err

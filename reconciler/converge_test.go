@@ -264,3 +264,47 @@ func addresses(rs []plan.Resource) string {
 	}
 	return fmt.Sprint(slices.Sorted(slices.Values(s)))
 }
+
+// TestLostSecretsAreNotRegenerated (issue 11, item 4): the state file
+// lost a running customer's secrets (an empty file re-created, an old
+// backup). Converge refuses to make new WireGuard keys for nodes that
+// carry the old ones, before any change reaches the clouds.
+func TestLostSecretsAreNotRegenerated(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, simstack.Options{HetznerRateLimitPerHour: -1})
+	conv := &reconciler.Converger{Providers: w.providers, Store: w.store, FrontendSSHKey: w.stack.FrontendSSHKey(), Holder: "test-holder", Who: "tester", Concurrency: 1}
+	cs := load(t, map[string]string{"alpha": ""})
+	p, observed := w.planFor(t, cs, plan.Options{})
+	if res, err := conv.Converge(ctx, p, observed); err != nil || res.Err() != nil {
+		t.Fatalf("converge: %v / %v", err, res.Err())
+	}
+	if err := w.store.DeleteSecrets("alpha"); err != nil {
+		t.Fatal(err)
+	}
+	// A change that needs the secrets: one more server.
+	grown := load(t, map[string]string{"alpha": "compute:\n  minServers: 2\n  maxServers: 4\n"})
+	p, observed = w.planFor(t, grown, plan.Options{})
+	before := mutating(w)
+	res, err := conv.Converge(ctx, p, observed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); !errors.Is(err, reconciler.ErrSecretsLost) {
+		t.Fatalf("converge with lost secrets: %v, want ErrSecretsLost", err)
+	}
+	if _, err := w.store.Secrets("alpha"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("secrets were regenerated: %v", err)
+	}
+	if n := mutating(w) - before; n != 0 {
+		t.Errorf("%d mutating cloud calls after the refusal", n)
+	}
+}
+
+// mutating counts the Hetzner and Exoscale calls that change something.
+func mutating(w *world) int64 {
+	var n int64
+	for _, c := range []*simctl.Controller{w.stack.Hetzner.Control(), w.stack.Exoscale.Control()} {
+		n += c.Total("POST *") + c.Total("PUT *") + c.Total("DELETE *")
+	}
+	return n
+}

@@ -13,6 +13,10 @@ import (
 	"github.com/agentvdc/agentvdc/state"
 )
 
+// ErrSecretsLost refuses to generate secrets for a customer whose nodes
+// already carry keys the state file no longer has.
+var ErrSecretsLost = errors.New("customer's secrets are missing from state")
+
 // SecretStore keeps per-customer secrets (the state package implements it,
 // encrypted at rest).
 type SecretStore interface {
