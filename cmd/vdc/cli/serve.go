@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -203,6 +204,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
+	if err := stateLostCheck(cfg.Data); err != nil {
+		return err
+	}
 	store, err := cf.openState(log, e.getenv)
 	if err != nil {
 		return err
@@ -367,4 +371,26 @@ func newWebhook(e *env, cfg serveConfig, repo *gitsource.Repo, d *daemon.Daemon,
 	}
 	log.Info("webhook on", "branch", branch)
 	return hook, nil
+}
+
+// stateLostCheck refuses to start over with an empty state when the data
+// directory shows a daemon ran here (its daemon-url file, its backups):
+// the state file was lost, and starting anew would regenerate secrets.
+func stateLostCheck(data string) error {
+	if _, err := os.Stat(filepath.Join(data, "state.db")); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var signs []string
+	if _, err := os.Stat(filepath.Join(data, daemonURLFile)); err == nil {
+		signs = append(signs, daemonURLFile)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(data, "backups")); len(ents) > 0 {
+		signs = append(signs, fmt.Sprintf("%d backups in %s", len(ents), filepath.Join(data, "backups")))
+	}
+	if len(signs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s is missing, but %s show that a daemon ran here: the state file was lost. "+
+		"Restore it with vdc state restore %s/backups/state-….db --data %s, or remove those files to start from nothing (new secrets: the customers' VDCs must be rebuilt)",
+		filepath.Join(data, "state.db"), strings.Join(signs, " and "), data, data)
 }
