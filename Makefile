@@ -25,6 +25,7 @@ prereqs: $(BIN)/minio ## install what the tests need (MinIO server; git, Chromiu
 	command -v cloud-init >/dev/null || missing="$$missing cloud-init"; \
 	command -v wg-quick >/dev/null || missing="$$missing wireguard-tools"; \
 	command -v nft >/dev/null || test -x /usr/sbin/nft || missing="$$missing nftables"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

@@ -59,6 +59,7 @@ type Loader struct {
 	customer cue.Value
 	regions  map[string]Placement
 	prices   map[Tier]float64
+	billing  map[Tier]TierBilling
 	types    map[Tier][]string
 	floors   map[string]time.Duration
 	fields   map[string][]string // allowed field names per parent path
@@ -84,6 +85,7 @@ func NewLoader() (*Loader, error) {
 		customer: v.LookupPath(cue.ParsePath("#Customer")),
 		regions:  map[string]Placement{},
 		prices:   map[Tier]float64{},
+		billing:  map[Tier]TierBilling{},
 		types:    map[Tier][]string{},
 		floors:   map[string]time.Duration{},
 		fields:   map[string][]string{},
@@ -100,8 +102,9 @@ func NewLoader() (*Loader, error) {
 		l.regions[k] = Placement{HetznerLocation: r.HetznerLocation, ExoscaleZone: r.ExoscaleZone}
 	}
 	var tiers map[Tier]struct {
-		ListPriceUSD float64  `json:"listPriceUSD"`
-		ServerTypes  []string `json:"serverTypes"`
+		ListPriceUSD float64     `json:"listPriceUSD"`
+		ServerTypes  []string    `json:"serverTypes"`
+		Billing      TierBilling `json:"billing"`
 	}
 	if err := v.LookupPath(cue.ParsePath("#Tiers")).Decode(&tiers); err != nil {
 		return nil, fmt.Errorf("schema #Tiers: %w", err)
@@ -109,6 +112,7 @@ func NewLoader() (*Loader, error) {
 	for k, t := range tiers {
 		l.prices[k] = t.ListPriceUSD
 		l.types[k] = t.ServerTypes
+		l.billing[k] = t.Billing
 	}
 	var floors map[string]Duration
 	if err := v.LookupPath(cue.ParsePath("#Floors")).Decode(&floors); err != nil {
@@ -360,6 +364,7 @@ func (l *Loader) evaluate(f File) fileResult {
 	c.Source = Source{File: f.Path, Hash: hex.EncodeToString(sum[:])}
 	c.Placement = l.regions[c.Region]
 	c.Placement.ListPriceUSD = l.prices[c.Tier]
+	c.Placement.Billing = l.billing[c.Tier]
 	if c.Labels == nil {
 		c.Labels = map[string]string{}
 	}

@@ -134,7 +134,8 @@ func TestExamplesAreValidAndDefaulted(t *testing.T) {
 		got, want any
 	}{
 		{"region", d.Region, "fsn1"},
-		{"placement", d.Placement, Placement{HetznerLocation: "fsn1", ExoscaleZone: "de-fra-1", ListPriceUSD: 25}},
+		{"placement", d.Placement, Placement{HetznerLocation: "fsn1", ExoscaleZone: "de-fra-1", ListPriceUSD: 25,
+			Billing: TierBilling{IncludedServerHours: 730, IncludedStorageGB: 50, OverageServerHourUSD: 0.04, OverageStorageGBMonthUSD: 0.10}}},
 		{"serverType", d.Compute.ServerType, "ccx13"},
 		{"servers", [2]int{d.Compute.MinServers, d.Compute.MaxServers}, [2]int{1, 4}},
 		{"storage", [2]int{d.Storage.InitialGB, d.Storage.MaxGB}, [2]int{50, 500}},

@@ -91,9 +91,19 @@ type Protection struct {
 
 // Placement is where the region puts the customer, and the tier's price.
 type Placement struct {
-	HetznerLocation string  `json:"hetznerLocation"`
-	ExoscaleZone    string  `json:"exoscaleZone"`
-	ListPriceUSD    float64 `json:"listPriceUSD"`
+	HetznerLocation string      `json:"hetznerLocation"`
+	ExoscaleZone    string      `json:"exoscaleZone"`
+	ListPriceUSD    float64     `json:"listPriceUSD"`
+	Billing         TierBilling `json:"billing"`
+}
+
+// TierBilling is what a tier's monthly list price includes and what usage
+// beyond it costs (schema #Tiers billing).
+type TierBilling struct {
+	IncludedServerHours      float64 `json:"includedServerHours"`
+	IncludedStorageGB        float64 `json:"includedStorageGB"`
+	OverageServerHourUSD     float64 `json:"overageServerHourUSD"`
+	OverageStorageGBMonthUSD float64 `json:"overageStorageGBMonthUSD"`
 }
 
 // Source identifies the file a customer was read from.

@@ -195,6 +195,9 @@ func New(cfg Config) (*Server, error) {
 	api("/api/v1/plan", methods{http.MethodPost: s.plan})
 	api("/api/v1/sync", methods{http.MethodPost: s.sync})
 	api("/api/v1/state/backup", methods{http.MethodGet: s.backupState})
+	api("/api/v1/invoices", methods{http.MethodGet: s.listInvoices, http.MethodPost: s.issueInvoices})
+	api("/api/v1/invoices/{number}", methods{http.MethodGet: s.getInvoice})
+	api("/api/v1/invoices/{number}/credit", methods{http.MethodPost: s.creditInvoice})
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	}), false))
@@ -373,8 +376,10 @@ func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.Is(err, daemon.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, daemon.ErrBadRef):
+	case errors.Is(err, daemon.ErrBadRef), errors.Is(err, daemon.ErrBadMonth):
 		status = http.StatusBadRequest
+	case errors.Is(err, state.ErrAlreadyIssued):
+		status = http.StatusConflict
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 	}

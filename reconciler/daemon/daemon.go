@@ -15,6 +15,7 @@ import (
 	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler"
+	"github.com/agentvdc/agentvdc/reconciler/billing"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/metering"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/schedule"
@@ -98,7 +99,9 @@ type Config struct {
 	// observation (default 1m); Now is the meter's clock (default
 	// time.Now).
 	MeterInterval time.Duration
-	Now           func() time.Time
+	// Billing is how invoices are computed (tax rate, number prefix).
+	Billing billing.Config
+	Now     func() time.Time
 
 	Metrics *Metrics
 	Logger  *slog.Logger

@@ -115,7 +115,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newApplyCmd(e),
 		newServeCmd(e),
 		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e),
-		newStateCmd(e), newUsageCmd(e),
+		newStateCmd(e), newUsageCmd(e), newInvoicesCmd(e),
 	)
 	markUsage(root)
 	return root

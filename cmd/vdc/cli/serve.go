@@ -21,6 +21,7 @@ import (
 	"github.com/agentvdc/agentvdc/agents/extract"
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/api"
+	"github.com/agentvdc/agentvdc/reconciler/billing"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/opennebula"
 	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
@@ -77,6 +78,14 @@ type serveConfig struct {
 		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
 		AddressPool        string `yaml:"addressPool"`
 	} `yaml:"clouds"`
+	Billing struct {
+		// TaxRate is applied to every invoice's subtotal (0.19 = 19 %).
+		TaxRate float64 `yaml:"taxRate"`
+		// Seller is the first line of rendered invoices.
+		Seller string `yaml:"seller"`
+		// Prefix of invoice numbers.
+		Prefix string `yaml:"prefix"`
+	} `yaml:"billing"`
 	State struct {
 		// KeyFile is the secrets key (default $VDC_STATE_KEY_FILE, else
 		// DATA/state.db.key).
@@ -110,6 +119,7 @@ func defaultServeConfig() serveConfig {
 	c.API.TokenEnv, c.API.MaxConnections, c.API.MaxConnectionsPerClient = "VDC_TOKEN", api.DefaultMaxConnections, api.DefaultMaxConnectionsPerClient
 	c.Clouds.AddressPool = plan.DefaultAddressPool
 	c.State.BackupInterval, c.State.BackupKeep = duration{time.Hour}, 24
+	c.Billing.Prefix = billing.DefaultPrefix
 	return c
 }
 
@@ -243,6 +253,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		Workers: cfg.Reconcile.Workers, DriftMin: cfg.Reconcile.DriftMin.Duration, HetznerBudgetShare: cfg.Reconcile.HetznerBudgetShare,
 		AllowDelete: cfg.Reconcile.AllowDelete, MaxDeleteFraction: cfg.Reconcile.MaxDeleteFraction,
 		AutoscaleInterval: cfg.Autoscale.Interval.Duration, Metrics: metrics, Logger: log,
+		Billing: billing.Config{TaxRate: cfg.Billing.TaxRate, Seller: cfg.Billing.Seller, Prefix: cfg.Billing.Prefix},
 	}
 	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
 		if one, ok := cl.providers["opennebula"].(*opennebula.Provider); ok {
