@@ -101,6 +101,8 @@ type Config struct {
 	MeterInterval time.Duration
 	// Billing is how invoices are computed (tax rate, number prefix).
 	Billing billing.Config
+	// Anomaly says when a customer's daily cost is an anomaly.
+	Anomaly metering.AnomalyRule
 	Now     func() time.Time
 
 	Metrics *Metrics
@@ -131,6 +133,7 @@ type Daemon struct {
 	prices      plan.Prices
 	holds       map[string]bool
 	decisions   map[string][]ScaleDecision
+	anomalies   map[string]*metering.Anomaly
 	drift       map[string]int
 	ready       error
 	lastRefresh time.Time
@@ -182,6 +185,7 @@ func New(cfg Config) (*Daemon, error) {
 		observed:  map[string][]plan.Resource{},
 		holds:     map[string]bool{},
 		decisions: map[string][]ScaleDecision{},
+		anomalies: map[string]*metering.Anomaly{},
 		drift:     map[string]int{},
 		phases:    map[string]string{},
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
@@ -669,10 +673,12 @@ func (d *Daemon) meterLoop(ctx context.Context) {
 		d.mu.Lock()
 		obs := d.observedLocked()
 		d.mu.Unlock()
-		if n, err := d.meter.Sample(d.now(), obs); err != nil {
+		now := d.now()
+		if n, err := d.meter.Sample(now, obs); err != nil {
 			d.log.Warn("usage meter", "err", err)
 		} else if n > 0 {
 			d.log.Info("usage metered", "records", n)
+			d.checkCostAnomalies(now.Truncate(time.Hour))
 		}
 	}
 	sample()
@@ -692,4 +698,57 @@ func (d *Daemon) meterLoop(ctx context.Context) {
 // Usage returns a customer's hourly usage records with from <= hour < to.
 func (d *Daemon) Usage(_ context.Context, name string, from, to time.Time) ([]state.UsageRecord, error) {
 	return d.cfg.Store.Usage(name, from, to)
+}
+
+// checkCostAnomalies compares each customer's last 24 metered hours with
+// its baseline once an hour closes; a customer becoming anomalous is
+// logged with the causes and counted, and shows in its status.
+func (d *Daemon) checkCostAnomalies(until time.Time) {
+	rule := d.cfg.Anomaly
+	days := rule.BaselineDays
+	if days <= 0 {
+		days = 7
+	}
+	d.mu.Lock()
+	cs := make([]schema.Customer, 0, len(d.desired))
+	for _, c := range d.desired {
+		cs = append(cs, c)
+	}
+	prices := d.prices
+	decisions := map[string][]autoscale.Decision{}
+	for name, ds := range d.decisions {
+		for _, sd := range ds {
+			decisions[name] = append(decisions[name], sd.Decision)
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range cs {
+		recs, err := d.cfg.Store.Usage(c.Name, until.Add(-time.Duration(days+1)*24*time.Hour), until)
+		if err != nil {
+			d.log.Warn("cost anomaly check", "customer", c.Name, "err", err)
+			continue
+		}
+		a := metering.Detect(c.Name, recs, c.Placement.ListPriceUSD, prices, c.Placement.HetznerLocation, decisions[c.Name], until, rule)
+		d.mu.Lock()
+		was := d.anomalies[c.Name]
+		if a == nil {
+			delete(d.anomalies, c.Name)
+		} else {
+			d.anomalies[c.Name] = a
+		}
+		n := len(d.anomalies)
+		d.mu.Unlock()
+		switch {
+		case a != nil && was == nil:
+			d.log.Warn("cost anomaly", "customer", c.Name, "reason", a.Reason, "causes", strings.Join(a.Causes, "; "))
+			if m := d.cfg.Metrics; m != nil {
+				m.CostAnomalies.Inc()
+			}
+		case a == nil && was != nil:
+			d.log.Info("cost anomaly cleared", "customer", c.Name)
+		}
+		if m := d.cfg.Metrics; m != nil {
+			m.CostAnomalous.Set(float64(n))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +98,67 @@ func TestDaemonMetersUsageAcrossARestartAndDowntime(t *testing.T) {
 	if err != nil || len(body) != len(recs) {
 		t.Fatalf("Usage through the daemon: %d records, %v; want %d", len(body), err, len(recs))
 	}
+}
+
+// tenMinutes is a virtual clock that moves ten minutes per reading and
+// can be frozen while the daemon converges.
+type tenMinutes struct {
+	mu     sync.Mutex
+	t      time.Time
+	frozen sync.Mutex
+}
+
+func (c *tenMinutes) Now() time.Time {
+	c.frozen.Lock()
+	defer c.frozen.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(10 * time.Minute)
+	return c.t
+}
+
+func (c *tenMinutes) read() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// TestRunawayRaisesACostAnomalyInTheDaemon (issue 12, cost anomalies):
+// two virtual days at one server, then a runaway to four servers for a
+// day: the customer's view carries the anomaly, naming the servers.
+func TestRunawayRaisesACostAnomalyInTheDaemon(t *testing.T) {
+	f := newFixture(t)
+	clock := &tenMinutes{t: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	clock.frozen.Lock()
+	f.push(t, "beta", map[string]string{"beta.yaml": beta})
+	d, _ := f.startMod(t, 100*time.Millisecond, func(c *daemon.Config) {
+		c.MeterInterval = 2 * time.Millisecond
+		c.Now = clock.Now
+	})
+	waitFor(t, 60*time.Second, "beta synced", f.synced("beta", head(t, f.work)))
+	clock.frozen.Unlock()
+	waitFor(t, 60*time.Second, "two virtual days", func() bool { return clock.read().After(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)) })
+	clock.frozen.Lock()
+	if v, _ := d.Customer(context.Background(), "beta"); v.CostAnomaly != nil {
+		t.Fatalf("anomaly before the runaway: %+v", v.CostAnomaly)
+	}
+	f.push(t, "runaway", map[string]string{"beta.yaml": beta + "compute:\n  minServers: 4\n  maxServers: 4\n"})
+	waitFor(t, 60*time.Second, "beta at four servers", f.synced("beta", head(t, f.work)))
+	runawayAt := clock.read()
+	clock.frozen.Unlock()
+	waitFor(t, 60*time.Second, "a virtual day of runaway", func() bool { return clock.read().After(runawayAt.Add(26 * time.Hour)) })
+	clock.frozen.Lock()
+	defer clock.frozen.Unlock()
+	v, err := d.Customer(context.Background(), "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := v.CostAnomaly
+	if a == nil {
+		t.Fatal("no cost anomaly after a day at four times the servers")
+	}
+	if !strings.Contains(strings.Join(a.Causes, "\n"), "hetzner_server") || a.DailyUSD < 2*a.BaselineUSD {
+		t.Fatalf("anomaly %+v, want the servers named and the day well above the baseline", a)
+	}
+	t.Logf("anomaly: %s; causes: %v", a.Reason, a.Causes)
 }

@@ -78,6 +78,11 @@ type Metrics struct {
 	// dumped files the ingest agent could not read (a hostile file killed
 	// in the extract sandbox counts as timeout or too-large).
 	FilesQuarantined *prometheus.CounterVec
+	// CostAnomalies: agentvdc_cost_anomalies_total, customers that became
+	// anomalous; CostAnomalous: agentvdc_cost_anomalous_customers, those
+	// anomalous now.
+	CostAnomalies prometheus.Counter
+	CostAnomalous prometheus.Gauge
 	// AutoscaleEvents: agentvdc_autoscale_events_total{resource,direction}.
 	AutoscaleEvents *prometheus.CounterVec
 	// Applies: agentvdc_applies_total{result}.
@@ -140,6 +145,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Duration of one agent run, by job.",
 			Buckets: []float64{0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600},
 		}, []string{"job"}),
+		CostAnomalies: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "cost_anomalies_total",
+			Help: "Customers whose daily cost became anomalous (against their baseline or list price).",
+		}),
+		CostAnomalous: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "cost_anomalous_customers",
+			Help: "Customers whose last day's cost is anomalous now.",
+		}),
 		FilesQuarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "agent_files_quarantined_total",
 			Help: "Dumped files the ingest agent quarantined, by reason.",
@@ -209,7 +222,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.ReconcileDuration, m.QueueDepth, m.CloudAPICalls, m.CloudRateLimited,
 		m.DriftResources, m.DriftDetected, m.AgentRuns, m.AgentFailures,
 		m.AgentRunDuration, m.FilesQuarantined, m.AutoscaleEvents, m.Applies, m.Customers, m.TimeToReady, m.CustomersReady,
-		m.WebhookRejected,
+		m.WebhookRejected, m.CostAnomalies, m.CostAnomalous,
 	}
 }
 

@@ -60,7 +60,7 @@ func (d *Daemon) view(name string, detail bool) (CustomerView, error) {
 	c, inGit := d.desired[name]
 	obs := append([]plan.Resource(nil), d.observed[name]...)
 	v := CustomerView{Name: name, InGit: inGit, Hold: d.holds[name], Status: st,
-		Autoscale: append([]ScaleDecision(nil), d.decisions[name]...)}
+		Autoscale: append([]ScaleDecision(nil), d.decisions[name]...), CostAnomaly: d.anomalies[name]}
 	prices := d.prices
 	d.mu.Unlock()
 	if !inGit && !known && len(obs) == 0 {

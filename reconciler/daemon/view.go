@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/metering"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -45,6 +46,9 @@ type CustomerView struct {
 	Agents []AgentJob `json:"agents,omitempty"`
 	// Autoscale are the latest autoscaler decisions, newest first.
 	Autoscale []ScaleDecision `json:"autoscale,omitempty"`
+	// CostAnomaly is set while the customer's last day cost more than its
+	// baseline (or its list price) allows, with what caused it.
+	CostAnomaly *metering.Anomaly `json:"cost_anomaly,omitempty"`
 }
 
 // AgentJob is one scheduled agent of a customer.

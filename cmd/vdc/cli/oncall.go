@@ -252,6 +252,12 @@ func oncallDetail(w io.Writer, v daemon.CustomerView, now time.Time) {
 		fmt.Fprintf(tw, "  %s\t%s %d→%d\t%s/mo\t%s\t%s\n", oncallAge(now, d.At), d.Resource, d.From, d.To, oncallSignedUSD(d.MonthlyCostDeltaUSD), applied, d.Reason)
 	}
 	tw.Flush()
+	if a := v.CostAnomaly; a != nil {
+		fmt.Fprintf(w, "cost anomaly: %s\n", a.Reason)
+		for _, c := range a.Causes {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+	}
 }
 
 func newReconcileCmd(e *env) *cobra.Command {

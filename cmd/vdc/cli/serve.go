@@ -26,6 +26,7 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/clouds/simstack"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/reconciler/daemon/metering"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
@@ -85,6 +86,14 @@ type serveConfig struct {
 		Seller string `yaml:"seller"`
 		// Prefix of invoice numbers.
 		Prefix string `yaml:"prefix"`
+		// Anomaly: a customer's last 24 metered hours cost more than
+		// baselineFactor × its mean day over baselineDays, or (with
+		// aboveListPrice) more than its list price per day.
+		Anomaly struct {
+			BaselineFactor float64 `yaml:"baselineFactor"`
+			BaselineDays   int     `yaml:"baselineDays"`
+			AboveListPrice bool    `yaml:"aboveListPrice"`
+		} `yaml:"anomaly"`
 	} `yaml:"billing"`
 	State struct {
 		// KeyFile is the secrets key (default $VDC_STATE_KEY_FILE, else
@@ -120,6 +129,7 @@ func defaultServeConfig() serveConfig {
 	c.Clouds.AddressPool = plan.DefaultAddressPool
 	c.State.BackupInterval, c.State.BackupKeep = duration{time.Hour}, 24
 	c.Billing.Prefix = billing.DefaultPrefix
+	c.Billing.Anomaly.BaselineFactor, c.Billing.Anomaly.BaselineDays = 1.5, 7
 	return c
 }
 
@@ -254,6 +264,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		AllowDelete: cfg.Reconcile.AllowDelete, MaxDeleteFraction: cfg.Reconcile.MaxDeleteFraction,
 		AutoscaleInterval: cfg.Autoscale.Interval.Duration, Metrics: metrics, Logger: log,
 		Billing: billing.Config{TaxRate: cfg.Billing.TaxRate, Seller: cfg.Billing.Seller, Prefix: cfg.Billing.Prefix},
+		Anomaly: metering.AnomalyRule{BaselineFactor: cfg.Billing.Anomaly.BaselineFactor, BaselineDays: cfg.Billing.Anomaly.BaselineDays,
+			AboveListPrice: cfg.Billing.Anomaly.AboveListPrice},
 	}
 	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
 		if one, ok := cl.providers["opennebula"].(*opennebula.Provider); ok {
