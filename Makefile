@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+STRIPE_MOCK_VERSION := v0.203.0
 export GONOSUMDB := github.com/OpenNebula
 # Tests find the MinIO server here (agents/minio tests start it on 127.0.0.1).
 export VDC_MINIO_BIN := $(BIN)/minio
@@ -19,7 +20,7 @@ run: build ## validate customers/, then run the daemon on this checkout with the
 	$(BIN)/vdc validate --repo . --path customers
 	$(BIN)/vdc serve --sim --repo . --ref HEAD --data .vdc --listen 127.0.0.1:8787
 
-prereqs: $(BIN)/minio ## install what the tests need (MinIO server; git, Chromium, curl, jq and the bootstrap validators from Debian)
+prereqs: $(BIN)/minio $(BIN)/stripe-mock ## install what the tests need (MinIO server; git, Chromium, curl, jq and the bootstrap validators from Debian)
 	@missing=""; for t in git curl jq shellcheck; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v cloud-init >/dev/null || missing="$$missing cloud-init"; \
@@ -28,6 +29,9 @@ prereqs: $(BIN)/minio ## install what the tests need (MinIO server; git, Chromiu
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+$(BIN)/stripe-mock:
+	GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 
 $(BIN)/minio:
 	@echo "building MinIO $(MINIO_VERSION) into bin/ (several minutes on a cold cache)"
