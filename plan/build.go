@@ -49,6 +49,11 @@ type Options struct {
 	// may delete (DefaultMaxDeleteFraction when zero). Deleting a single
 	// customer never trips the breaker.
 	MaxDeleteFraction float64 `json:"max_delete_fraction"`
+	// HetznerServerQuota is the most servers the Hetzner project may hold
+	// (0: unknown, not checked). A plan that would grow the project's
+	// servers (every customer's, in scope or not) beyond it is refused
+	// with ErrQuota before any call is made.
+	HetznerServerQuota int `json:"hetzner_server_quota,omitempty"`
 }
 
 // Input is everything a plan is computed from. Build reads no clock: Now
@@ -260,6 +265,9 @@ func Build(in Input) (*Plan, error) {
 	if opts.MaxDeleteFraction < 0 || opts.MaxDeleteFraction > 1 || math.IsNaN(opts.MaxDeleteFraction) {
 		return nil, fmt.Errorf("%w: max delete fraction %v is outside 0..1", ErrBadInput, opts.MaxDeleteFraction)
 	}
+	if opts.HetznerServerQuota < 0 {
+		return nil, fmt.Errorf("%w: hetzner server quota %d is negative", ErrBadInput, opts.HetznerServerQuota)
+	}
 	if err := in.Prices.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
@@ -299,6 +307,10 @@ func Build(in Input) (*Plan, error) {
 		p.Customers = append(p.Customers, cp)
 	}
 	massDeletionBreaker(p, removed, existing, opts.MaxDeleteFraction)
+	refusedErr := ErrMassDeletion
+	if p.Refused == "" && hetznerQuota(p, obs, opts.HetznerServerQuota) {
+		refusedErr = ErrQuota
+	}
 	p.Steps = Steps(p.Actions)
 	if p.Steps == nil {
 		p.Steps = []Step{}
@@ -306,7 +318,7 @@ func Build(in Input) (*Plan, error) {
 	p.ObservedFingerprint = fingerprint(obs, p.Scope)
 	p.Summary = summarise(p.Customers)
 	if p.Refused != "" {
-		return p, fmt.Errorf("%w: %s", ErrMassDeletion, p.Refused)
+		return p, fmt.Errorf("%w: %s", refusedErr, p.Refused)
 	}
 	return p, nil
 }
@@ -461,6 +473,7 @@ func (b *builder) converge(cp *CustomerPlan, c schema.Customer, mine []Resource,
 			cp.Errors = append(cp.Errors, a.Address+": "+a.BlockedReason)
 		}
 	}
+	cp.Errors = append(cp.Errors, storageLimitErrors(desired)...)
 	switch {
 	case len(cp.Errors) > 0:
 		cp.Status = StatusError
