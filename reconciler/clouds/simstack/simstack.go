@@ -50,6 +50,8 @@ type Options struct {
 	DataDir string
 	// HetznerRateLimitPerHour overrides Hetzner's 3,600 (negative: off).
 	HetznerRateLimitPerHour int
+	// HetznerServerLimit is the simulated project's server quota (0: none).
+	HetznerServerLimit int
 	// ElasticityInterval evaluates OneFlow policies in the background.
 	ElasticityInterval time.Duration
 	// ExoscaleOperationDelay is how long Exoscale operations stay pending
@@ -132,7 +134,7 @@ func Start(o Options) (*Stack, error) {
 		}
 	}
 	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour,
-		ActionDelay: prof.hetznerAction, Logger: o.Logger}); err != nil {
+		ActionDelay: prof.hetznerAction, ServerLimit: o.HetznerServerLimit, Logger: o.Logger}); err != nil {
 		return nil, fmt.Errorf("hetzner simulator: %w", err)
 	}
 	if st.ONE, err = onesim.New(onesim.Options{DataDir: sub("opennebula"), ElasticityInterval: o.ElasticityInterval, Logger: o.Logger,
