@@ -49,6 +49,13 @@ type Options struct {
 	// may delete (DefaultMaxDeleteFraction when zero). Deleting a single
 	// customer never trips the breaker.
 	MaxDeleteFraction float64 `json:"max_delete_fraction"`
+	// ExoscaleVolumeQuota and ExoscaleStorageQuotaGB are the Exoscale
+	// organisation's Block Storage quotas (volumes; GiB provisioned; 0:
+	// unknown, not checked; Exoscale's defaults are 1,000 and 20,480). A
+	// plan that would grow the organisation past one is refused with
+	// ErrQuota before any call is made.
+	ExoscaleVolumeQuota    int `json:"exoscale_volume_quota,omitempty"`
+	ExoscaleStorageQuotaGB int `json:"exoscale_storage_quota_gb,omitempty"`
 	// HetznerServerQuota is the most servers the Hetzner project may hold
 	// (0: unknown, not checked). A plan that would grow the project's
 	// servers (every customer's, in scope or not) beyond it is refused
@@ -265,8 +272,9 @@ func Build(in Input) (*Plan, error) {
 	if opts.MaxDeleteFraction < 0 || opts.MaxDeleteFraction > 1 || math.IsNaN(opts.MaxDeleteFraction) {
 		return nil, fmt.Errorf("%w: max delete fraction %v is outside 0..1", ErrBadInput, opts.MaxDeleteFraction)
 	}
-	if opts.HetznerServerQuota < 0 {
-		return nil, fmt.Errorf("%w: hetzner server quota %d is negative", ErrBadInput, opts.HetznerServerQuota)
+	if opts.HetznerServerQuota < 0 || opts.ExoscaleVolumeQuota < 0 || opts.ExoscaleStorageQuotaGB < 0 {
+		return nil, fmt.Errorf("%w: a quota is negative (hetzner servers %d, exoscale volumes %d, exoscale GB %d)",
+			ErrBadInput, opts.HetznerServerQuota, opts.ExoscaleVolumeQuota, opts.ExoscaleStorageQuotaGB)
 	}
 	if err := in.Prices.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
@@ -308,7 +316,7 @@ func Build(in Input) (*Plan, error) {
 	}
 	massDeletionBreaker(p, removed, existing, opts.MaxDeleteFraction)
 	refusedErr := ErrMassDeletion
-	if p.Refused == "" && hetznerQuota(p, obs, opts.HetznerServerQuota) {
+	if p.Refused == "" && (hetznerQuota(p, obs, opts.HetznerServerQuota) || b.exoscaleQuota(p, opts)) {
 		refusedErr = ErrQuota
 	}
 	p.Steps = Steps(p.Actions)
@@ -375,6 +383,9 @@ type builder struct {
 	cost     coster
 	blocks   map[string]Addresses
 	blockErr error
+	// desiredVolumes is each converging customer's desired block volumes
+	// (count, GB), for the organisation quotas.
+	desiredVolumes map[string][2]int
 }
 
 // assignBlocks gives every customer in git its address block. Every one
@@ -463,6 +474,10 @@ func (b *builder) converge(cp *CustomerPlan, c schema.Customer, mine []Resource,
 	}
 	cp.AddressBlock = addrs.Block.String()
 	desired := expand(c, addrs, mine, b.in.Scale[c.Name])
+	if b.desiredVolumes == nil {
+		b.desiredVolumes = map[string][2]int{}
+	}
+	b.desiredVolumes[c.Name] = volumeUsage(desired)
 	actions := diffCustomer(desired, mine, DiffOptions{})
 	cp.ServersAfter = countKind(desired, HetznerServer)
 	after, unAfter := b.cost.of(desired)

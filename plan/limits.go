@@ -80,6 +80,70 @@ func storageLimitErrors(desired []Resource) []string {
 	return errs
 }
 
+// volumeUsage counts block volumes and their GB.
+func volumeUsage(rs []Resource) [2]int {
+	var u [2]int
+	for _, r := range rs {
+		if r.Kind == ExoBlockVolume {
+			u[0]++
+			if n, err := strconv.Atoi(strings.TrimSpace(r.Attrs["size_gb"])); err == nil {
+				u[1] += n
+			}
+		}
+	}
+	return u
+}
+
+// exoscaleQuota refuses the plan when it would grow the Exoscale
+// organisation's volumes or provisioned GB past its quota (0: no check),
+// counting as hetznerQuota does: out-of-scope and blocked customers keep
+// their observed volumes, converging ones get their desired volumes,
+// removed ones none.
+func (b *builder) exoscaleQuota(p *Plan, opts Options) bool {
+	if opts.ExoscaleVolumeQuota <= 0 && opts.ExoscaleStorageQuotaGB <= 0 {
+		return false
+	}
+	inScope := make(map[string]bool, len(p.Scope))
+	for _, n := range p.Scope {
+		inScope[n] = true
+	}
+	var before, after [2]int
+	add := func(to *[2]int, u [2]int) { to[0] += u[0]; to[1] += u[1] }
+	for name, rs := range b.obs {
+		u := volumeUsage(rs)
+		add(&before, u)
+		if !inScope[name] {
+			add(&after, u)
+		}
+	}
+	for _, cp := range p.Customers {
+		switch d, ok := b.desiredVolumes[cp.Name]; {
+		case cp.Blocked != "" || cp.Status == StatusSuspended:
+			add(&after, volumeUsage(b.obs[cp.Name]))
+		case ok:
+			add(&after, d)
+		}
+	}
+	var why string
+	switch {
+	case opts.ExoscaleVolumeQuota > 0 && after[0] > opts.ExoscaleVolumeQuota && after[0] > before[0]:
+		why = fmt.Sprintf("the plan would hold %d Exoscale block volumes (%d now), above the organisation's quota of %d (--exoscale-volume-quota)",
+			after[0], before[0], opts.ExoscaleVolumeQuota)
+	case opts.ExoscaleStorageQuotaGB > 0 && after[1] > opts.ExoscaleStorageQuotaGB && after[1] > before[1]:
+		why = fmt.Sprintf("the plan would provision %d GB of Exoscale Block Storage (%d GB now), above the organisation's quota of %d GB (--exoscale-storage-quota-gb)",
+			after[1], before[1], opts.ExoscaleStorageQuotaGB)
+	default:
+		return false
+	}
+	p.Refused = why + ": ask Exoscale to raise it or plan fewer or smaller volumes"
+	for i := range p.Actions {
+		if !p.Actions[i].Blocked {
+			p.Actions[i].Blocked, p.Actions[i].BlockedReason = true, "exoscale block storage quota: "+p.Refused
+		}
+	}
+	return true
+}
+
 // hetznerQuota refuses the plan (Plan.Refused, every action blocked) when
 // it would grow the Hetzner project's servers beyond quota (0: no check).
 // Servers are counted over every observed customer: those outside the

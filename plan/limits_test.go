@@ -147,3 +147,42 @@ func TestHetznerServerQuota(t *testing.T) {
 		t.Fatalf("negative quota: %v", err)
 	}
 }
+
+// TestExoscaleOrganisationQuotas: a plan growing the organisation's block
+// volumes or provisioned GB past the configured quota is refused before
+// any step.
+func TestExoscaleOrganisationQuotas(t *testing.T) {
+	ent := example(t, "acme-analytics") // 200 GB
+	pro := example(t, "bluebird-books") // 50 GB
+	cas := example(t, "casa-verde")     // 10 GB
+	build := func(o Options, obs []Resource, sc map[string]Scale) (*Plan, error) {
+		return Build(Input{Customers: []schema.Customer{ent, pro, cas}, Observed: obs, Now: testNow, Prices: testPrices(), Options: o, Scale: sc})
+	}
+	p, err := build(Options{ExoscaleVolumeQuota: 2}, nil, nil)
+	if !errors.Is(err, ErrQuota) || !strings.Contains(p.Refused, "the plan would hold 3 Exoscale block volumes (0 now), above the organisation's quota of 2 (--exoscale-volume-quota)") || len(p.Steps) != 0 {
+		t.Fatalf("volume quota: %v, refused %q, %d steps", err, p.Refused, len(p.Steps))
+	}
+	p, err = build(Options{ExoscaleStorageQuotaGB: 259}, nil, nil)
+	if !errors.Is(err, ErrQuota) || !strings.Contains(p.Refused, "the plan would provision 260 GB of Exoscale Block Storage (0 GB now), above the organisation's quota of 259 GB") {
+		t.Fatalf("GB quota: %v, refused %q", err, p.Refused)
+	}
+	for _, a := range p.Actions {
+		if !a.Blocked {
+			t.Fatalf("%s not blocked", a.Address)
+		}
+	}
+	if _, err := build(Options{ExoscaleVolumeQuota: 3, ExoscaleStorageQuotaGB: 260}, nil, nil); err != nil {
+		t.Fatalf("within the quotas: %v", err)
+	}
+	// Growth of a converged fleet counts: the enterprise volume to 300 GB.
+	obs := converged(ent, pro, cas)
+	if _, err := build(Options{ExoscaleStorageQuotaGB: 300}, obs, map[string]Scale{ent.Name: {VolumeGB: 300}}); !errors.Is(err, ErrQuota) {
+		t.Fatalf("growth past the GB quota: %v", err)
+	}
+	if _, err := build(Options{ExoscaleStorageQuotaGB: 360}, obs, map[string]Scale{ent.Name: {VolumeGB: 300}}); err != nil {
+		t.Fatalf("growth within the GB quota: %v", err)
+	}
+	if _, err := build(Options{ExoscaleVolumeQuota: -1}, nil, nil); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("negative quota: %v", err)
+	}
+}

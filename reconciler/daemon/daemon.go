@@ -79,6 +79,10 @@ type Config struct {
 	// unknown): plans, the autoscaler's included, that would grow the
 	// project past it are refused (plan.Options.HetznerServerQuota).
 	HetznerServerQuota int
+	// ExoscaleVolumeQuota and ExoscaleStorageQuotaGB are the Exoscale
+	// organisation's Block Storage quotas (0: unknown), likewise.
+	ExoscaleVolumeQuota    int
+	ExoscaleStorageQuotaGB int
 
 	Autoscaler        Autoscaler
 	AutoscaleInterval time.Duration // default 1m
@@ -608,7 +612,7 @@ func (d *Daemon) build(targets []string, commit string) (*plan.Plan, error) {
 	in := plan.Input{Commit: commit, Customers: cs, Observed: d.observedLocked(), ObservedAt: d.observedAt,
 		Now: time.Now().UTC(), Prices: d.prices, AddressPool: d.cfg.AddressPool, HeldBlocks: held,
 		Options: plan.Options{Targets: targets, AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction,
-			HetznerServerQuota: d.cfg.HetznerServerQuota}}
+			HetznerServerQuota: d.cfg.HetznerServerQuota, ExoscaleVolumeQuota: d.cfg.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: d.cfg.ExoscaleStorageQuotaGB}}
 	d.mu.Unlock()
 	sort.Slice(in.Customers, func(i, j int) bool { return in.Customers[i].Name < in.Customers[j].Name })
 	if d.cfg.Autoscaler != nil {

@@ -180,7 +180,7 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 		Observed: d.observedLocked(), ObservedAt: d.observedAt, Prices: d.prices,
 		AddressPool: d.cfg.AddressPool, HeldBlocks: held,
 		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction,
-			HetznerServerQuota: d.cfg.HetznerServerQuota}}
+			HetznerServerQuota: d.cfg.HetznerServerQuota, ExoscaleVolumeQuota: d.cfg.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: d.cfg.ExoscaleStorageQuotaGB}}
 	d.mu.Unlock()
 	in.Now = time.Now().UTC()
 	p, err := plan.Build(in)

@@ -38,8 +38,10 @@ type cloudFlags struct {
 	frontendKeyFile             string
 	addressPool                 string
 	stateKeyFile                string
-	// hetznerServerQuota is the Hetzner project's server quota (0: unknown).
-	hetznerServerQuota int
+	// hetznerServerQuota is the Hetzner project's server quota, and
+	// exoscaleVolumeQuota and exoscaleStorageQuotaGB the Exoscale
+	// organisation's Block Storage quotas (0: unknown).
+	hetznerServerQuota, exoscaleVolumeQuota, exoscaleStorageQuotaGB int
 	// verifyState checks the whole state file when it is opened (serve).
 	verifyState bool
 	// instrument, if set, wraps each cloud's HTTP transport (metrics).
@@ -75,6 +77,8 @@ func (f *cloudFlags) registerEndpoints(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.frontendKeyFile, "frontend-ssh-key", "", "the OpenNebula front-end's SSH public key file, authorised for oneadmin on every host (default $VDC_FRONTEND_SSH_KEY; required to apply outside --sim, where the simulator's key is used)")
 	cmd.Flags().StringVar(&f.addressPool, "address-pool", plan.DefaultAddressPool, "IPv4 pool customers' /24 address blocks come from (never change it under live customers)")
 	cmd.Flags().IntVar(&f.hetznerServerQuota, "hetzner-server-quota", 0, "the Hetzner project's server quota: plans that would grow past it are refused (0: unknown, not checked; with --sim the simulator enforces it too)")
+	cmd.Flags().IntVar(&f.exoscaleVolumeQuota, "exoscale-volume-quota", 0, "the Exoscale organisation's block volume quota (Exoscale's default is 1000): plans that would grow past it are refused (0: unknown, not checked; with --sim the simulator enforces it too)")
+	cmd.Flags().IntVar(&f.exoscaleStorageQuotaGB, "exoscale-storage-quota-gb", 0, "the Exoscale organisation's provisioned Block Storage quota in GiB (Exoscale's default is 20480): plans that would grow past it are refused (0: unknown, not checked; with --sim the simulator enforces it too)")
 	cmd.Flags().StringVar(&f.pricesFile, "prices", "", "JSON file overriding the Exoscale price table: {\"exoscale_instance_hourly\": {\"standard.small\": 0.025}, \"exoscale_volume_gb_monthly\": 0.1, \"eur_to_usd\": 1.08} (EUR)")
 }
 
@@ -150,6 +154,8 @@ func (f *cloudFlags) checkSimLatency() error {
 		return withCode(ExitUsage, errors.New("--sim-latency needs --sim: real clouds have their own latencies"))
 	case f.hetznerServerQuota < 0:
 		return withCode(ExitUsage, fmt.Errorf("--hetzner-server-quota %d: want 0 (unknown) or more", f.hetznerServerQuota))
+	case f.exoscaleVolumeQuota < 0 || f.exoscaleStorageQuotaGB < 0:
+		return withCode(ExitUsage, fmt.Errorf("--exoscale-volume-quota %d, --exoscale-storage-quota-gb %d: want 0 (unknown) or more", f.exoscaleVolumeQuota, f.exoscaleStorageQuotaGB))
 	}
 	return nil
 }
@@ -165,7 +171,8 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 	}
 	if f.sim {
 		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1, Latency: f.simLatency,
-			HetznerServerLimit: max(f.hetznerServerQuota, 0)})
+			HetznerServerLimit: max(f.hetznerServerQuota, 0), ExoscaleMaxVolumes: max(f.exoscaleVolumeQuota, 0),
+			ExoscaleMaxProvisionedGiB: int64(max(f.exoscaleStorageQuotaGB, 0))})
 		if err != nil {
 			return nil, err
 		}

@@ -56,7 +56,11 @@ type serveConfig struct {
 		HetznerBudgetShare float64  `yaml:"hetznerBudgetShare"`
 		AllowDelete        bool     `yaml:"allowDelete"`
 		MaxDeleteFraction  float64  `yaml:"maxDeleteFraction"`
-		HetznerServerQuota int      `yaml:"hetznerServerQuota"`
+
+		// The clouds' quotas (0: unknown): plans growing past one are refused.
+		HetznerServerQuota     int `yaml:"hetznerServerQuota"`
+		ExoscaleVolumeQuota    int `yaml:"exoscaleVolumeQuota"`
+		ExoscaleStorageQuotaGB int `yaml:"exoscaleStorageQuotaGB"`
 	} `yaml:"reconcile"`
 	Autoscale struct {
 		Enabled  *bool    `yaml:"enabled"`
@@ -174,9 +178,6 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 			if fl.Changed("poll") {
 				cfg.Repo.Poll = flags.Repo.Poll
 			}
-			if fl.Changed("hetzner-server-quota") {
-				cfg.Reconcile.HetznerServerQuota = flags.Reconcile.HetznerServerQuota
-			}
 			return serve(cmd.Context(), e, cfg)
 		},
 	}
@@ -188,7 +189,6 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 	cmd.Flags().StringVar(&flags.Repo.URL, "repo", ".", "customer repository: local path or remote URL")
 	cmd.Flags().StringVar(&flags.Repo.Ref, "ref", "HEAD", "branch or tag to follow")
 	cmd.Flags().StringVar(&flags.Repo.Path, "path", "customers", "customers directory in the repository")
-	cmd.Flags().IntVar(&flags.Reconcile.HetznerServerQuota, "hetzner-server-quota", 0, "the Hetzner project's server quota: plans (autoscaling included) that would grow past it are refused (0: unknown, not checked)")
 	cmd.Flags().DurationVar(&flags.Repo.Poll.Duration, "poll", time.Minute, "git poll interval")
 	return cmd
 }
@@ -204,7 +204,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 
 	cf := cloudFlags{sim: cfg.Sim, simLatency: cfg.SimLatency, dataDir: cfg.Data, exoZones: defaultExoscaleZones(), instrument: metrics.InstrumentTransport,
 		frontendKeyFile: cfg.Clouds.FrontendSSHKeyFile, addressPool: cfg.Clouds.AddressPool,
-		stateKeyFile: cfg.State.KeyFile, verifyState: true, hetznerServerQuota: cfg.Reconcile.HetznerServerQuota}
+		stateKeyFile: cfg.State.KeyFile, verifyState: true,
+		hetznerServerQuota: cfg.Reconcile.HetznerServerQuota, exoscaleVolumeQuota: cfg.Reconcile.ExoscaleVolumeQuota,
+		exoscaleStorageQuotaGB: cfg.Reconcile.ExoscaleStorageQuotaGB}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
@@ -243,8 +245,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		Prices:  func(ctx context.Context) (plan.Prices, error) { return cf.prices(ctx, cl, store) },
 		Workers: cfg.Reconcile.Workers, DriftMin: cfg.Reconcile.DriftMin.Duration, HetznerBudgetShare: cfg.Reconcile.HetznerBudgetShare,
 		AllowDelete: cfg.Reconcile.AllowDelete, MaxDeleteFraction: cfg.Reconcile.MaxDeleteFraction,
-		HetznerServerQuota: cfg.Reconcile.HetznerServerQuota,
-		AutoscaleInterval:  cfg.Autoscale.Interval.Duration, Metrics: metrics, Logger: log,
+		AutoscaleInterval: cfg.Autoscale.Interval.Duration, Metrics: metrics, Logger: log,
+		HetznerServerQuota: cfg.Reconcile.HetznerServerQuota, ExoscaleVolumeQuota: cfg.Reconcile.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: cfg.Reconcile.ExoscaleStorageQuotaGB,
 	}
 	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
 		if one, ok := cl.providers["opennebula"].(*opennebula.Provider); ok {

@@ -52,6 +52,10 @@ type Options struct {
 	HetznerRateLimitPerHour int
 	// HetznerServerLimit is the simulated project's server quota (0: none).
 	HetznerServerLimit int
+	// ExoscaleMaxVolumes and ExoscaleMaxProvisionedGiB are the simulated
+	// organisation's Block Storage quotas (0: Exoscale's defaults).
+	ExoscaleMaxVolumes        int
+	ExoscaleMaxProvisionedGiB int64
 	// ElasticityInterval evaluates OneFlow policies in the background.
 	ElasticityInterval time.Duration
 	// ExoscaleOperationDelay is how long Exoscale operations stay pending
@@ -142,7 +146,8 @@ func Start(o Options) (*Stack, error) {
 		st.Hetzner.Close()
 		return nil, fmt.Errorf("opennebula simulator: %w", err)
 	}
-	if st.Exoscale, err = exoscalesim.New(exoscalesim.Options{DataDir: sub("exoscale"), OperationDelay: o.ExoscaleOperationDelay, Logger: o.Logger}); err != nil {
+	if st.Exoscale, err = exoscalesim.New(exoscalesim.Options{DataDir: sub("exoscale"), OperationDelay: o.ExoscaleOperationDelay, Logger: o.Logger,
+		MaxVolumes: o.ExoscaleMaxVolumes, MaxProvisionedGiB: o.ExoscaleMaxProvisionedGiB}); err != nil {
 		st.ONE.Close()
 		st.Hetzner.Close()
 		return nil, fmt.Errorf("exoscale simulator: %w", err)

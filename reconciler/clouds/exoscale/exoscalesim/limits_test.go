@@ -3,9 +3,11 @@ package exoscalesim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/agentvdc/agentvdc/plan"
 	v3 "github.com/exoscale/egoscale/v3"
 )
 
@@ -135,4 +137,22 @@ func TestBlockStorageLimits(t *testing.T) {
 		_, err := h.c.CreateBlockStorageVolume(ctx, v3.CreateBlockStorageVolumeRequest{Name: "c", Size: 10})
 		wantStatus(t, err, v3.ErrForbidden, "above its quota of 20480 GiB")
 	})
+}
+
+// TestLimitsAgreeWithThePlan: the plan refuses exactly what the simulator
+// (and Exoscale) would.
+func TestLimitsAgreeWithThePlan(t *testing.T) {
+	if !slices.Equal(DefaultBlockStorageZones(), plan.BlockStorageZones()) {
+		t.Errorf("zones: sim %v, plan %v", DefaultBlockStorageZones(), plan.BlockStorageZones())
+	}
+	if MinVolumeGiB != plan.MinVolumeGB || MaxVolumeGiB != plan.MaxVolumeGB || MaxAttachmentsPerInstance != plan.MaxVolumesPerInstance {
+		t.Errorf("limits: sim %d–%d GiB × %d, plan %d–%d × %d", MinVolumeGiB, MaxVolumeGiB, MaxAttachmentsPerInstance,
+			plan.MinVolumeGB, plan.MaxVolumeGB, plan.MaxVolumesPerInstance)
+	}
+	for _, it := range newCatalog().types {
+		name := string(it.Family) + "." + string(it.Size)
+		if plan.CanAttachVolumes(name) == tooSmallToAttach[it.Size] {
+			t.Errorf("%s: plan says can attach %v, sim refuses %v", name, plan.CanAttachVolumes(name), tooSmallToAttach[it.Size])
+		}
+	}
 }
