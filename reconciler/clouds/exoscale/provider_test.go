@@ -618,3 +618,42 @@ func TestOperationTimeout(t *testing.T) {
 		t.Fatalf("gave up after %s", d)
 	}
 }
+
+// TestBlockStorageLimitsAreSurfaced: the simulator's Block Storage
+// refusals reach the caller at once (a 4xx is not retried), with the
+// API's message.
+func TestBlockStorageLimitsAreSurfaced(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opts     exoscalesim.Options
+		edit     func([]plan.Resource)
+		key      string
+		sentinel error
+		msg      string
+	}{
+		{"5 GiB volume", exoscalesim.Options{}, func(rs []plan.Resource) { rs[3].Attrs[attrSizeGB] = "5" },
+			"POST /v2/block-storage", v3.ErrBadRequest, "size: 5 GiB is out of range (10 to 10240 GiB)"},
+		{"tiny storage node", exoscalesim.Options{}, func(rs []plan.Resource) { rs[2].Attrs[attrInstanceType] = "standard.tiny" },
+			"PUT /v2/block-storage/{id}:attach", v3.ErrBadRequest,
+			"is of type standard.tiny: attaching a block storage volume needs at least a small instance"},
+		{"provisioned quota", exoscalesim.Options{MaxProvisionedGiB: 50}, func([]plan.Resource) {}, // the volume is 100 GiB
+			"POST /v2/block-storage", v3.ErrForbidden,
+			"quota exceeded: 100 GiB more block storage would bring the organization to 100 GiB, above its quota of 50 GiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.opts, nil)
+			rs := desired("acme", "de-fra-1")
+			tc.edit(rs)
+			l := newIDs()
+			h.apply(t, rs[:3], l)
+			h.sim.Control().ResetCounters()
+			_, err := h.p.Create(context.Background(), rs[3], l.lookup)
+			if !errors.Is(err, tc.sentinel) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("create volume: %v, want %v with %q", err, tc.sentinel, tc.msg)
+			}
+			if n := h.sim.Control().Total(tc.key); n != 1 {
+				t.Fatalf("%d calls to %s, want 1 (not retried)", n, tc.key)
+			}
+		})
+	}
+}
