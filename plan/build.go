@@ -260,10 +260,12 @@ func (p *Plan) Blocks() map[string]string {
 // HasChanges reports whether applying the plan would change anything.
 func (p *Plan) HasChanges() bool { return p.Refused == "" && len(p.Steps) > 0 }
 
-// Build computes the plan. On a refusal (invalid files, mass deletion) it
-// returns the plan, explaining the refusal in Plan.Refused, together with
-// ErrInvalidDesiredState or ErrMassDeletion; other errors (ErrBadInput)
-// come with a nil plan.
+// Build computes the plan. On a refusal (invalid files, mass deletion, a
+// cloud quota of Options) it returns the plan, explaining the refusal in
+// Plan.Refused, together with ErrInvalidDesiredState, ErrMassDeletion or
+// ErrQuota; other errors (ErrBadInput) come with a nil plan. A customer
+// beyond an Exoscale Block Storage limit is not a refusal of the plan but
+// an error customer (status error, all its actions blocked).
 func Build(in Input) (*Plan, error) {
 	opts := in.Options
 	if opts.MaxDeleteFraction == 0 {

@@ -30,7 +30,8 @@ func CanAttachVolumes(instanceType string) bool {
 	return size != "micro" && size != "tiny"
 }
 
-// ErrQuota: the plan would exceed a cloud quota.
+// ErrQuota: the plan would grow past a cloud quota of Options
+// (HetznerServerQuota, ExoscaleVolumeQuota, ExoscaleStorageQuotaGB).
 var ErrQuota = errors.New("cloud quota: plan refused")
 
 // storageLimitErrors lists the Exoscale Block Storage limits the desired
