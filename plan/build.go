@@ -49,6 +49,18 @@ type Options struct {
 	// may delete (DefaultMaxDeleteFraction when zero). Deleting a single
 	// customer never trips the breaker.
 	MaxDeleteFraction float64 `json:"max_delete_fraction"`
+	// ExoscaleVolumeQuota and ExoscaleStorageQuotaGB are the Exoscale
+	// organisation's Block Storage quotas (volumes; GiB provisioned; 0:
+	// unknown, not checked; Exoscale's defaults are 1,000 and 20,480). A
+	// plan that would grow the organisation past one is refused with
+	// ErrQuota before any call is made.
+	ExoscaleVolumeQuota    int `json:"exoscale_volume_quota,omitempty"`
+	ExoscaleStorageQuotaGB int `json:"exoscale_storage_quota_gb,omitempty"`
+	// HetznerServerQuota is the most servers the Hetzner project may hold
+	// (0: unknown, not checked). A plan that would grow the project's
+	// servers (every customer's, in scope or not) beyond it is refused
+	// with ErrQuota before any call is made.
+	HetznerServerQuota int `json:"hetzner_server_quota,omitempty"`
 }
 
 // Input is everything a plan is computed from. Build reads no clock: Now
@@ -248,10 +260,12 @@ func (p *Plan) Blocks() map[string]string {
 // HasChanges reports whether applying the plan would change anything.
 func (p *Plan) HasChanges() bool { return p.Refused == "" && len(p.Steps) > 0 }
 
-// Build computes the plan. On a refusal (invalid files, mass deletion) it
-// returns the plan, explaining the refusal in Plan.Refused, together with
-// ErrInvalidDesiredState or ErrMassDeletion; other errors (ErrBadInput)
-// come with a nil plan.
+// Build computes the plan. On a refusal (invalid files, mass deletion, a
+// cloud quota of Options) it returns the plan, explaining the refusal in
+// Plan.Refused, together with ErrInvalidDesiredState, ErrMassDeletion or
+// ErrQuota; other errors (ErrBadInput) come with a nil plan. A customer
+// beyond an Exoscale Block Storage limit is not a refusal of the plan but
+// an error customer (status error, all its actions blocked).
 func Build(in Input) (*Plan, error) {
 	opts := in.Options
 	if opts.MaxDeleteFraction == 0 {
@@ -259,6 +273,10 @@ func Build(in Input) (*Plan, error) {
 	}
 	if opts.MaxDeleteFraction < 0 || opts.MaxDeleteFraction > 1 || math.IsNaN(opts.MaxDeleteFraction) {
 		return nil, fmt.Errorf("%w: max delete fraction %v is outside 0..1", ErrBadInput, opts.MaxDeleteFraction)
+	}
+	if opts.HetznerServerQuota < 0 || opts.ExoscaleVolumeQuota < 0 || opts.ExoscaleStorageQuotaGB < 0 {
+		return nil, fmt.Errorf("%w: a quota is negative (hetzner servers %d, exoscale volumes %d, exoscale GB %d)",
+			ErrBadInput, opts.HetznerServerQuota, opts.ExoscaleVolumeQuota, opts.ExoscaleStorageQuotaGB)
 	}
 	if err := in.Prices.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
@@ -299,6 +317,10 @@ func Build(in Input) (*Plan, error) {
 		p.Customers = append(p.Customers, cp)
 	}
 	massDeletionBreaker(p, removed, existing, opts.MaxDeleteFraction)
+	refusedErr := ErrMassDeletion
+	if p.Refused == "" && (hetznerQuota(p, obs, opts.HetznerServerQuota) || b.exoscaleQuota(p, opts)) {
+		refusedErr = ErrQuota
+	}
 	p.Steps = Steps(p.Actions)
 	if p.Steps == nil {
 		p.Steps = []Step{}
@@ -306,7 +328,7 @@ func Build(in Input) (*Plan, error) {
 	p.ObservedFingerprint = fingerprint(obs, p.Scope)
 	p.Summary = summarise(p.Customers)
 	if p.Refused != "" {
-		return p, fmt.Errorf("%w: %s", ErrMassDeletion, p.Refused)
+		return p, fmt.Errorf("%w: %s", refusedErr, p.Refused)
 	}
 	return p, nil
 }
@@ -363,6 +385,9 @@ type builder struct {
 	cost     coster
 	blocks   map[string]Addresses
 	blockErr error
+	// desiredVolumes is each converging customer's desired block volumes
+	// (count, GB), for the organisation quotas.
+	desiredVolumes map[string][2]int
 }
 
 // assignBlocks gives every customer in git its address block. Every one
@@ -451,6 +476,10 @@ func (b *builder) converge(cp *CustomerPlan, c schema.Customer, mine []Resource,
 	}
 	cp.AddressBlock = addrs.Block.String()
 	desired := expand(c, addrs, mine, b.in.Scale[c.Name])
+	if b.desiredVolumes == nil {
+		b.desiredVolumes = map[string][2]int{}
+	}
+	b.desiredVolumes[c.Name] = volumeUsage(desired)
 	actions := diffCustomer(desired, mine, DiffOptions{})
 	cp.ServersAfter = countKind(desired, HetznerServer)
 	after, unAfter := b.cost.of(desired)
@@ -461,6 +490,7 @@ func (b *builder) converge(cp *CustomerPlan, c schema.Customer, mine []Resource,
 			cp.Errors = append(cp.Errors, a.Address+": "+a.BlockedReason)
 		}
 	}
+	cp.Errors = append(cp.Errors, storageLimitErrors(desired)...)
 	switch {
 	case len(cp.Errors) > 0:
 		cp.Status = StatusError

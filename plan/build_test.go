@@ -290,12 +290,12 @@ func TestFingerprint(t *testing.T) {
 }
 
 func TestCost(t *testing.T) {
-	c := example(t, "casa-verde") // cx22 in nbg1, standard.tiny, 10 GB, max 1 server, 50 GB
+	c := example(t, "casa-verde") // cx22 in nbg1, standard.small (the smallest that takes a volume), 10 GB, max 1 server, 50 GB
 	pr := testPrices()
 	d := DefaultExoscalePrices()
 	fx := DefaultEURToUSD
 	server := pr.HetznerServerMonthly["cx22"]["nbg1"] * fx
-	storage := (d.ExoscaleInstanceHourly["standard.tiny"]*HoursPerMonth + ExoDiskGB*d.ExoscaleDiskGBMonthly) * fx
+	storage := (d.ExoscaleInstanceHourly["standard.small"]*HoursPerMonth + ExoDiskGB*d.ExoscaleDiskGBMonthly) * fx
 	vol := func(gb float64) float64 { return gb * d.ExoscaleVolumeGBMonthly * fx }
 
 	p, err := Build(Input{Customers: []schema.Customer{c}, Now: testNow, Prices: pr})
@@ -313,7 +313,7 @@ func TestCost(t *testing.T) {
 	// Upsize: before is priced from the observed server type.
 	obs := converged(c)
 	setAttr(obs, HetznerServer, "agentvdc-casa-verde-srv-1", "server_type", "cx32")
-	pr.ExoscaleInstanceHourly = map[string]float64{"standard.tiny": 0.5} // configuration overrides the default
+	pr.ExoscaleInstanceHourly = map[string]float64{"standard.small": 0.5} // configuration overrides the default
 	pr.EURToUSD = 1
 	p, err = Build(Input{Customers: []schema.Customer{c}, Observed: obs, Now: testNow, Prices: pr})
 	if err != nil {

@@ -70,7 +70,9 @@ type Sizing struct {
 func TierSizing(t schema.Tier) Sizing {
 	switch t {
 	case schema.TierCasual:
-		return Sizing{StorageInstanceType: "standard.tiny", DataCPU: 1, DataMemoryMB: 2048, WorkerCPU: 1, WorkerMemoryMB: 1024}
+		// standard.small, not tiny: Exoscale attaches Block Storage only to
+		// instances of size Small or larger.
+		return Sizing{StorageInstanceType: "standard.small", DataCPU: 1, DataMemoryMB: 2048, WorkerCPU: 1, WorkerMemoryMB: 1024}
 	case schema.TierEnterprise:
 		return Sizing{StorageInstanceType: "standard.medium", DataCPU: 4, DataMemoryMB: 8192, WorkerCPU: 2, WorkerMemoryMB: 4096}
 	default:

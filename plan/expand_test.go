@@ -42,7 +42,7 @@ func TestExpandPerTier(t *testing.T) {
 		dataCPU      string
 		extraLabels  map[string]string
 	}{
-		{"casa-verde", 1, "cx22", "nbg1", "de-muc-1", "standard.tiny", "10", "1", "2", "1", nil},
+		{"casa-verde", 1, "cx22", "nbg1", "de-fra-1", "standard.small", "10", "1", "2", "1", nil},
 		{"bluebird-books", 1, "ccx13", "fsn1", "de-fra-1", "standard.small", "50", "1", "8", "1", nil},
 		{"dune-labs", 1, "ccx13", "fsn1", "de-fra-1", "standard.small", "50", "1", "8", "1", nil},
 		{"acme-analytics", 2, "ccx33", "hel1", "de-fra-1", "standard.medium", "200", "2", "32", "4",

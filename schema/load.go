@@ -58,6 +58,7 @@ type Loader struct {
 	ctx      *cue.Context
 	customer cue.Value
 	regions  map[string]Placement
+	bsZones  []string
 	prices   map[Tier]float64
 	billing  map[Tier]TierBilling
 	types    map[Tier][]string
@@ -74,9 +75,12 @@ type fileResult struct {
 }
 
 // NewLoader compiles the embedded schema.
-func NewLoader() (*Loader, error) {
+func NewLoader() (*Loader, error) { return compileLoader(cueSource) }
+
+// compileLoader compiles src as the schema (tests pass altered copies).
+func compileLoader(src string) (*Loader, error) {
 	ctx := cuecontext.New()
-	v := ctx.CompileString(cueSource, cue.Filename("customer.cue"))
+	v := ctx.CompileString(src, cue.Filename("customer.cue"))
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("compile embedded schema: %w", err)
 	}
@@ -98,7 +102,20 @@ func NewLoader() (*Loader, error) {
 	if err := v.LookupPath(cue.ParsePath("#Regions")).Decode(&regions); err != nil {
 		return nil, fmt.Errorf("schema #Regions: %w", err)
 	}
-	for k, r := range regions {
+	if err := v.LookupPath(cue.ParsePath("#BlockStorageZones")).Decode(&l.bsZones); err != nil {
+		return nil, fmt.Errorf("schema #BlockStorageZones: %w", err)
+	}
+	names := make([]string, 0, len(regions))
+	for k := range regions {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		r := regions[k]
+		if !slices.Contains(l.bsZones, r.ExoscaleZone) {
+			return nil, fmt.Errorf("schema #Regions: region %s maps to Exoscale zone %q, which has no Block Storage (zones with it: %s)",
+				k, r.ExoscaleZone, strings.Join(l.bsZones, ", "))
+		}
 		l.regions[k] = Placement{HetznerLocation: r.HetznerLocation, ExoscaleZone: r.ExoscaleZone}
 	}
 	var tiers map[Tier]struct {
@@ -172,6 +189,10 @@ func (l *Loader) Fields() []string {
 
 // Regions returns the region names and their placement.
 func (l *Loader) Regions() map[string]Placement { return l.regions }
+
+// BlockStorageZones returns the schema's Exoscale zones with Block
+// Storage (#BlockStorageZones), the only zones a region may map to.
+func (l *Loader) BlockStorageZones() []string { return slices.Clone(l.bsZones) }
 
 // Evaluations returns how many files went through CUE so far.
 func (l *Loader) Evaluations() int {

@@ -269,3 +269,27 @@ func TestNewFileIsValidForEveryTierAndRegion(t *testing.T) {
 		t.Errorf("bad tier: %v", err)
 	}
 }
+
+// TestRegionsMapToBlockStorageZones: every region's zone has Block
+// Storage, and a schema mapping a region elsewhere is refused by name.
+func TestRegionsMapToBlockStorageZones(t *testing.T) {
+	l := newLoader(t)
+	if got := strings.Join(l.BlockStorageZones(), ","); got != "at-vie-1,ch-gva-2,de-fra-1" {
+		t.Fatalf("block storage zones = %s", got)
+	}
+	want := map[string]string{"fsn1": "de-fra-1", "nbg1": "de-fra-1", "hel1": "de-fra-1"}
+	for region, p := range l.Regions() {
+		if p.ExoscaleZone != want[region] || p.HetznerLocation != region {
+			t.Errorf("region %s = %+v, want zone %s", region, p, want[region])
+		}
+	}
+	bad := strings.Replace(cueSource, `nbg1: {hetznerLocation: "nbg1", exoscaleZone: "de-fra-1"}`,
+		`nbg1: {hetznerLocation: "nbg1", exoscaleZone: "de-muc-1"}`, 1)
+	if bad == cueSource {
+		t.Fatal("the schema's nbg1 line moved: update this test")
+	}
+	_, err := compileLoader(bad)
+	if err == nil || err.Error() != `schema #Regions: region nbg1 maps to Exoscale zone "de-muc-1", which has no Block Storage (zones with it: at-vie-1, ch-gva-2, de-fra-1)` {
+		t.Fatalf("region without block storage: %v", err)
+	}
+}

@@ -77,6 +77,14 @@ type Config struct {
 	// from git (pruning); MaxDeleteFraction is the mass-deletion breaker.
 	AllowDelete       bool
 	MaxDeleteFraction float64
+	// HetznerServerQuota is the Hetzner project's server quota (0:
+	// unknown): plans, the autoscaler's included, that would grow the
+	// project past it are refused (plan.Options.HetznerServerQuota).
+	HetznerServerQuota int
+	// ExoscaleVolumeQuota and ExoscaleStorageQuotaGB are the Exoscale
+	// organisation's Block Storage quotas (0: unknown), likewise.
+	ExoscaleVolumeQuota    int
+	ExoscaleStorageQuotaGB int
 
 	Autoscaler        Autoscaler
 	AutoscaleInterval time.Duration // default 1m
@@ -620,7 +628,8 @@ func (d *Daemon) build(targets []string, commit string) (*plan.Plan, error) {
 	}
 	in := plan.Input{Commit: commit, Customers: cs, Observed: d.observedLocked(), ObservedAt: d.observedAt,
 		Now: time.Now().UTC(), Prices: d.prices, AddressPool: d.cfg.AddressPool, HeldBlocks: held,
-		Options: plan.Options{Targets: targets, AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction}}
+		Options: plan.Options{Targets: targets, AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction,
+			HetznerServerQuota: d.cfg.HetznerServerQuota, ExoscaleVolumeQuota: d.cfg.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: d.cfg.ExoscaleStorageQuotaGB}}
 	d.mu.Unlock()
 	sort.Slice(in.Customers, func(i, j int) bool { return in.Customers[i].Name < in.Customers[j].Name })
 	if d.cfg.Autoscaler != nil {

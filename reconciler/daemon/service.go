@@ -179,7 +179,8 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 	in := plan.Input{Commit: commit.Hash.String(), Customers: loaded.Customers, Invalid: loaded.Diagnostics,
 		Observed: d.observedLocked(), ObservedAt: d.observedAt, Prices: d.prices,
 		AddressPool: d.cfg.AddressPool, HeldBlocks: held,
-		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction}}
+		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction,
+			HetznerServerQuota: d.cfg.HetznerServerQuota, ExoscaleVolumeQuota: d.cfg.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: d.cfg.ExoscaleStorageQuotaGB}}
 	d.mu.Unlock()
 	in.Now = time.Now().UTC()
 	p, err := plan.Build(in)

@@ -124,4 +124,3 @@ func (c *Client) Push(ctx context.Context, inv state.Invoice, email string) (Pus
 	c.cfg.Log.Info("invoice pushed to Stripe", "number", inv.Number, "stripe_invoice", fin.ID)
 	return Pushed{StripeCustomer: cust.ID, StripeInvoice: fin.ID, Status: string(fin.Status)}, nil
 }
-

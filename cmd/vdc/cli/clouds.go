@@ -38,11 +38,18 @@ type cloudFlags struct {
 	frontendKeyFile             string
 	addressPool                 string
 	stateKeyFile                string
+	// hetznerServerQuota is the Hetzner project's server quota, and
+	// exoscaleVolumeQuota and exoscaleStorageQuotaGB the Exoscale
+	// organisation's Block Storage quotas (0: unknown).
+	hetznerServerQuota, exoscaleVolumeQuota, exoscaleStorageQuotaGB int
 	// verifyState checks the whole state file when it is opened (serve).
 	verifyState bool
 	// instrument, if set, wraps each cloud's HTTP transport (metrics).
 	instrument func(cloud plan.Cloud, rt http.RoundTripper) http.RoundTripper
 }
+
+// defaultExoscaleZones are the zones observed without --exoscale-zones.
+func defaultExoscaleZones() []string { return exoscale.DefaultZones() }
 
 // httpClient is the client for one cloud's API (nil: the adapter's default).
 func (f *cloudFlags) httpClient(cloud plan.Cloud) *http.Client {
@@ -66,9 +73,12 @@ func (f *cloudFlags) registerEndpoints(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.exoEndpoint, "exoscale-endpoint", "", "Exoscale API endpoint (default $EXOSCALE_API_ENDPOINT or the public API)")
 	cmd.Flags().StringVar(&f.oneXMLRPC, "one-xmlrpc", "", "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC)")
 	cmd.Flags().StringVar(&f.oneFlow, "oneflow-url", "", "OneFlow endpoint (default $ONEFLOW_URL)")
-	cmd.Flags().StringSliceVar(&f.exoZones, "exoscale-zones", []string{"de-fra-1", "de-muc-1"}, "Exoscale zones to observe")
+	cmd.Flags().StringSliceVar(&f.exoZones, "exoscale-zones", defaultExoscaleZones(), "Exoscale zones to observe")
 	cmd.Flags().StringVar(&f.frontendKeyFile, "frontend-ssh-key", "", "the OpenNebula front-end's SSH public key file, authorised for oneadmin on every host (default $VDC_FRONTEND_SSH_KEY; required to apply outside --sim, where the simulator's key is used)")
 	cmd.Flags().StringVar(&f.addressPool, "address-pool", plan.DefaultAddressPool, "IPv4 pool customers' /24 address blocks come from (never change it under live customers)")
+	cmd.Flags().IntVar(&f.hetznerServerQuota, "hetzner-server-quota", 0, "the Hetzner project's server quota: plans that would grow past it are refused (0: unknown, not checked; with --sim the simulator enforces it too)")
+	cmd.Flags().IntVar(&f.exoscaleVolumeQuota, "exoscale-volume-quota", 0, "the Exoscale organisation's block volume quota (Exoscale's default is 1000): plans that would grow past it are refused (0: unknown, not checked; with --sim the simulator enforces it too)")
+	cmd.Flags().IntVar(&f.exoscaleStorageQuotaGB, "exoscale-storage-quota-gb", 0, "the Exoscale organisation's provisioned Block Storage quota in GiB (Exoscale's default is 20480): plans that would grow past it are refused (0: unknown, not checked; with --sim the simulator enforces it too)")
 	cmd.Flags().StringVar(&f.pricesFile, "prices", "", "JSON file overriding the Exoscale price table: {\"exoscale_instance_hourly\": {\"standard.small\": 0.025}, \"exoscale_volume_gb_monthly\": 0.1, \"eur_to_usd\": 1.08} (EUR)")
 }
 
@@ -142,6 +152,10 @@ func (f *cloudFlags) checkSimLatency() error {
 		return withCode(ExitUsage, fmt.Errorf("--sim-latency %q: want %s or %s", f.simLatency, simstack.LatencyFast, simstack.LatencyRealistic))
 	case !f.sim && f.simLatency != simstack.LatencyFast:
 		return withCode(ExitUsage, errors.New("--sim-latency needs --sim: real clouds have their own latencies"))
+	case f.hetznerServerQuota < 0:
+		return withCode(ExitUsage, fmt.Errorf("--hetzner-server-quota %d: want 0 (unknown) or more", f.hetznerServerQuota))
+	case f.exoscaleVolumeQuota < 0 || f.exoscaleStorageQuotaGB < 0:
+		return withCode(ExitUsage, fmt.Errorf("--exoscale-volume-quota %d, --exoscale-storage-quota-gb %d: want 0 (unknown) or more", f.exoscaleVolumeQuota, f.exoscaleStorageQuotaGB))
 	}
 	return nil
 }
@@ -156,7 +170,9 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 		return nil, err
 	}
 	if f.sim {
-		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1, Latency: f.simLatency})
+		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1, Latency: f.simLatency,
+			HetznerServerLimit: max(f.hetznerServerQuota, 0), ExoscaleMaxVolumes: max(f.exoscaleVolumeQuota, 0),
+			ExoscaleMaxProvisionedGiB: int64(max(f.exoscaleStorageQuotaGB, 0))})
 		if err != nil {
 			return nil, err
 		}

@@ -140,7 +140,9 @@ func (f *planFlags) build(ctx context.Context, s *session, allowDelete bool) (*p
 	return plan.Build(plan.Input{
 		Commit: s.commit, Customers: s.res.Customers, Invalid: s.res.Diagnostics,
 		Observed: s.observed, ObservedAt: s.obsAt, Now: time.Now().UTC(), Prices: prices, HeldBlocks: held, AddressPool: pool,
-		Options: plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDelete: allowDelete, MaxDeleteFraction: f.maxDelete},
+		Options: plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDelete: allowDelete, MaxDeleteFraction: f.maxDelete,
+			HetznerServerQuota: f.cloud.hetznerServerQuota, ExoscaleVolumeQuota: f.cloud.exoscaleVolumeQuota,
+			ExoscaleStorageQuotaGB: f.cloud.exoscaleStorageQuotaGB},
 	})
 }
 

@@ -59,6 +59,11 @@ type serveConfig struct {
 		HetznerBudgetShare float64  `yaml:"hetznerBudgetShare"`
 		AllowDelete        bool     `yaml:"allowDelete"`
 		MaxDeleteFraction  float64  `yaml:"maxDeleteFraction"`
+
+		// The clouds' quotas (0: unknown): plans growing past one are refused.
+		HetznerServerQuota     int `yaml:"hetznerServerQuota"`
+		ExoscaleVolumeQuota    int `yaml:"exoscaleVolumeQuota"`
+		ExoscaleStorageQuotaGB int `yaml:"exoscaleStorageQuotaGB"`
 	} `yaml:"reconcile"`
 	Autoscale struct {
 		Enabled  *bool    `yaml:"enabled"`
@@ -218,9 +223,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 
-	cf := cloudFlags{sim: cfg.Sim, simLatency: cfg.SimLatency, dataDir: cfg.Data, exoZones: []string{"de-fra-1", "de-muc-1"}, instrument: metrics.InstrumentTransport,
+	cf := cloudFlags{sim: cfg.Sim, simLatency: cfg.SimLatency, dataDir: cfg.Data, exoZones: defaultExoscaleZones(), instrument: metrics.InstrumentTransport,
 		frontendKeyFile: cfg.Clouds.FrontendSSHKeyFile, addressPool: cfg.Clouds.AddressPool,
-		stateKeyFile: cfg.State.KeyFile, verifyState: true}
+		stateKeyFile: cfg.State.KeyFile, verifyState: true,
+		hetznerServerQuota: cfg.Reconcile.HetznerServerQuota, exoscaleVolumeQuota: cfg.Reconcile.ExoscaleVolumeQuota,
+		exoscaleStorageQuotaGB: cfg.Reconcile.ExoscaleStorageQuotaGB}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
@@ -266,6 +273,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		Billing: billing.Config{TaxRate: cfg.Billing.TaxRate, Seller: cfg.Billing.Seller, Prefix: cfg.Billing.Prefix},
 		Anomaly: metering.AnomalyRule{BaselineFactor: cfg.Billing.Anomaly.BaselineFactor, BaselineDays: cfg.Billing.Anomaly.BaselineDays,
 			AboveListPrice: cfg.Billing.Anomaly.AboveListPrice},
+		HetznerServerQuota: cfg.Reconcile.HetznerServerQuota, ExoscaleVolumeQuota: cfg.Reconcile.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: cfg.Reconcile.ExoscaleStorageQuotaGB,
 	}
 	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
 		if one, ok := cl.providers["opennebula"].(*opennebula.Provider); ok {

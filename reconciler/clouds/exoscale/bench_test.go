@@ -31,7 +31,7 @@ func seedCustomers(b *testing.B, h *harness, n int) {
 	}
 	zones := map[string]*v3.Client{}
 	tplIDs := map[string]v3.UUID{}
-	for _, z := range []string{"de-fra-1", "de-muc-1"} {
+	for _, z := range []string{"de-fra-1", "at-vie-1"} {
 		zones[z] = h.zone(b, z)
 		tpls, err := zones[z].ListTemplates(ctx)
 		if err != nil {
@@ -52,7 +52,7 @@ func seedCustomers(b *testing.B, h *harness, n int) {
 	one := func(i int) error {
 		cust := fmt.Sprintf("c%04d", i)
 		name := plan.NamePrefix + cust
-		z := []string{"de-fra-1", "de-muc-1"}[i%2]
+		z := []string{"de-fra-1", "at-vie-1"}[i%2]
 		c := zones[z]
 		l := v3.Labels(owned(cust))
 		netID, err := ref(c.CreatePrivateNetwork(ctx, v3.CreatePrivateNetworkRequest{Name: name, Labels: l,
@@ -128,7 +128,7 @@ func BenchmarkObserve1000Customers(b *testing.B) {
 	}
 	// The seed is what the adapter would have made: c0001 converges.
 	want := map[plan.Address]map[string]string{}
-	for _, d := range desired("c0001", "de-muc-1") {
+	for _, d := range desired("c0001", "at-vie-1") {
 		want[d.Address()] = d.Attrs
 	}
 	for _, r := range warm {

@@ -6,7 +6,7 @@
 //
 // Observe makes one list call per kind and zone and no GET per resource:
 // security groups once (they are global), then for each configured zone
-// (Config.Zones, default de-fra-1 and de-muc-1) instances, private
+// (Config.Zones, default de-fra-1) instances, private
 // networks and block-storage volumes. Exoscale lists are not paginated.
 // Ownership is the labels agentvdc.io/managed-by and agentvdc.io/customer;
 // security groups have no labels, so a group is ours when its name is

@@ -80,6 +80,7 @@ func newHarness(t testing.TB, opts exoscalesim.Options, tune func(*Config)) *har
 		Retry:          backoff.Policy{Attempts: 10, Base: time.Millisecond, Max: 20 * time.Millisecond},
 		RequestTimeout: 5 * time.Second,
 		PollInterval:   5 * time.Millisecond,
+		Zones:          []string{"de-fra-1", "at-vie-1"}, // two zones with Block Storage
 	}
 	if tune != nil {
 		tune(&cfg)

@@ -19,9 +19,10 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/clouds/backoff"
 )
 
-// DefaultZones returns the zones customers use; Observe lists these unless
+// DefaultZones returns the zones customers use (every region of the schema
+// maps to de-fra-1, a zone with Block Storage); Observe lists these unless
 // Config.Zones says otherwise.
-func DefaultZones() []string { return []string{"de-fra-1", "de-muc-1"} }
+func DefaultZones() []string { return []string{"de-fra-1"} }
 
 // Config configures a Provider.
 type Config struct {
@@ -33,7 +34,7 @@ type Config struct {
 	// APIKey and APISecret are the IAM key; both are required.
 	APIKey    string
 	APISecret string
-	// Zones are the zones Observe lists (default de-fra-1, de-muc-1). A
+	// Zones are the zones Observe lists (default DefaultZones()). A
 	// resource whose zone attribute is not listed here is refused by Create.
 	Zones []string
 	// HTTPClient carries the requests (default: a plain http.Client). Do not

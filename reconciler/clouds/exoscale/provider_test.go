@@ -23,7 +23,7 @@ func TestRoundTrip(t *testing.T) {
 	l := newIDs()
 	var want []plan.Resource
 	created := map[plan.Address]plan.Resource{}
-	for _, c := range []struct{ customer, zone string }{{"acme", "de-fra-1"}, {"beta", "de-muc-1"}} {
+	for _, c := range []struct{ customer, zone string }{{"acme", "de-fra-1"}, {"beta", "at-vie-1"}} {
 		ds := desired(c.customer, c.zone)
 		for _, r := range h.apply(t, ds, l) {
 			created[r.Address()] = r
@@ -78,7 +78,7 @@ func TestObserveCalls(t *testing.T) {
 	h := newHarness(t, exoscalesim.Options{}, nil)
 	l := newIDs()
 	for i, c := range []string{"c1", "c2", "c3", "c4"} {
-		zone := []string{"de-fra-1", "de-muc-1"}[i%2]
+		zone := []string{"de-fra-1", "at-vie-1"}[i%2]
 		h.apply(t, desired(c, zone), l)
 	}
 	ctl := h.sim.Control()
@@ -245,9 +245,9 @@ func TestUpdate(t *testing.T) {
 	h := newHarness(t, exoscalesim.Options{}, nil)
 	ctx := context.Background()
 	l := newIDs()
-	ds := desired("acme", "de-muc-1")
+	ds := desired("acme", "at-vie-1")
 	created := h.apply(t, ds, l)
-	muc := h.zone(t, "de-muc-1")
+	vie := h.zone(t, "at-vie-1")
 
 	tests := []struct {
 		name  string
@@ -259,7 +259,7 @@ func TestUpdate(t *testing.T) {
 			r.Attrs[attrRules] = "in icmp - 0.0.0.0/0;in tcp 22 10.0.0.0/8,192.168.0.0/16;in udp 51820 0.0.0.0/0"
 		}, nil},
 		{"instance type", 2, func(r *plan.Resource) { r.Attrs[attrInstanceType] = "standard.large" }, func(t *testing.T, got plan.Resource) {
-			in, err := muc.GetInstance(ctx, v3.UUID(got.ID))
+			in, err := vie.GetInstance(ctx, v3.UUID(got.ID))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -409,7 +409,7 @@ func TestFaults(t *testing.T) {
 	l := newIDs()
 	var all []plan.Resource
 	for i, c := range []string{"a", "b", "c", "d"} {
-		ds := desired(c, []string{"de-fra-1", "de-muc-1"}[i%2])
+		ds := desired(c, []string{"de-fra-1", "at-vie-1"}[i%2])
 		h.apply(t, ds, l)
 		all = append(all, ds...)
 	}
@@ -591,11 +591,11 @@ func TestNewConfig(t *testing.T) {
 	if _, err := New(context.Background(), Config{APIKey: "EXOabc"}); err == nil {
 		t.Fatal("New without a secret succeeded")
 	}
-	p, err := New(context.Background(), Config{APIKey: "EXOabc", APISecret: "s3cr3t", Zones: []string{"de-muc-1", "de-fra-1", "de-muc-1"}})
+	p, err := New(context.Background(), Config{APIKey: "EXOabc", APISecret: "s3cr3t", Zones: []string{"at-vie-1", "de-fra-1", "at-vie-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Zones(); strings.Join(got, ",") != "de-fra-1,de-muc-1" {
+	if got := p.Zones(); strings.Join(got, ",") != "at-vie-1,de-fra-1" {
 		t.Fatalf("zones = %v", got)
 	}
 	if p.Cloud() != plan.Exoscale {
@@ -616,5 +616,44 @@ func TestOperationTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("gave up after %s", d)
+	}
+}
+
+// TestBlockStorageLimitsAreSurfaced: the simulator's Block Storage
+// refusals reach the caller at once (a 4xx is not retried), with the
+// API's message.
+func TestBlockStorageLimitsAreSurfaced(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opts     exoscalesim.Options
+		edit     func([]plan.Resource)
+		key      string
+		sentinel error
+		msg      string
+	}{
+		{"5 GiB volume", exoscalesim.Options{}, func(rs []plan.Resource) { rs[3].Attrs[attrSizeGB] = "5" },
+			"POST /v2/block-storage", v3.ErrBadRequest, "size: 5 GiB is out of range (10 to 10240 GiB)"},
+		{"tiny storage node", exoscalesim.Options{}, func(rs []plan.Resource) { rs[2].Attrs[attrInstanceType] = "standard.tiny" },
+			"PUT /v2/block-storage/{id}:attach", v3.ErrBadRequest,
+			"is of type standard.tiny: attaching a block storage volume needs at least a small instance"},
+		{"provisioned quota", exoscalesim.Options{MaxProvisionedGiB: 50}, func([]plan.Resource) {}, // the volume is 100 GiB
+			"POST /v2/block-storage", v3.ErrForbidden,
+			"quota exceeded: 100 GiB more block storage would bring the organization to 100 GiB, above its quota of 50 GiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.opts, nil)
+			rs := desired("acme", "de-fra-1")
+			tc.edit(rs)
+			l := newIDs()
+			h.apply(t, rs[:3], l)
+			h.sim.Control().ResetCounters()
+			_, err := h.p.Create(context.Background(), rs[3], l.lookup)
+			if !errors.Is(err, tc.sentinel) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("create volume: %v, want %v with %q", err, tc.sentinel, tc.msg)
+			}
+			if n := h.sim.Control().Total(tc.key); n != 1 {
+				t.Fatalf("%d calls to %s, want 1 (not retried)", n, tc.key)
+			}
+		})
 	}
 }

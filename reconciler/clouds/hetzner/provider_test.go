@@ -615,3 +615,29 @@ func TestCreateRefusesAnotherCustomersName(t *testing.T) {
 		t.Errorf("Create over another customer's name: %v, want ErrNotOwned", err)
 	}
 }
+
+// TestServerQuotaIsSurfaced: the project's server limit (the simulator's
+// ServerLimit) fails Create at once, not retried, with what to do; a
+// server that already exists is still adopted at the limit.
+func TestServerQuotaIsSurfaced(t *testing.T) {
+	h := newHarness(t, hetznersim.Options{ServerLimit: 1}, nil)
+	ctx := ctxT(t)
+	known := ids{}
+	h.createAll(t, "acme", 1, known)
+	h.sim.Control().ResetCounters()
+	_, err := h.p.Create(ctx, desiredServer("acme", 2), known.lookup)
+	if !hcloud.IsError(err, hcloud.ErrorCodeResourceLimitExceeded) {
+		t.Fatalf("second server: %v", err)
+	}
+	for _, want := range []string{"the Hetzner project's server quota is reached", "--hetzner-server-quota", "server limit exceeded: the project already has 1 of its 1 servers (resource_limit_exceeded"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if n := h.sim.Control().Total("POST /v1/servers"); n != 1 {
+		t.Errorf("%d create calls, want 1 (a quota is not retried)", n)
+	}
+	if _, err := h.p.Create(ctx, desiredServer("acme", 1), known.lookup); err != nil {
+		t.Fatalf("adopting the existing server at the limit: %v", err)
+	}
+}

@@ -166,6 +166,8 @@ func (p *Provider) createServer(ctx context.Context, r plan.Resource, labels map
 			return plan.Resource{}, err
 		}
 		p.log.Info("hetzner: adopted existing resource", "address", r.Address().String(), "id", s.ID)
+	case hcloud.IsError(err, hcloud.ErrorCodeResourceLimitExceeded):
+		return plan.Resource{}, fmt.Errorf("the Hetzner project's server quota is reached (ask Hetzner to raise it; --hetzner-server-quota makes plans refuse before applying): %w", err)
 	case err != nil:
 		return plan.Resource{}, err
 	default:

@@ -50,6 +50,12 @@ type Options struct {
 	DataDir string
 	// HetznerRateLimitPerHour overrides Hetzner's 3,600 (negative: off).
 	HetznerRateLimitPerHour int
+	// HetznerServerLimit is the simulated project's server quota (0: none).
+	HetznerServerLimit int
+	// ExoscaleMaxVolumes and ExoscaleMaxProvisionedGiB are the simulated
+	// organisation's Block Storage quotas (0: Exoscale's defaults).
+	ExoscaleMaxVolumes        int
+	ExoscaleMaxProvisionedGiB int64
 	// ElasticityInterval evaluates OneFlow policies in the background.
 	ElasticityInterval time.Duration
 	// ExoscaleOperationDelay is how long Exoscale operations stay pending
@@ -132,7 +138,7 @@ func Start(o Options) (*Stack, error) {
 		}
 	}
 	if st.Hetzner, err = hetznersim.New(hetznersim.Options{DataDir: sub("hetzner"), RateLimitPerHour: o.HetznerRateLimitPerHour,
-		ActionDelay: prof.hetznerAction, Logger: o.Logger}); err != nil {
+		ActionDelay: prof.hetznerAction, ServerLimit: o.HetznerServerLimit, Logger: o.Logger}); err != nil {
 		return nil, fmt.Errorf("hetzner simulator: %w", err)
 	}
 	if st.ONE, err = onesim.New(onesim.Options{DataDir: sub("opennebula"), ElasticityInterval: o.ElasticityInterval, Logger: o.Logger,
@@ -140,7 +146,8 @@ func Start(o Options) (*Stack, error) {
 		st.Hetzner.Close()
 		return nil, fmt.Errorf("opennebula simulator: %w", err)
 	}
-	if st.Exoscale, err = exoscalesim.New(exoscalesim.Options{DataDir: sub("exoscale"), OperationDelay: o.ExoscaleOperationDelay, Logger: o.Logger}); err != nil {
+	if st.Exoscale, err = exoscalesim.New(exoscalesim.Options{DataDir: sub("exoscale"), OperationDelay: o.ExoscaleOperationDelay, Logger: o.Logger,
+		MaxVolumes: o.ExoscaleMaxVolumes, MaxProvisionedGiB: o.ExoscaleMaxProvisionedGiB}); err != nil {
 		st.ONE.Close()
 		st.Hetzner.Close()
 		return nil, fmt.Errorf("exoscale simulator: %w", err)

@@ -38,6 +38,25 @@
 // request's scheme, Host and mount prefix), so GetZoneAPIEndpoint +
 // Client.WithEndpoint land back on the simulator.
 //
+// # Block Storage limits
+//
+// The simulator enforces the limits of Exoscale's "Block Storage Overview"
+// page: a volume is 10 GiB to 10 TiB (MinVolumeGiB, MaxVolumeGiB; create
+// and resize); an instance has at most 5 volumes attached
+// (MaxAttachmentsPerInstance); only instances of size Small or larger take
+// one (micro and tiny are refused, and an instance with volumes cannot be
+// scaled down to them); volumes exist only in the zones of
+// Options.BlockStorageZones (default at-vie-1, ch-gva-2, de-fra-1: create
+// and attach elsewhere are refused, listing answers an empty list); and the
+// organisation quotas (Options.MaxVolumes, default 1,000 volumes, and
+// Options.MaxProvisionedGiB, default 20 TiB, over all zones) hold on create
+// and resize. The documentation gives the limits but not the API's answers
+// to them, so the status codes and messages here are the simulator's own,
+// in the API's error body: 400 ("incorrect") for a size out of range, a
+// zone without Block Storage, a too-small instance or a sixth attachment,
+// and 403 for a quota ("quota exceeded: …"). egoscale surfaces each as a
+// *v3.APIError wrapping v3.ErrBadRequest or v3.ErrForbidden.
+//
 // # Control API
 //
 // Under <base>/_sim/, unsigned:

@@ -374,6 +374,9 @@ func (c *call) scaleInstance() {
 		if in.State != v3.InstanceStateStopped {
 			return fmt.Sprintf("instance %s must be stopped to be scaled (state: %s)", in.ID, in.State)
 		}
+		if tooSmallToAttach[it.Size] && c.s.hasVolumes(in.ID) {
+			return fmt.Sprintf("instance %s has block storage volumes attached: it cannot be scaled to %s.%s, below small", in.ID, it.Family, it.Size)
+		}
 		return ""
 	}, func(in *v3.Instance) { in.InstanceType = &v3.InstanceType{ID: it.ID} })
 }

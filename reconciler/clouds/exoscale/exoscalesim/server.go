@@ -60,6 +60,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now); tests may shift it.
 	Now func() time.Time
+	// BlockStorageZones are the zones that offer Block Storage (default
+	// DefaultBlockStorageZones()); creating or attaching a volume anywhere
+	// else is refused. Each must be a zone the simulator serves.
+	BlockStorageZones []string
+	// MaxVolumes and MaxProvisionedGiB are the organisation's Block Storage
+	// quotas over all zones (defaults DefaultMaxVolumes and
+	// DefaultMaxProvisionedGiB; negative means no quota).
+	MaxVolumes        int
+	MaxProvisionedGiB int64
 }
 
 // Server is the Exoscale v2 API simulator. It is an http.Handler and is
@@ -100,6 +109,20 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.BlockStorageZones == nil {
+		opts.BlockStorageZones = DefaultBlockStorageZones()
+	}
+	for _, z := range opts.BlockStorageZones {
+		if !knownZone(z) {
+			return nil, fmt.Errorf("exoscalesim: block storage zone %q is not a zone (want some of %s)", z, strings.Join(zoneNames(), ", "))
+		}
+	}
+	if opts.MaxVolumes == 0 {
+		opts.MaxVolumes = DefaultMaxVolumes
+	}
+	if opts.MaxProvisionedGiB == 0 {
+		opts.MaxProvisionedGiB = DefaultMaxProvisionedGiB
+	}
 	s := &Server{
 		opts:   opts,
 		ctl:    simctl.NewController(opts.Seed),

@@ -10,12 +10,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Block storage volume limits (GiB).
-const (
-	minVolumeSize = 1
-	maxVolumeSize = 10240
-)
-
 func (c *call) volume(id v3.UUID) *volumeRec {
 	rec, ok := c.s.st.Volumes[string(id)]
 	if !ok || rec.Zone != c.zone {
@@ -71,8 +65,7 @@ func (c *call) createVolume() {
 		c.fail(http.StatusNotFound, fmt.Sprintf("block storage snapshot %s not found", req.BlockStorageSnapshot.ID))
 		return
 	}
-	if req.Size < minVolumeSize || req.Size > maxVolumeSize {
-		c.fail(http.StatusBadRequest, fmt.Sprintf("size: %d is out of range (%d to %d GiB)", req.Size, minVolumeSize, maxVolumeSize))
+	if c.refuseZone() || c.refuseSize(req.Size) {
 		return
 	}
 	if len(req.Name) > 255 {
@@ -86,6 +79,9 @@ func (c *call) createVolume() {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c.refuseQuota(1, req.Size) {
+		return
+	}
 	id := v3.UUID(uuid.NewString())
 	name := req.Name
 	if name == "" {
@@ -176,6 +172,9 @@ func (c *call) attachVolume() {
 		c.fail(http.StatusBadRequest, "instance: an instance id is required")
 		return
 	}
+	if c.refuseZone() {
+		return
+	}
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -191,6 +190,10 @@ func (c *call) attachVolume() {
 	}
 	if rec.Volume.Instance != nil {
 		c.fail(http.StatusConflict, fmt.Sprintf("block storage volume %s is already attached to instance %s", id, rec.Volume.Instance.ID))
+		return
+	}
+	if msg := c.attachRefusal(inst); msg != "" {
+		c.fail(http.StatusBadRequest, msg)
 		return
 	}
 	c.operation("attach-block-storage-volume-to-instance", "block-storage", id, func() {
@@ -245,8 +248,11 @@ func (c *call) resizeVolume() {
 		c.fail(http.StatusBadRequest, fmt.Sprintf("size: a volume can only grow (current %d GiB, requested %d GiB)", rec.Volume.Size, req.Size))
 		return
 	}
-	if req.Size > maxVolumeSize {
-		c.fail(http.StatusBadRequest, fmt.Sprintf("size: %d is above the maximum of %d GiB", req.Size, maxVolumeSize))
+	if req.Size > MaxVolumeGiB {
+		c.fail(http.StatusBadRequest, fmt.Sprintf("size: %d GiB is above the maximum of %d GiB", req.Size, MaxVolumeGiB))
+		return
+	}
+	if c.refuseQuota(0, req.Size-rec.Volume.Size) {
 		return
 	}
 	rec.Volume.Size = req.Size

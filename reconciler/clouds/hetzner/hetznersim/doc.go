@@ -50,6 +50,11 @@
 // 422 resource_in_use; deleting a network detaches its servers, as the real
 // API does.
 //
+// Options.ServerLimit is the project's server quota (0: none): creating a
+// server while the project holds that many answers 403
+// resource_limit_exceeded (hcloud.ErrorCodeResourceLimitExceeded; Hetzner
+// documents the code and status, the message text here is the simulator's).
+//
 // # Control API
 //
 // Besides simctl's /_sim/counters and /_sim/faults (fault keys look like

@@ -316,6 +316,10 @@ func (s *Server) createServer(q *request, now time.Time) (int, any, *apiError) {
 	if s.serverByName(in.Name) != nil {
 		return 0, nil, errUnique("name")
 	}
+	if max := s.opts.ServerLimit; max > 0 && len(s.st.Servers) >= max {
+		return 0, nil, newErr(http.StatusForbidden, "resource_limit_exceeded",
+			"server limit exceeded: the project already has %d of its %d servers", len(s.st.Servers), max)
+	}
 	pl, aerr := resolvePlacement(in)
 	if aerr != nil {
 		return 0, nil, aerr

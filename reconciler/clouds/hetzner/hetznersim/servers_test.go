@@ -2,6 +2,7 @@ package hetznersim
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -283,3 +284,47 @@ func mustCIDR(t *testing.T, s string) *net.IPNet {
 }
 
 var _ = netip.Addr{}
+
+// TestServerLimit: with Options.ServerLimit the project's next server is
+// refused with Hetzner's resource_limit_exceeded, through hcloud-go.
+func TestServerLimit(t *testing.T) {
+	h := newHarness(t, Options{ServerLimit: 2})
+	ctx := ctxT(t)
+	a := h.createServer(t, "a", nil)
+	h.createServer(t, "b", nil)
+	create := func(name string) error {
+		_, _, err := h.client.Server.Create(ctx, hcloud.ServerCreateOpts{Name: name,
+			ServerType: &hcloud.ServerType{Name: "cx22"}, Image: &hcloud.Image{Name: "ubuntu-24.04"}})
+		return err
+	}
+	err := create("c")
+	if !hcloud.IsError(err, hcloud.ErrorCodeResourceLimitExceeded) {
+		t.Fatalf("third server: %v, want %s", err, hcloud.ErrorCodeResourceLimitExceeded)
+	}
+	var herr hcloud.Error
+	if !errors.As(err, &herr) || herr.Message != "server limit exceeded: the project already has 2 of its 2 servers" {
+		t.Fatalf("error = %#v", err)
+	}
+	var resp *hcloud.Response
+	if _, resp, _ = h.client.Server.Create(ctx, hcloud.ServerCreateOpts{Name: "c",
+		ServerType: &hcloud.ServerType{Name: "cx22"}, Image: &hcloud.Image{Name: "ubuntu-24.04"}}); resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("status = %v", resp)
+	}
+	if len(h.sim.Servers()) != 2 {
+		t.Fatalf("servers = %d after refusals", len(h.sim.Servers()))
+	}
+	// Deleting one makes room.
+	res, _, err := h.client.Server.DeleteWithResult(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.client.Action.WaitFor(ctx, res.Action); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("c"); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	if _, err := New(Options{ServerLimit: -1}); err == nil {
+		t.Fatal("negative ServerLimit accepted")
+	}
+}

@@ -40,6 +40,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now overrides the clock (tests); nil uses time.Now.
 	Now func() time.Time
+	// ServerLimit is the project's server quota: creating a server while
+	// the project holds this many answers 403 resource_limit_exceeded.
+	// 0 means no limit (Hetzner sets one per project; ask its support for
+	// the real figure); negative is an error.
+	ServerLimit int
 }
 
 // stateVersion is the schema version of state.json.
@@ -97,6 +102,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ActionDelay < 0 {
 		return nil, errors.New("hetznersim: ActionDelay must not be negative")
+	}
+	if opts.ServerLimit < 0 {
+		return nil, errors.New("hetznersim: ServerLimit must not be negative")
 	}
 	s := &Server{
 		opts: opts,
