@@ -7,6 +7,7 @@ STRIPE_MOCK_VERSION := v0.203.0
 export GONOSUMDB := github.com/OpenNebula
 # Tests find the MinIO server here (agents/minio tests start it on 127.0.0.1).
 export VDC_MINIO_BIN := $(BIN)/minio
+export VDC_STRIPE_MOCK_BIN := $(BIN)/stripe-mock
 
 .PHONY: help build run test test-short bench soak lint fuzz prereqs clean
 

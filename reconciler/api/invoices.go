@@ -16,7 +16,7 @@ import (
 // Invoicer is implemented by a Service that issues invoices (the daemon).
 type Invoicer interface {
 	IssueInvoices(ctx context.Context, month, customer string, dryRun bool) ([]daemon.InvoiceResult, error)
-	Invoices(ctx context.Context, customer string) ([]state.Invoice, error)
+	Invoices(ctx context.Context, customer string) ([]daemon.InvoiceView, error)
 	Invoice(ctx context.Context, number string) (state.Invoice, error)
 	CreditInvoice(ctx context.Context, number, note string) (state.Invoice, error)
 	BillingConfig() billing.Config
@@ -83,7 +83,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []state.Invoice{}
+		list = []daemon.InvoiceView{}
 	}
 	writeJSON(w, http.StatusOK, list)
 }
@@ -139,8 +139,8 @@ func (c *Client) IssueInvoices(ctx context.Context, req IssueRequest) ([]daemon.
 }
 
 // Invoices lists invoices and credit notes ("" = every customer).
-func (c *Client) Invoices(ctx context.Context, customer string) ([]state.Invoice, error) {
-	var out []state.Invoice
+func (c *Client) Invoices(ctx context.Context, customer string) ([]daemon.InvoiceView, error) {
+	var out []daemon.InvoiceView
 	q := url.Values{}
 	if customer != "" {
 		q.Set("customer", customer)

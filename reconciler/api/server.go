@@ -82,6 +82,9 @@ type Config struct {
 	// Webhook, if set, is mounted at /webhook without bearer auth (it
 	// verifies its own signatures).
 	Webhook http.Handler
+	// StripeWebhook, if set, is mounted at /webhook/stripe without bearer
+	// auth (Stripe signs its events).
+	StripeWebhook http.Handler
 	// Registry, if set, is served at /metrics.
 	Registry *prometheus.Registry
 	// Logger (nil: discard).
@@ -176,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Webhook != nil {
 		mux.Handle("/webhook", cfg.Webhook)
 	}
+	if cfg.StripeWebhook != nil {
+		mux.Handle("/webhook/stripe", cfg.StripeWebhook)
+	}
 	mux.Handle("/login", methods{http.MethodGet: s.login, http.MethodPost: s.login})
 	mux.Handle("/logout", methods{http.MethodPost: s.logout})
 
@@ -216,7 +222,7 @@ func New(cfg Config) (*Server, error) {
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
-		if r.URL.Path == "/webhook" {
+		if r.URL.Path == "/webhook" || r.URL.Path == "/webhook/stripe" {
 			mux.ServeHTTP(w, r)
 			return
 		}

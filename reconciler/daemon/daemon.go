@@ -111,7 +111,12 @@ type Config struct {
 	Billing billing.Config
 	// Anomaly says when a customer's daily cost is an anomaly.
 	Anomaly metering.AnomalyRule
-	Now     func() time.Time
+	// Payments, if set, receives every issued invoice (Stripe).
+	Payments Payments
+	// UnpaidDays after issue an unpaid invoice is flagged overdue
+	// (default 30).
+	UnpaidDays int
+	Now        func() time.Time
 
 	Metrics *Metrics
 	Logger  *slog.Logger

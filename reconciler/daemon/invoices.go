@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentvdc/agentvdc/reconciler/billing"
+	"github.com/agentvdc/agentvdc/reconciler/payments"
 	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
@@ -19,7 +20,7 @@ var ErrBadMonth = errors.New("bad month")
 // customer named, or every customer in git when name is ""; dryRun
 // computes them without storing. A month already invoiced is skipped
 // with its error in the result.
-func (d *Daemon) IssueInvoices(_ context.Context, month, name string, dryRun bool) ([]InvoiceResult, error) {
+func (d *Daemon) IssueInvoices(ctx context.Context, month, name string, dryRun bool) ([]InvoiceResult, error) {
 	d.mu.Lock()
 	var cs []schema.Customer
 	for n, c := range d.desired {
@@ -53,6 +54,9 @@ func (d *Daemon) IssueInvoices(_ context.Context, month, name string, dryRun boo
 			r.Error = err.Error()
 		} else if !dryRun {
 			d.log.Info("invoice issued", "customer", c.Name, "number", inv.Number, "month", month, "total_usd", inv.TotalUSD)
+			if d.cfg.Payments != nil {
+				r.Payment, r.Error = d.pushInvoice(ctx, inv, c.Owner)
+			}
 		}
 		out = append(out, r)
 	}
@@ -61,14 +65,76 @@ func (d *Daemon) IssueInvoices(_ context.Context, month, name string, dryRun boo
 
 // InvoiceResult is one customer's outcome of IssueInvoices.
 type InvoiceResult struct {
-	Customer string        `json:"customer"`
-	Invoice  state.Invoice `json:"invoice"`
-	Error    string        `json:"error,omitempty"`
+	Customer string         `json:"customer"`
+	Invoice  state.Invoice  `json:"invoice"`
+	Payment  *state.Payment `json:"payment,omitempty"`
+	Error    string         `json:"error,omitempty"`
 }
 
-// Invoices lists issued invoices and credit notes ("" = every customer).
-func (d *Daemon) Invoices(_ context.Context, customer string) ([]state.Invoice, error) {
-	return d.cfg.Store.Invoices(customer)
+// Payments pushes invoices to a payment provider (payments.Client).
+type Payments interface {
+	Push(ctx context.Context, inv state.Invoice, email string) (payments.Pushed, error)
+}
+
+// pushInvoice sends an issued invoice to the payment provider and records
+// it; a failure leaves the invoice issued and says so (pushing again is
+// safe: the provider's idempotency keys come from the invoice number).
+func (d *Daemon) pushInvoice(ctx context.Context, inv state.Invoice, email string) (*state.Payment, string) {
+	pushed, err := d.cfg.Payments.Push(ctx, inv, email)
+	if err != nil {
+		d.log.Warn("push invoice", "number", inv.Number, "err", err)
+		return nil, "issued, but not pushed to Stripe: " + err.Error()
+	}
+	p, err := d.cfg.Store.UpdatePayment(inv.Number, func(p *state.Payment) bool {
+		if p.Status != "" && p.Status != state.PaymentPushed {
+			return false // a payment event came first
+		}
+		p.Customer, p.StripeCustomer, p.StripeInvoice, p.Status, p.PushedAt = inv.Customer, pushed.StripeCustomer, pushed.StripeInvoice, state.PaymentPushed, d.now()
+		return true
+	})
+	if err != nil {
+		return nil, "pushed to Stripe, but not recorded: " + err.Error()
+	}
+	return &p, ""
+}
+
+// InvoiceView is an invoice with its payment state.
+type InvoiceView struct {
+	state.Invoice
+	Payment *state.Payment `json:"payment,omitempty"`
+	// Overdue is set on an unpaid invoice older than the configured days
+	// (an operator's flag: nothing is deleted for it).
+	Overdue bool `json:"overdue,omitempty"`
+}
+
+// Invoices lists issued invoices and credit notes ("" = every customer)
+// with their payment states.
+func (d *Daemon) Invoices(_ context.Context, customer string) ([]InvoiceView, error) {
+	invs, err := d.cfg.Store.Invoices(customer)
+	if err != nil {
+		return nil, err
+	}
+	pays, err := d.cfg.Store.Payments()
+	if err != nil {
+		return nil, err
+	}
+	days := d.cfg.UnpaidDays
+	if days <= 0 {
+		days = 30
+	}
+	overdue := map[string]bool{}
+	for _, i := range payments.Overdue(invs, pays, days, d.now()) {
+		overdue[i.Number] = true
+	}
+	out := make([]InvoiceView, 0, len(invs))
+	for _, i := range invs {
+		v := InvoiceView{Invoice: i, Overdue: overdue[i.Number]}
+		if p, ok := pays[i.Number]; ok {
+			v.Payment = &p
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // Invoice returns one invoice or credit note.

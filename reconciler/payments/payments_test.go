@@ -1,7 +1,6 @@
 package payments_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,10 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,48 +19,11 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/agentvdc/agentvdc/reconciler/payments"
+	"github.com/agentvdc/agentvdc/reconciler/payments/stripemock"
 	"github.com/agentvdc/agentvdc/state"
 )
 
-// stripeMock starts Stripe's official mock server (make prereqs builds it
-// into bin/) on loopback and returns its base URL.
-func stripeMock(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("VDC_STRIPE_MOCK_BIN")
-	if bin == "" {
-		bin, _ = filepath.Abs("../../bin/stripe-mock")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("stripe-mock not found at %s: run make prereqs (go install github.com/stripe/stripe-mock@v0.203.0 into bin/) or set VDC_STRIPE_MOCK_BIN", bin)
-	}
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	re := regexp.MustCompile(`Listening for HTTP at address: (\S+)`)
-	sc := bufio.NewScanner(out)
-	addr := make(chan string, 1)
-	go func() {
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatal("stripe-mock did not start")
-	}
-	return ""
-}
+func stripeMock(t *testing.T) string { return stripemock.Start(t) }
 
 // recorder counts the requests the client sends, by method, path and
 // idempotency key, and can drop the connection of the first request to a

@@ -88,9 +88,16 @@ func newInvoicesCmd(e *env) *cobra.Command {
 				return f.writeJSON(e.stdout, invs)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NUMBER\tKIND\tCUSTOMER\tMONTH\tISSUED\tTOTAL\tREVERSES")
+			fmt.Fprintln(tw, "NUMBER\tKIND\tCUSTOMER\tMONTH\tISSUED\tTOTAL\tREVERSES\tPAYMENT")
 			for _, i := range invs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Number, i.Kind, i.Customer, i.Month, i.IssuedAt.Format("2006-01-02"), oncallUSD(i.TotalUSD), oncallDash(i.Reverses))
+				pay := "-"
+				if i.Payment != nil {
+					pay = i.Payment.Status
+				}
+				if i.Overdue {
+					pay += " (OVERDUE)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Number, i.Kind, i.Customer, i.Month, i.IssuedAt.Format("2006-01-02"), oncallUSD(i.TotalUSD), oncallDash(i.Reverses), pay)
 			}
 			return tw.Flush()
 		},

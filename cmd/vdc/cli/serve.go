@@ -30,6 +30,7 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/daemon/tunnel"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/webhook"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
+	"github.com/agentvdc/agentvdc/reconciler/payments"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -99,6 +100,16 @@ type serveConfig struct {
 			BaselineDays   int     `yaml:"baselineDays"`
 			AboveListPrice bool    `yaml:"aboveListPrice"`
 		} `yaml:"anomaly"`
+		// UnpaidDays after issue an unpaid invoice is flagged overdue.
+		UnpaidDays int `yaml:"unpaidDays"`
+		// Stripe: issued invoices are pushed when the key's variable is
+		// set; payment events arrive at /webhook/stripe when the signing
+		// secret's is. URL overrides Stripe's API (stripe-mock).
+		Stripe struct {
+			KeyEnv           string `yaml:"keyEnv"`
+			WebhookSecretEnv string `yaml:"webhookSecretEnv"`
+			URL              string `yaml:"url"`
+		} `yaml:"stripe"`
 	} `yaml:"billing"`
 	State struct {
 		// KeyFile is the secrets key (default $VDC_STATE_KEY_FILE, else
@@ -135,6 +146,8 @@ func defaultServeConfig() serveConfig {
 	c.State.BackupInterval, c.State.BackupKeep = duration{time.Hour}, 24
 	c.Billing.Prefix = billing.DefaultPrefix
 	c.Billing.Anomaly.BaselineFactor, c.Billing.Anomaly.BaselineDays = 1.5, 7
+	c.Billing.UnpaidDays = 30
+	c.Billing.Stripe.KeyEnv, c.Billing.Stripe.WebhookSecretEnv = "VDC_STRIPE_KEY", "VDC_STRIPE_WEBHOOK_SECRET"
 	return c
 }
 
@@ -273,6 +286,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		Billing: billing.Config{TaxRate: cfg.Billing.TaxRate, Seller: cfg.Billing.Seller, Prefix: cfg.Billing.Prefix},
 		Anomaly: metering.AnomalyRule{BaselineFactor: cfg.Billing.Anomaly.BaselineFactor, BaselineDays: cfg.Billing.Anomaly.BaselineDays,
 			AboveListPrice: cfg.Billing.Anomaly.AboveListPrice},
+		UnpaidDays:         cfg.Billing.UnpaidDays,
 		HetznerServerQuota: cfg.Reconcile.HetznerServerQuota, ExoscaleVolumeQuota: cfg.Reconcile.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: cfg.Reconcile.ExoscaleStorageQuotaGB,
 	}
 	if cfg.Autoscale.Enabled == nil || *cfg.Autoscale.Enabled {
@@ -318,6 +332,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	defer sandbox.Close()
 	dc.Extractor = sandbox
+	if key := e.getenv(cfg.Billing.Stripe.KeyEnv); key != "" {
+		pc, err := payments.New(payments.Config{APIKey: key, URL: cfg.Billing.Stripe.URL, Log: log})
+		if err != nil {
+			return err
+		}
+		dc.Payments = pc
+	}
 	d, err := daemon.New(dc)
 	if err != nil {
 		return err
@@ -327,8 +348,15 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	var stripeHook http.Handler
+	if secret := e.getenv(cfg.Billing.Stripe.WebhookSecretEnv); secret != "" {
+		if len(secret) < 16 {
+			return fmt.Errorf("$%s is %d bytes; a Stripe signing secret (whsec_…) is longer: refusing to start with it", cfg.Billing.Stripe.WebhookSecretEnv, len(secret))
+		}
+		stripeHook = &payments.Webhook{Secret: secret, Store: store, Log: log}
+	}
 	srv, err := api.New(api.Config{Service: d, Token: e.getenv(cfg.API.TokenEnv), TokenFile: filepath.Join(cfg.Data, "api-token"),
-		Webhook: hookHandler, Registry: reg, Logger: log})
+		Webhook: hookHandler, StripeWebhook: stripeHook, Registry: reg, Logger: log})
 	if err != nil {
 		return err
 	}
