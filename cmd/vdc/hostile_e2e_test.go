@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,24 +14,13 @@ import (
 	"time"
 )
 
-// selfKidPDF is the 247-byte repro of issue 11: the page tree lists itself
-// as its only kid, and the PDF parser walks it forever.
+// selfKidPDF is issue 11's repro (testdata/hostile/README.md).
 func selfKidPDF() []byte {
-	bodies := []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Count 2000000000 /Kids [2 0 R] >>"}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	var offs []int
-	for i, body := range bodies {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	b, err := os.ReadFile("../../testdata/hostile/self-kid.pdf")
+	if err != nil {
+		panic(err)
 	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(bodies)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(bodies)+1, xref)
-	return b.Bytes()
+	return b
 }
 
 // procCPU is a process's user+system CPU time (Linux /proc, USER_HZ 100).

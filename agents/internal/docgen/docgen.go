@@ -113,6 +113,17 @@ func pdfWith(title string, blocks []Block, encrypt string) []byte {
 	objs[catalog-1] = fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pagesObj)
 	objs[pagesObj-1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(kids))
 	info := add(fmt.Sprintf("<< /Title (%s) /Producer (agentvdc docgen) >>", pdfEscape(title)))
+	return writePDF(objs, fmt.Sprintf("/Root %d 0 R /Info %d 0 R%s", catalog, info, encrypt))
+}
+
+// PDFObjects returns a PDF of exactly these objects (object 1 first, the
+// catalog) with a correct cross-reference table: for hostile shapes a
+// well-behaved generator would never write.
+func PDFObjects(objs ...string) []byte { return writePDF(objs, "/Root 1 0 R") }
+
+// writePDF lays out objs with their cross-reference table and a trailer
+// holding trailer's entries.
+func writePDF(objs []string, trailer string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	offsets := make([]int, len(objs))
@@ -125,7 +136,7 @@ func pdfWith(title string, blocks []Block, encrypt string) []byte {
 	for _, off := range offsets {
 		fmt.Fprintf(&b, "%010d 00000 n \n", off)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R%s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, catalog, info, encrypt, xref)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailer, xref)
 	return b.Bytes()
 }
 
