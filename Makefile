@@ -7,13 +7,16 @@ export GONOSUMDB := github.com/OpenNebula
 # Tests find the MinIO server here (agents/minio tests start it on 127.0.0.1).
 export VDC_MINIO_BIN := $(BIN)/minio
 
-.PHONY: help build run test test-short bench lint fuzz prereqs clean
+.PHONY: help build man run test test-short bench lint fuzz prereqs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/vdc
 	$(GO) build -o $(BIN)/vdc ./cmd/vdc
+
+man: ## write the man pages (one per command) into man/
+	$(GO) run ./cmd/genman -dir $(CURDIR)/man
 
 run: build ## validate customers/, then run the daemon on this checkout with the simulators (Ctrl-C stops)
 	$(BIN)/vdc validate --repo . --path customers
@@ -50,3 +53,4 @@ lint: ## gofmt + go vet
 
 clean: ## remove build outputs (keeps the cached MinIO binary)
 	rm -f $(BIN)/vdc
+	rm -rf $(CURDIR)/man

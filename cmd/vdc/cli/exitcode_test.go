@@ -39,6 +39,7 @@ func TestExitCodes(t *testing.T) {
 		"agents run":        {args: []string{"agents", "run", "acme", "ingest", "--data", file}},
 		"agents quarantine": {args: []string{"agents", "quarantine", "acme", "--data", file}},
 		"apply":             {args: []string{"apply", "--repo", missing, "--auto-approve", "--data", dir}},
+		"completion":        {args: []string{"completion", "bash"}, stdout: "fail"},
 		"eval retrieval":    {args: []string{"eval", "retrieval", "--docs", missing, "--queries", missing}},
 		"graph":             {args: []string{"graph", "acme", "--data", file}},
 		"history":           {args: []string{"history", "acme", "--daemon", unreachable}},

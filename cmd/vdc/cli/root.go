@@ -101,10 +101,12 @@ func newRootCmd(e *env) *cobra.Command {
 		Short:         "agentvdc: per-customer Agent VDCs on OpenNebula, Hetzner Cloud and Exoscale, from git",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().Short(),
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true // ours is newCompletionCmd
 	root.AddCommand(
-		newVersionCmd(e),
+		newVersionCmd(e), newCompletionCmd(e),
 		newEvalCmd(e),
 		newUploadCmd(e), newAgentsCmd(e), newQueryCmd(e), newGraphCmd(e),
 		newValidateCmd(e),
