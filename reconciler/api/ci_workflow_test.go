@@ -164,7 +164,7 @@ func TestWorkflowPlanStepFromDaemon(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want bytes.Buffer
-			if err := plan.RenderMarkdown(&want, realPlan(t), plan.MarkdownOptions{}); err != nil {
+			if err := plan.RenderMarkdown(&want, realPlan(t), plan.MarkdownOptions{Branch: plan.BranchOfRef(tc.ref)}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want.Bytes()) {

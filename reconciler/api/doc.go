@@ -16,7 +16,7 @@
 //	POST /api/v1/customers/{name}/suspend      200 daemon.CustomerView (on-call hold on)
 //	POST /api/v1/customers/{name}/resume       200 daemon.CustomerView (on-call hold off)
 //	GET  /api/v1/customers/{name}/history?limit=N   {"customer","history":[state.ApplyRecord...]}
-//	POST /api/v1/plan                          body {"ref","format":"json|markdown|text"} → the rendered plan
+//	POST /api/v1/plan                          body {"ref","format":"json|markdown|text","branch"} → the rendered plan
 //	POST /api/v1/sync                          202 {"status":"sync requested"}
 //	GET  /                                     status page (HTML)
 //	GET  /customers/{name}                     customer page (HTML)

@@ -396,6 +396,10 @@ type PlanRequest struct {
 	Ref string `json:"ref"`
 	// Format is json (default), markdown or text.
 	Format string `json:"format,omitempty"`
+	// Branch names the branch in a markdown plan's header (a pull
+	// request's branch when Ref is its head commit); default: Ref when it
+	// names a branch.
+	Branch string `json:"branch,omitempty"`
 }
 
 func (p *PlanRequest) validate() error {
@@ -407,6 +411,9 @@ func (p *PlanRequest) validate() error {
 	}
 	if strings.ContainsFunc(p.Ref, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return errors.New(`"ref" contains white space or control characters`)
+	}
+	if len(p.Branch) > maxRefLen || strings.ContainsFunc(p.Branch, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return fmt.Errorf(`"branch" is longer than %d characters or contains white space or control characters`, maxRefLen)
 	}
 	switch p.Format {
 	case "":
@@ -446,7 +453,11 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 		err = plan.RenderJSON(&b, p)
 	case FormatMarkdown:
 		ctype = "text/markdown; charset=utf-8"
-		err = plan.RenderMarkdown(&b, p, plan.MarkdownOptions{})
+		md := plan.MarkdownOptions{Branch: req.Branch}
+		if md.Branch == "" {
+			md.Branch = plan.BranchOfRef(req.Ref)
+		}
+		err = plan.RenderMarkdown(&b, p, md)
 	case FormatText:
 		ctype = "text/plain; charset=utf-8"
 		err = plan.RenderText(&b, p, plan.TextOptions{})

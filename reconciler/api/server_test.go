@@ -348,7 +348,9 @@ func TestPlanFormats(t *testing.T) {
 	}{
 		{"", "application/json", func(w io.Writer) error { return plan.RenderJSON(w, p) }},
 		{"json", "application/json", func(w io.Writer) error { return plan.RenderJSON(w, p) }},
-		{"markdown", "text/markdown; charset=utf-8", func(w io.Writer) error { return plan.RenderMarkdown(w, p, plan.MarkdownOptions{}) }},
+		{"markdown", "text/markdown; charset=utf-8", func(w io.Writer) error {
+			return plan.RenderMarkdown(w, p, plan.MarkdownOptions{Branch: "main"})
+		}},
 		{"text", "text/plain; charset=utf-8", func(w io.Writer) error { return plan.RenderText(w, p, plan.TextOptions{}) }},
 	} {
 		t.Run("format="+tc.format, func(t *testing.T) {
@@ -735,5 +737,19 @@ func TestMetricsEndpoint(t *testing.T) {
 	// Registering twice in one registry is an error, not a panic.
 	if _, err := daemon.NewMetrics(f.reg); err == nil {
 		t.Errorf("second registration: no error")
+	}
+}
+
+// A markdown plan names the branch the request gives (a pull request's
+// head commit is planned by its hash, so the branch comes separately).
+func TestPlanBranchHeader(t *testing.T) {
+	f := newFixture(t)
+	resp, b := f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","format":"markdown","branch":"feature/x"}`)
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "### agentvdc plan: `") || !strings.Contains(strings.SplitN(string(b), "\n", 2)[0], " on `feature/x`") {
+		t.Fatalf("status %d: %.200s", resp.StatusCode, b)
+	}
+	resp, b = f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","format":"markdown","branch":"a b"}`)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), `\"branch\"`) {
+		t.Fatalf("bad branch: status %d: %s", resp.StatusCode, b)
 	}
 }

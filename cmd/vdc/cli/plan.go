@@ -60,6 +60,7 @@ type session struct {
 	observed []plan.Resource
 	obsAt    map[plan.Kind]time.Time
 	commit   string
+	files    []schema.File
 	res      *schema.Result
 }
 
@@ -82,7 +83,7 @@ func (f *planFlags) open(ctx context.Context, e *env, log *slog.Logger, needClou
 	if err != nil {
 		return nil, err
 	}
-	s := &session{res: loader.Load(files), commit: src.Commit}
+	s := &session{res: loader.Load(files), commit: src.Commit, files: files}
 	if s.commit == "" {
 		s.commit = worktreeID(files)
 	}
@@ -181,7 +182,9 @@ has changes).`,
 			if p == nil {
 				return buildErr
 			}
-			if err := renderPlan(e.stdout, format, p, out); err != nil {
+			md := pf.repo.markdownHeader(e, s.commit, s.files)
+			md.FullPlanURL = out
+			if err := renderPlan(e.stdout, format, p, md); err != nil {
 				return err
 			}
 			if out != "" {
@@ -207,10 +210,10 @@ has changes).`,
 	return cmd
 }
 
-func renderPlan(w io.Writer, format string, p *plan.Plan, out string) error {
+func renderPlan(w io.Writer, format string, p *plan.Plan, md plan.MarkdownOptions) error {
 	switch format {
 	case "markdown":
-		return plan.RenderMarkdown(w, p, plan.MarkdownOptions{FullPlanURL: out})
+		return plan.RenderMarkdown(w, p, md)
 	case "json":
 		return plan.RenderJSON(w, p)
 	default:
