@@ -377,6 +377,17 @@ func detailsBlock(c CustomerPlan, acts []Action) string {
 	if c.Blocked != "" {
 		fmt.Fprintf(&b, "⛔ **Blocked:** %s\n\n", mdText(c.Blocked))
 	}
+	b.WriteString(codeBlock("diff", diffBody(acts)))
+	b.WriteString("\n</details>\n\n")
+	return b.String()
+}
+
+// diffBody is the customer's actions as diff lines, destructive first:
+// "+ address: reason" and "+     key = value" for a created resource,
+// "- address: reason" for a deleted one, "! address: reason" and each
+// changed attribute before ("-") and after ("+") for an update or a
+// replacement.
+func diffBody(acts []Action) string {
 	var d strings.Builder
 	oneLine := func(s string) string { return strings.NewReplacer("\r", "", "\n", " ").Replace(s) }
 	// Destructive actions first, then the rest, each in plan order.
@@ -419,7 +430,49 @@ func detailsBlock(c CustomerPlan, acts []Action) string {
 			}
 		}
 	}
-	b.WriteString(codeBlock("diff", d.String()))
-	b.WriteString("\n</details>\n\n")
-	return b.String()
+	return d.String()
+}
+
+// DiffTextOptions tune RenderDiff.
+type DiffTextOptions struct {
+	// Color adds ANSI colours (set it only for a terminal).
+	Color bool
+}
+
+// RenderDiff writes the plan's changes as a diff per customer (vdc diff):
+// a header line per customer with changes, then diffBody's lines.
+func RenderDiff(w io.Writer, p *Plan, o DiffTextOptions) error {
+	c := palette{on: o.Color}
+	var b strings.Builder
+	byCust := actionsByCustomer(p)
+	if p.Refused != "" {
+		fmt.Fprintf(&b, "%s %s\n", c.wrap("1;31", "PLAN REFUSED:"), p.Refused)
+	}
+	for _, cp := range p.Customers {
+		acts := byCust[cp.Name]
+		if len(acts) == 0 {
+			fmt.Fprintf(&b, "%s: no changes (%s)\n", c.wrap("1", cp.Name), cp.Status)
+			continue
+		}
+		fmt.Fprintf(&b, "%s (%s): %s; cost %s → %s /mo (%s)\n", c.wrap("1", cp.Name), cp.Status, countsLine(cp.Counts),
+			usd(cp.Cost.BeforeUSD), usd(cp.Cost.AfterUSD), signedUSD(cp.Cost.DeltaUSD))
+		if cp.Blocked != "" {
+			fmt.Fprintf(&b, "%s %s\n", c.wrap("1;31", "blocked:"), cp.Blocked)
+		}
+		for _, line := range strings.SplitAfter(diffBody(acts), "\n") {
+			switch {
+			case line == "":
+			case strings.HasPrefix(line, "+"):
+				b.WriteString(c.wrap("32", strings.TrimSuffix(line, "\n")) + "\n")
+			case strings.HasPrefix(line, "-"):
+				b.WriteString(c.wrap("31", strings.TrimSuffix(line, "\n")) + "\n")
+			default:
+				b.WriteString(c.wrap("33", strings.TrimSuffix(line, "\n")) + "\n")
+			}
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("render diff: %w", err)
+	}
+	return nil
 }

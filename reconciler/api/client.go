@@ -184,7 +184,11 @@ func (c *Client) History(ctx context.Context, name string, limit int) ([]state.A
 // Plan returns the plan of ref rendered in format (FormatJSON,
 // FormatMarkdown or FormatText).
 func (c *Client) Plan(ctx context.Context, ref, format string) ([]byte, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/plan", nil, PlanRequest{Ref: ref, Format: format})
+	return c.postPlan(ctx, PlanRequest{Ref: ref, Format: format})
+}
+
+func (c *Client) postPlan(ctx context.Context, req PlanRequest) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/plan", nil, req)
 	if err != nil {
 		return nil, err
 	}

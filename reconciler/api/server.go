@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -41,6 +42,8 @@ const (
 	MaxHistoryLimit = 1000
 	// maxBodyBytes caps request bodies (plan requests, login forms).
 	maxBodyBytes = 64 << 10
+	// maxPlanBodyBytes caps a plan request carrying customer files.
+	maxPlanBodyBytes = 16 << 20
 	// maxRefLen caps the git ref of a plan request.
 	maxRefLen = 256
 	// cookieName holds the token for browsers.
@@ -139,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 	api("/api/v1/customers/{name}/suspend", methods{http.MethodPost: s.hold(true)})
 	api("/api/v1/customers/{name}/resume", methods{http.MethodPost: s.hold(false)})
 	api("/api/v1/customers/{name}/history", methods{http.MethodGet: s.history})
+	api("/api/v1/customers/{name}/events", methods{http.MethodGet: s.events})
 	api("/api/v1/plan", methods{http.MethodPost: s.plan})
 	api("/api/v1/sync", methods{http.MethodPost: s.sync})
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -270,7 +274,7 @@ func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.Is(err, daemon.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, daemon.ErrBadRef):
+	case errors.Is(err, daemon.ErrBadRef), errors.Is(err, plan.ErrBadInput):
 		status = http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
@@ -285,6 +289,9 @@ func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 type StatusBody struct {
 	Status   string `json:"status"`
 	Customer string `json:"customer,omitempty"`
+	// Request is the reconcile request's number (POST …/reconcile): it is
+	// done when the customer's reconcile.last.request reaches it.
+	Request uint64 `json:"request,omitempty"`
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +338,11 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 		s.serviceError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, StatusBody{Status: "queued", Customer: name})
+	body := StatusBody{Status: "queued", Customer: name}
+	if v, err := s.svc.Customer(r.Context(), name); err == nil {
+		body.Request = v.Reconcile.Requested // ours or a later one: waiting for it is as good
+	}
+	writeJSON(w, http.StatusAccepted, body)
 }
 
 func (s *Server) hold(on bool) http.HandlerFunc {
@@ -400,11 +411,28 @@ type PlanRequest struct {
 	// request's branch when Ref is its head commit); default: Ref when it
 	// names a branch.
 	Branch string `json:"branch,omitempty"`
+	// Files, instead of Ref, are the customer files to plan (vdc plan
+	// while the daemon holds the state file: a working tree or a commit
+	// the caller read); Commit labels that plan.
+	Files  []PlanFile `json:"files,omitempty"`
+	Commit string     `json:"commit,omitempty"`
+	// Customers and Exclude narrow the plan (vdc plan --customer/--exclude).
+	Customers []string `json:"customers,omitempty"`
+	Exclude   []string `json:"exclude,omitempty"`
+}
+
+// PlanFile is one customer file of a plan request.
+type PlanFile struct {
+	Path string `json:"path"`
+	Data string `json:"data"`
 }
 
 func (p *PlanRequest) validate() error {
-	if p.Ref == "" {
-		return errors.New(`"ref" is required (a branch, tag or commit)`)
+	if p.Ref == "" && len(p.Files) == 0 {
+		return errors.New(`"ref" is required (a branch, tag or commit), or "files"`)
+	}
+	if p.Ref != "" && len(p.Files) > 0 {
+		return errors.New(`give "ref" or "files", not both`)
 	}
 	if len(p.Ref) > maxRefLen {
 		return fmt.Errorf(`"ref" is longer than %d characters`, maxRefLen)
@@ -427,7 +455,7 @@ func (p *PlanRequest) validate() error {
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 	var req PlanRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPlanBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad plan request: "+jsonErr(err))
@@ -441,7 +469,21 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad plan request: "+err.Error())
 		return
 	}
-	p, err := s.svc.Plan(r.Context(), req.Ref)
+	var p *plan.Plan
+	var err error
+	if len(req.Files) > 0 {
+		files := make([]schema.File, len(req.Files))
+		for i, f := range req.Files {
+			files[i] = schema.File{Path: f.Path, Data: []byte(f.Data), Size: int64(len(f.Data))}
+		}
+		commit := req.Commit
+		if commit == "" {
+			commit = "files"
+		}
+		p, err = s.svc.PlanFiles(r.Context(), commit, files, req.Customers, req.Exclude)
+	} else {
+		p, err = s.svc.Plan(r.Context(), req.Ref)
+	}
 	if err != nil {
 		s.serviceError(w, r, err)
 		return

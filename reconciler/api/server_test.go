@@ -285,7 +285,7 @@ func TestEndpoints(t *testing.T) {
 		{"plan ref with space", "POST", "/api/v1/plan", `{"ref":"a b"}`, 400, wantError("white space")},
 		{"plan bad format", "POST", "/api/v1/plan", `{"ref":"main","format":"yaml"}`, 400, wantError("json, markdown or text")},
 		{"plan unknown ref", "POST", "/api/v1/plan", `{"ref":"nope"}`, 400, wantError("unknown git ref")},
-		{"plan huge body", "POST", "/api/v1/plan", `{"ref":"` + strings.Repeat("a", 70<<10) + `"}`, 400, wantError("larger than")},
+		{"plan huge body", "POST", "/api/v1/plan", `{"ref":"` + strings.Repeat("a", 17<<20) + `"}`, 400, wantError("larger than")},
 		{"unknown api path", "GET", "/api/v1/customers/a/b/c", "", 404, wantError("no such endpoint")},
 		{"wrong method list", "DELETE", "/api/v1/customers", "", 405, wantError("not allowed")},
 		{"wrong method reconcile", "GET", "/api/v1/customers/acme-analytics/reconcile", "", 405, wantError("not allowed")},
@@ -751,5 +751,48 @@ func TestPlanBranchHeader(t *testing.T) {
 	resp, b = f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","format":"markdown","branch":"a b"}`)
 	if resp.StatusCode != 400 || !strings.Contains(string(b), `\"branch\"`) {
 		t.Fatalf("bad branch: status %d: %s", resp.StatusCode, b)
+	}
+}
+
+// POST /api/v1/plan with files plans them (vdc plan while the daemon holds
+// the state file); reconcile answers with its request number; events are
+// one timeline, oldest first.
+func TestPlanFilesReconcileRequestEvents(t *testing.T) {
+	f := newFixture(t)
+	f.svc.SetPlan("worktree-abc", realPlan(t))
+	resp, b := f.do(t, "POST", "/api/v1/plan", testToken, `{"files":[{"path":"customers/a.yaml","data":"name: a"}],"commit":"worktree-abc"}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"format_version"`) {
+		t.Fatalf("plan files: %d %.200s", resp.StatusCode, b)
+	}
+	resp, b = f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","files":[{"path":"customers/a.yaml","data":""}]}`)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "not both") {
+		t.Fatalf("ref and files: %d %s", resp.StatusCode, b)
+	}
+	for want := uint64(1); want <= 2; want++ {
+		resp, b = f.do(t, "POST", "/api/v1/customers/acme-analytics/reconcile", testToken, "")
+		var sb api.StatusBody
+		mustJSON(t, b, &sb)
+		if resp.StatusCode != 202 || sb.Request != want {
+			t.Fatalf("reconcile %d: %d %s", want, resp.StatusCode, b)
+		}
+	}
+	resp, b = f.do(t, "GET", "/api/v1/customers/acme-analytics/events", testToken, "")
+	var eb api.EventsBody
+	mustJSON(t, b, &eb)
+	if resp.StatusCode != 200 || len(eb.Events) < 2 {
+		t.Fatalf("events: %d %s", resp.StatusCode, b)
+	}
+	for i := 1; i < len(eb.Events); i++ {
+		if eb.Events[i].At.Before(eb.Events[i-1].At) {
+			t.Errorf("events out of order: %v before %v", eb.Events[i-1].At, eb.Events[i].At)
+		}
+	}
+	resp, b = f.do(t, "GET", "/api/v1/customers/acme-analytics/events?limit=1", testToken, "")
+	mustJSON(t, b, &eb)
+	if len(eb.Events) != 1 || eb.Events[0].Reason != "apply succeeded" {
+		t.Errorf("events?limit=1: %s", b)
+	}
+	if resp, _ = f.do(t, "GET", "/api/v1/customers/nobody/events", testToken, ""); resp.StatusCode != 404 {
+		t.Errorf("unknown customer: %d", resp.StatusCode)
 	}
 }

@@ -121,6 +121,10 @@ type Daemon struct {
 	refreshCost int // Hetzner list calls of one refresh (estimated from pages)
 	// phases is the last recorded phaseKey of each customer.
 	phases map[string]string
+	// requests counts the reconciles asked through the API per customer;
+	// runs is the last finished reconcile of each (vdc reconcile --wait).
+	requests map[string]uint64
+	runs     map[string]ReconcileRun
 }
 
 // New validates the configuration.
@@ -166,6 +170,8 @@ func New(cfg Config) (*Daemon, error) {
 		observed:  map[string][]plan.Resource{},
 		holds:     map[string]bool{},
 		decisions: map[string][]ScaleDecision{},
+		requests:  map[string]uint64{},
+		runs:      map[string]ReconcileRun{},
 		drift:     map[string]int{},
 		phases:    map[string]string{},
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),

@@ -40,6 +40,8 @@ func TestExitCodes(t *testing.T) {
 		"agents quarantine": {args: []string{"agents", "quarantine", "acme", "--data", file}},
 		"apply":             {args: []string{"apply", "--repo", missing, "--auto-approve", "--data", dir}},
 		"completion":        {args: []string{"completion", "bash"}, stdout: "fail"},
+		"diff":              {args: []string{"diff", "acme", "--repo", missing}},
+		"events":            {args: []string{"events", "acme", "--daemon", unreachable}},
 		"eval retrieval":    {args: []string{"eval", "retrieval", "--docs", missing, "--queries", missing}},
 		"graph":             {args: []string{"graph", "acme", "--data", file}},
 		"history":           {args: []string{"history", "acme", "--daemon", unreachable}},

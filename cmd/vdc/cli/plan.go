@@ -158,6 +158,11 @@ actions with attribute-level changes and the monthly cost delta.
 
 --out FILE saves the plan as JSON for 'vdc apply FILE'.
 
+While 'vdc serve' runs on the same --data, it holds the state file: the
+plan is then made by the daemon (found as 'vdc status' finds it) from the
+files read here, against its cached observation of the clouds (a note on
+stderr says so; --refresh and --allow-delete are the daemon's).
+
 Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error or a
 refused plan, 2 usage error (with --detailed-exitcode: 2 also means the plan
 has changes).`,
@@ -168,21 +173,10 @@ has changes).`,
 			default:
 				return withCode(ExitUsage, fmt.Errorf("--format must be text, markdown or json, not %q", format))
 			}
-			ctx := cmd.Context()
-			log := pf.logger(e)
-			s, err := pf.open(ctx, e, log, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.observe(ctx, pf.refresh); err != nil {
-				return err
-			}
-			p, buildErr := pf.build(ctx, s, allowDelete)
+			p, md, buildErr := pf.plan(cmd.Context(), e, allowDelete)
 			if p == nil {
 				return buildErr
 			}
-			md := pf.repo.markdownHeader(e, s.commit, s.files)
 			md.FullPlanURL = out
 			if err := renderPlan(e.stdout, format, p, md); err != nil {
 				return err

@@ -113,10 +113,10 @@ func newRootCmd(e *env) *cobra.Command {
 		newNewCmd(e),
 		newSchemaCmd(e),
 		newSimCmd(e),
-		newPlanCmd(e),
+		newPlanCmd(e), newDiffCmd(e),
 		newApplyCmd(e),
 		newServeCmd(e),
-		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e),
+		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e), newEventsCmd(e),
 	)
 	markUsage(root)
 	return root
