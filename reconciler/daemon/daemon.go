@@ -548,7 +548,7 @@ func (d *Daemon) Autoscale(ctx context.Context) error {
 		if m := d.cfg.Metrics; m != nil {
 			m.ObserveAutoscale(dec.Resource, dec.From, dec.To)
 		}
-		d.log.Info("autoscale decision", "customer", name, "resource", dec.Resource, "from", dec.From, "to", dec.To, "reason", dec.Reason, "monthly_cost_delta_usd", dec.MonthlyCostDeltaUSD)
+		// The autoscaler logged the decision; logged once.
 		d.queue.Add(name)
 	}
 	if snap, serr := d.cfg.Autoscaler.Snapshot(); serr == nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -71,6 +70,10 @@ type serveConfig struct {
 		FrontendSSHKeyFile string `yaml:"frontendSSHKeyFile"`
 		AddressPool        string `yaml:"addressPool"`
 	} `yaml:"clouds"`
+	Log struct {
+		Format string `yaml:"format"` // text, json; empty: text on a terminal, else json
+		Level  string `yaml:"level"`
+	} `yaml:"log"`
 }
 
 type duration struct{ time.Duration }
@@ -95,6 +98,7 @@ func defaultServeConfig() serveConfig {
 	c.Autoscale.Interval, c.Autoscale.Window = duration{time.Minute}, duration{5 * time.Minute}
 	c.API.TokenEnv = "VDC_TOKEN"
 	c.Clouds.AddressPool = plan.DefaultAddressPool
+	c.Log.Level = "info"
 	return c
 }
 
@@ -159,6 +163,15 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 			if fl.Changed("poll") {
 				cfg.Repo.Poll = flags.Repo.Poll
 			}
+			if fl.Changed("log-format") {
+				cfg.Log.Format = flags.Log.Format
+			}
+			if fl.Changed("log-level") {
+				cfg.Log.Level = flags.Log.Level
+			}
+			if _, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level); err != nil {
+				return withCode(ExitUsage, err)
+			}
 			return serve(cmd.Context(), e, cfg)
 		},
 	}
@@ -171,11 +184,16 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 	cmd.Flags().StringVar(&flags.Repo.Ref, "ref", "HEAD", "branch or tag to follow")
 	cmd.Flags().StringVar(&flags.Repo.Path, "path", "customers", "customers directory in the repository")
 	cmd.Flags().DurationVar(&flags.Repo.Poll.Duration, "poll", time.Minute, "git poll interval")
+	cmd.Flags().StringVar(&flags.Log.Format, "log-format", "", "log format on stderr: text or json (default text on a terminal, else json)")
+	cmd.Flags().StringVar(&flags.Log.Level, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
 
 func serve(ctx context.Context, e *env, cfg serveConfig) error {
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := daemon.NewMetrics(reg)

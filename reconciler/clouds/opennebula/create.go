@@ -54,7 +54,7 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 	if err != nil {
 		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, r.Sensitive))
 	}
-	p.log.InfoContext(ctx, "created", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
+	p.log.DebugContext(ctx, "created", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
 	return out, nil
 }
 
