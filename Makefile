@@ -22,12 +22,13 @@ run: build ## validate customers/, then run the daemon on this checkout with the
 	$(BIN)/vdc validate --repo . --path customers
 	$(BIN)/vdc serve --sim --repo . --ref HEAD --data .vdc --listen 127.0.0.1:8787
 
-prereqs: $(BIN)/minio ## install what the tests need (MinIO server; git, Chromium, curl, jq and the bootstrap validators from Debian)
+prereqs: $(BIN)/minio ## install what the tests need (MinIO server; git, Chromium, curl, jq, promtool and the bootstrap validators from Debian)
 	@missing=""; for t in git curl jq shellcheck; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v cloud-init >/dev/null || missing="$$missing cloud-init"; \
 	command -v wg-quick >/dev/null || missing="$$missing wireguard-tools"; \
 	command -v nft >/dev/null || test -x /usr/sbin/nft || missing="$$missing nftables"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
