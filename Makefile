@@ -7,7 +7,7 @@ export GONOSUMDB := github.com/OpenNebula
 # Tests find the MinIO server here (agents/minio tests start it on 127.0.0.1).
 export VDC_MINIO_BIN := $(BIN)/minio
 
-.PHONY: help build man run test test-short bench lint fuzz prereqs clean
+.PHONY: help build man deb run test test-short bench lint fuzz prereqs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,15 @@ build: ## build bin/vdc
 
 man: ## write the man pages (one per command) into man/
 	$(GO) run ./cmd/genman -dir $(CURDIR)/man
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0)
+DIST    := $(CURDIR)/dist
+
+deb: man ## build dist/vdc_VERSION_{amd64,arm64}.deb and dist/SHA256SUMS (nFPM, packaging/)
+	@set -e; for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
+		(cd packaging && $(GO) run . -bin $(DIST)/linux-$$arch/vdc -version $(VERSION) -arch $$arch -out $(DIST) -man $(CURDIR)/man -root $(CURDIR)); \
+	done
 
 run: build ## validate customers/, then run the daemon on this checkout with the simulators (Ctrl-C stops)
 	$(BIN)/vdc validate --repo . --path customers
@@ -54,4 +63,4 @@ lint: ## gofmt + go vet
 
 clean: ## remove build outputs (keeps the cached MinIO binary)
 	rm -f $(BIN)/vdc
-	rm -rf $(CURDIR)/man
+	rm -rf $(CURDIR)/man $(DIST)

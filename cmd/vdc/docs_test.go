@@ -21,7 +21,7 @@ func TestOperationsUnitVerifies(t *testing.T) {
 		t.Fatal("docs/operations.md has no ```ini unit")
 	}
 	unit := string(m[1])
-	for _, want := range []string{"User=vdc", "StateDirectory=vdc", "ProtectSystem=strict", "NoNewPrivileges=yes", "ExecStart=/usr/local/bin/vdc serve "} {
+	for _, want := range []string{"User=vdc", "StateDirectory=vdc", "ProtectSystem=strict", "NoNewPrivileges=yes", "ExecStart=/usr/bin/vdc serve "} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("the unit lacks %q", want)
 		}
@@ -31,7 +31,7 @@ func TestOperationsUnitVerifies(t *testing.T) {
 		t.Skip("systemd-analyze is not installed: the unit is not verified")
 	}
 	path := filepath.Join(t.TempDir(), "vdc.service")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/local/bin/vdc", vdcBin)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/bin/vdc", vdcBin)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(sa, "verify", path).CombinedOutput()
