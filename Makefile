@@ -23,7 +23,7 @@ DIST    := $(CURDIR)/dist
 
 deb: man ## build dist/vdc_VERSION_{amd64,arm64}.deb and dist/SHA256SUMS (nFPM, packaging/)
 	@set -e; for arch in amd64 arm64; do \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w -X github.com/agentvdc/agentvdc/cmd/vdc/cli.Version=$(VERSION)" -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
 		(cd packaging && $(GO) run . -bin $(DIST)/linux-$$arch/vdc -version $(VERSION) -arch $$arch -out $(DIST) -man $(CURDIR)/man -root $(CURDIR)); \
 	done
 

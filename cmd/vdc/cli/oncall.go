@@ -307,6 +307,9 @@ reconciled within --timeout, 2 usage error.`,
 					fmt.Fprintf(e.stderr, "vdc: %s: %v\n", name, err)
 					continue
 				}
+				if wait && req == 0 {
+					return fmt.Errorf("%s: the daemon at %s does not number reconcile requests (an older vdc serve): --wait needs it upgraded", name, c.URL())
+				}
 				results = append(results, result{Customer: name, Status: "queued"})
 				requests[name] = req
 				if f.format == "text" {
