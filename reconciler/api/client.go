@@ -47,6 +47,7 @@ type Client struct {
 	base  *url.URL
 	token string
 	hc    *http.Client
+	actor string // ActorHeader, when set
 }
 
 // NewClient returns a client of the daemon at baseURL (http or https)
@@ -94,6 +95,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.actor != "" {
+		req.Header.Set(ActorHeader, c.actor)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

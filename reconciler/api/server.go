@@ -335,9 +335,11 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := s.svc.Reconcile(r.Context(), name); err != nil {
+		s.logAction(r, "reconcile", name, "api", err)
 		s.serviceError(w, r, err)
 		return
 	}
+	s.logAction(r, "reconcile", name, "api", nil)
 	body := StatusBody{Status: "queued", Customer: name}
 	if v, err := s.svc.Customer(r.Context(), name); err == nil {
 		body.Request = v.Reconcile.Requested // ours or a later one: waiting for it is as good
@@ -348,10 +350,16 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 func (s *Server) hold(on bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		action := "resume"
+		if on {
+			action = "suspend"
+		}
 		if err := s.svc.Hold(r.Context(), name, on); err != nil {
+			s.logAction(r, action, name, "api", err)
 			s.serviceError(w, r, err)
 			return
 		}
+		s.logAction(r, action, name, "api", nil)
 		c, err := s.svc.Customer(r.Context(), name)
 		if err != nil {
 			s.serviceError(w, r, err)

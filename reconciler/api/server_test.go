@@ -796,3 +796,40 @@ func TestPlanFilesReconcileRequestEvents(t *testing.T) {
 		t.Errorf("unknown customer: %d", resp.StatusCode)
 	}
 }
+
+// On-call actions are logged once each, with the actor the client names.
+func TestOnCallActionsLoggedWithActor(t *testing.T) {
+	f := newFixture(t)
+	post := func(path, actor string) int {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if actor != "" {
+			req.Header.Set(api.ActorHeader, actor)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("/api/v1/customers/acme-analytics/reconcile", "alice@laptop"); code != 202 {
+		t.Fatalf("reconcile: %d", code)
+	}
+	if code := post("/api/v1/customers/acme-analytics/suspend", `bob"evil`+strings.Repeat("x", 100)); code != 200 {
+		t.Fatalf("suspend: %d", code)
+	}
+	if code := post("/api/v1/customers/nobody/resume", ""); code != 404 {
+		t.Fatalf("resume nobody: %d", code)
+	}
+	logs := f.logs.String()
+	for _, want := range []string{
+		`msg="on-call action" action=reconcile customer=acme-analytics actor=alice@laptop via=api`,
+		`msg="on-call action" action=suspend customer=acme-analytics actor=bobevil` + strings.Repeat("x", 57) + ` via=api`,
+		`msg="on-call action refused" action=resume customer=nobody actor=unknown via=api`,
+	} {
+		if strings.Count(logs, want) != 1 {
+			t.Errorf("the log has %d× %q:\n%s", strings.Count(logs, want), want, logs)
+		}
+	}
+}

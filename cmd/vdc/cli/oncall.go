@@ -62,7 +62,22 @@ func (f *oncallFlags) client(e *env) (*api.Client, error) {
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
+	c.SetActor(actor(e))
 	return c, nil
+}
+
+// actor names who runs this command, for the daemon's log of on-call
+// actions: $VDC_ACTOR, else user@host.
+func actor(e *env) string {
+	if a := strings.TrimSpace(e.getenv("VDC_ACTOR")); a != "" {
+		return a
+	}
+	user := firstNonEmpty(e.getenv("USER"), e.getenv("LOGNAME"), "unknown")
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return user
+	}
+	return user + "@" + host
 }
 
 // daemonErr turns a client error into an exit error with a hint.
