@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,7 +154,7 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 		return nil, err
 	}
 	if f.sim {
-		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1, Latency: f.simLatency})
+		st, err := startSims(filepath.Join(f.dataDir, "sim"), log, f.simLatency)
 		if err != nil {
 			return nil, err
 		}
@@ -302,4 +304,40 @@ func (f *cloudFlags) prices(ctx context.Context, c *clouds, st *state.Store) (pl
 		_ = json.Unmarshal(b, &p.HetznerServerMonthly)
 	}
 	return p, nil
+}
+
+// simAddressFile, in the simulators' data directory, keeps the address
+// they listen on, so they keep it across restarts (their state is beside
+// it, and scripts that drive /_sim/ keep working).
+const simAddressFile = "address"
+
+// startSims starts the simulators on the address they had last time in
+// dir, or on a free port when there is none or it is taken now, and
+// records the address.
+func startSims(dir string, log *slog.Logger, latency string) (*simstack.Stack, error) {
+	opts := simstack.Options{DataDir: dir, Logger: log, HetznerRateLimitPerHour: -1, Latency: latency}
+	prev := ""
+	if b, err := os.ReadFile(filepath.Join(dir, simAddressFile)); err == nil {
+		if host, _, err := net.SplitHostPort(strings.TrimSpace(string(b))); err == nil && net.ParseIP(host).IsLoopback() {
+			prev = strings.TrimSpace(string(b))
+		}
+	}
+	opts.Listen = prev
+	st, err := simstack.Start(opts)
+	if err != nil && prev != "" {
+		log.Warn("the simulators' previous address is taken: they listen on a new one", "address", prev, "err", err)
+		opts.Listen = ""
+		st, err = simstack.Start(opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u, perr := url.Parse(st.URL); perr == nil && u.Host != "" && u.Host != prev {
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			if err := os.WriteFile(filepath.Join(dir, simAddressFile), []byte(u.Host+"\n"), 0o600); err != nil {
+				log.Warn("record the simulators' address", "err", err)
+			}
+		}
+	}
+	return st, nil
 }
