@@ -128,14 +128,26 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: `Serve follows the customer repository (poll interval and webhook), keeps every
 customer converged, heals drift, autoscales, runs the data agents and
 serves the HTTP API and status page. --sim runs the cloud simulators and the
-embedded stores in-process. Flags override the --config file
-(vdc.example.yaml documents every setting).
+embedded stores in-process.
+
+The configuration file is --config, else $VDC_CONFIG ("none": none), else
+./vdc.yaml, else /etc/vdc/vdc.yaml (vdc.example.yaml documents every
+setting). Every setting can be overridden by a VDC_* environment variable
+named after its key (repo.url: VDC_REPO_URL; the table is in
+docs/operations.md), and flags override both.
 
 Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadServeConfig(configPath)
+			path, err := discoverConfig(configPath, e.getenv)
 			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			cfg, err := loadServeConfig(path)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if err := applyConfigEnv(&cfg, e.getenv); err != nil { // VDC_*: over the file, under the flags
 				return withCode(ExitUsage, err)
 			}
 			fl := cmd.Flags()
@@ -175,7 +187,7 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 			return serve(cmd.Context(), e, cfg)
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (see vdc.example.yaml)")
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (default $VDC_CONFIG, else ./vdc.yaml, else /etc/vdc/vdc.yaml; see vdc.example.yaml)")
 	cmd.Flags().StringVar(&flags.Listen, "listen", "127.0.0.1:8787", "HTTP API address")
 	cmd.Flags().StringVar(&flags.Data, "data", ".vdc", "data directory (state, api-token, simulator and agent data)")
 	cmd.Flags().BoolVar(&flags.Sim, "sim", false, "in-process cloud simulators and embedded stores")
