@@ -7,7 +7,7 @@ export GONOSUMDB := github.com/OpenNebula
 # Tests find the MinIO server here (agents/minio tests start it on 127.0.0.1).
 export VDC_MINIO_BIN := $(BIN)/minio
 
-.PHONY: help build man deb run test test-short bench lint fuzz prereqs clean
+.PHONY: help build man deb image run test test-short bench lint fuzz prereqs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,12 @@ deb: man ## build dist/vdc_VERSION_{amd64,arm64}.deb and dist/SHA256SUMS (nFPM, 
 	@set -e; for arch in amd64 arm64; do \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w -X github.com/agentvdc/agentvdc/cmd/vdc/cli.Version=$(VERSION)" -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
 		(cd packaging && $(GO) run . -bin $(DIST)/linux-$$arch/vdc -version $(VERSION) -arch $$arch -out $(DIST) -man $(CURDIR)/man -root $(CURDIR)); \
+	done
+
+image: ## build dist/vdc_VERSION_{amd64,arm64}.image.tar (docker/podman load -i): the static binary on an empty base, non-root
+	@set -e; for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w -X github.com/agentvdc/agentvdc/cmd/vdc/cli.Version=$(VERSION)" -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
+		(cd packaging && $(GO) run . -image -bin $(DIST)/linux-$$arch/vdc -version $(VERSION) -arch $$arch -out $(DIST) -revision "$$(git rev-parse HEAD 2>/dev/null)"); \
 	done
 
 run: build ## validate customers/, then run the daemon on this checkout with the simulators (Ctrl-C stops)

@@ -2,7 +2,10 @@ module github.com/agentvdc/agentvdc/packaging
 
 go 1.26.8
 
-require github.com/goreleaser/nfpm/v2 v2.48.0
+require (
+	github.com/google/go-containerregistry v0.22.1
+	github.com/goreleaser/nfpm/v2 v2.48.0
+)
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
@@ -31,6 +34,8 @@ require (
 	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
 	github.com/mitchellh/copystructure v1.2.0 // indirect
 	github.com/mitchellh/reflectwalk v1.0.2 // indirect
+	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/opencontainers/image-spec v1.1.1 // indirect
 	github.com/pjbgf/sha1cd v0.6.0 // indirect
 	github.com/sergi/go-diff v1.4.0 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect

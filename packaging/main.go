@@ -7,6 +7,8 @@
 // It is its own Go module so that nFPM's dependencies stay out of vdc's.
 // make deb builds the binaries (linux amd64 and arm64, static, -trimpath)
 // and calls it; cmd/vdc's TestDebPackage checks the result with dpkg-deb.
+// With -image it builds the OCI container image instead (image.go; make
+// image, TestContainerImage).
 package main
 
 import (
@@ -34,12 +36,28 @@ func main() {
 	man := flag.String("man", "", "directory of man pages to install (make man), optional")
 	root := flag.String("root", "..", "the agentvdc checkout (for vdc.example.yaml and docs)")
 	mtime := flag.String("mtime", "", "file times, RFC 3339 (default: $SOURCE_DATE_EPOCH, else now)")
+	image := flag.Bool("image", false, "build the container image (a docker-loadable tarball) instead of the .deb")
+	caCerts := flag.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "with -image: the CA bundle to put in the image")
+	revision := flag.String("revision", "", "with -image: the git commit, for the image's labels")
 	flag.Parse()
 	if *bin == "" || *version == "" {
 		fmt.Fprintln(os.Stderr, "packaging: -bin and -version are required")
 		os.Exit(2)
 	}
-	path, err := build(options{bin: *bin, version: *version, arch: *arch, out: *out, man: *man, root: *root, mtime: *mtime})
+	var path string
+	var err error
+	if *image {
+		var when time.Time
+		if when, err = fileTime(*mtime); err == nil {
+			if *arch != "amd64" && *arch != "arm64" {
+				err = fmt.Errorf("-arch must be amd64 or arm64, not %q", *arch)
+			} else {
+				path, err = buildImage(imageOptions{bin: *bin, version: *version, arch: *arch, out: *out, caCerts: *caCerts, revision: *revision, when: when})
+			}
+		}
+	} else {
+		path, err = build(options{bin: *bin, version: *version, arch: *arch, out: *out, man: *man, root: *root, mtime: *mtime})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "packaging:", err)
 		os.Exit(1)
