@@ -9,7 +9,7 @@ export GONOSUMDB := github.com/OpenNebula
 export VDC_MINIO_BIN := $(BIN)/minio
 export VDC_STRIPE_MOCK_BIN := $(BIN)/stripe-mock
 
-.PHONY: help build run test test-short bench soak lint fuzz prereqs clean
+.PHONY: help build man deb image run test test-short bench soak lint fuzz prereqs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,17 +17,36 @@ help: ## list the targets
 build: ## build bin/vdc
 	$(GO) build -o $(BIN)/vdc ./cmd/vdc
 
+man: ## write the man pages (one per command) into man/
+	$(GO) run ./cmd/genman -dir $(CURDIR)/man
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0)
+DIST    := $(CURDIR)/dist
+
+deb: man ## build dist/vdc_VERSION_{amd64,arm64}.deb and dist/SHA256SUMS (nFPM, packaging/)
+	@set -e; for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w -X github.com/agentvdc/agentvdc/cmd/vdc/cli.Version=$(VERSION)" -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
+		(cd packaging && $(GO) run . -bin $(DIST)/linux-$$arch/vdc -version $(VERSION) -arch $$arch -out $(DIST) -man $(CURDIR)/man -root $(CURDIR)); \
+	done
+
+image: ## build dist/vdc_VERSION_{amd64,arm64}.image.tar (docker/podman load -i): the static binary on an empty base, non-root
+	@set -e; for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags "-s -w -X github.com/agentvdc/agentvdc/cmd/vdc/cli.Version=$(VERSION)" -o $(DIST)/linux-$$arch/vdc ./cmd/vdc; \
+		(cd packaging && $(GO) run . -image -bin $(DIST)/linux-$$arch/vdc -version $(VERSION) -arch $$arch -out $(DIST) -revision "$$(git rev-parse HEAD 2>/dev/null)"); \
+	done
+
 run: build ## validate customers/, then run the daemon on this checkout with the simulators (Ctrl-C stops)
 	$(BIN)/vdc validate --repo . --path customers
 	$(BIN)/vdc serve --sim --repo . --ref HEAD --data .vdc --listen 127.0.0.1:8787
 
-prereqs: $(BIN)/minio $(BIN)/stripe-mock ## install what the tests need (MinIO server; git, Chromium, curl, jq and the bootstrap validators from Debian)
+prereqs: $(BIN)/minio $(BIN)/stripe-mock ## install what the tests need (MinIO server, stripe-mock; git, Chromium, curl, jq, promtool, pdftotext and the bootstrap validators from Debian)
 	@missing=""; for t in git curl jq shellcheck; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v cloud-init >/dev/null || missing="$$missing cloud-init"; \
 	command -v wg-quick >/dev/null || missing="$$missing wireguard-tools"; \
 	command -v nft >/dev/null || test -x /usr/sbin/nft || missing="$$missing nftables"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
@@ -64,3 +83,4 @@ lint: ## gofmt + go vet
 
 clean: ## remove build outputs (keeps the cached MinIO binary)
 	rm -f $(BIN)/vdc
+	rm -rf $(CURDIR)/man $(DIST)

@@ -85,17 +85,21 @@ func TestWorkflowShape(t *testing.T) {
 		want []string
 	}{
 		{"Check out", []string{"actions/checkout@"}},
-		{"Build vdc", []string{"go build", "./cmd/vdc"}},
+		{"Set up Go", []string{"actions/setup-go@", "1.26"}},
+		{"Install vdc", []string{"go install", "github.com/agentvdc/agentvdc/cmd/vdc@${VDC_VERSION}", "VDC_VERSION:v"}},
 		{"Validate customer files", []string{"validate --format github"}},
 		{"Plan", []string{"/api/v1/sync", "/api/v1/plan", `format: "markdown"`, "plan --sim --format markdown", "secrets.VDC_DAEMON", "secrets.VDC_TOKEN"}},
 		{"Post or update the plan comment", []string{"<!-- agentvdc-plan -->", "-X PATCH", "-X POST", "/comments"}},
 	} {
 		s, ok := steps[tc.step]
+		if strings.Contains(s.Run+fmt.Sprint(s.With), "go.mod") || strings.Contains(s.Run, "./cmd/vdc") {
+			t.Errorf("step %q needs this repository (go.mod, ./cmd/vdc): the workflow runs in a customers repository", tc.step)
+		}
 		if !ok {
 			t.Errorf("no step %q", tc.step)
 			continue
 		}
-		all := s.Uses + s.Run + fmt.Sprint(s.Env)
+		all := s.Uses + s.Run + fmt.Sprint(s.Env) + fmt.Sprint(s.With)
 		for _, w := range tc.want {
 			if !strings.Contains(all, w) {
 				t.Errorf("step %q lacks %q", tc.step, w)
@@ -164,7 +168,7 @@ func TestWorkflowPlanStepFromDaemon(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want bytes.Buffer
-			if err := plan.RenderMarkdown(&want, realPlan(t), plan.MarkdownOptions{}); err != nil {
+			if err := plan.RenderMarkdown(&want, realPlan(t), plan.MarkdownOptions{Branch: plan.BranchOfRef(tc.ref)}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want.Bytes()) {

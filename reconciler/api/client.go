@@ -47,6 +47,7 @@ type Client struct {
 	base  *url.URL
 	token string
 	hc    *http.Client
+	actor string // ActorHeader, when set
 }
 
 // NewClient returns a client of the daemon at baseURL (http or https)
@@ -94,6 +95,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.actor != "" {
+		req.Header.Set(ActorHeader, c.actor)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -184,7 +188,11 @@ func (c *Client) History(ctx context.Context, name string, limit int) ([]state.A
 // Plan returns the plan of ref rendered in format (FormatJSON,
 // FormatMarkdown or FormatText).
 func (c *Client) Plan(ctx context.Context, ref, format string) ([]byte, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/plan", nil, PlanRequest{Ref: ref, Format: format})
+	return c.postPlan(ctx, PlanRequest{Ref: ref, Format: format})
+}
+
+func (c *Client) postPlan(ctx context.Context, req PlanRequest) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/plan", nil, req)
 	if err != nil {
 		return nil, err
 	}

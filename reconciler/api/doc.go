@@ -12,11 +12,12 @@
 //	GET  /metrics                              Prometheus exposition of Config.Registry
 //	GET  /api/v1/customers                     {"customers": [daemon.CustomerView...]}
 //	GET  /api/v1/customers/{name}              daemon.CustomerView
-//	POST /api/v1/customers/{name}/reconcile    202 {"customer","status":"queued"}
+//	POST /api/v1/customers/{name}/reconcile    202 {"customer","status":"queued","request":N}
+//	GET  /api/v1/customers/{name}/events       ?limit=N (1..1000, default 50) → {"customer","events":[…]} oldest first
 //	POST /api/v1/customers/{name}/suspend      200 daemon.CustomerView (on-call hold on)
 //	POST /api/v1/customers/{name}/resume       200 daemon.CustomerView (on-call hold off)
 //	GET  /api/v1/customers/{name}/history?limit=N   {"customer","history":[state.ApplyRecord...]}
-//	POST /api/v1/plan                          body {"ref","format":"json|markdown|text"} → the rendered plan
+//	POST /api/v1/plan                          body {"ref"|"files","commit","format":"json|markdown|text","branch","customers","exclude"} → the rendered plan
 //	POST /api/v1/sync                          202 {"status":"sync requested"}
 //	GET  /                                     status page (HTML)
 //	GET  /customers/{name}                     customer page (HTML)

@@ -23,6 +23,7 @@ import (
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/internal/clientlimit"
+	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -57,6 +58,8 @@ const (
 	MaxHistoryLimit = 1000
 	// maxBodyBytes caps request bodies (plan requests, login forms).
 	maxBodyBytes = 64 << 10
+	// maxPlanBodyBytes caps a plan request carrying customer files.
+	maxPlanBodyBytes = 16 << 20
 	// maxRefLen caps the git ref of a plan request.
 	maxRefLen = 256
 	// cookieName holds the token for browsers.
@@ -198,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 	api("/api/v1/customers/{name}/resume", methods{http.MethodPost: s.hold(false)})
 	api("/api/v1/customers/{name}/history", methods{http.MethodGet: s.history})
 	api("/api/v1/customers/{name}/usage", methods{http.MethodGet: s.usage})
+	api("/api/v1/customers/{name}/events", methods{http.MethodGet: s.events})
 	api("/api/v1/plan", methods{http.MethodPost: s.plan})
 	api("/api/v1/sync", methods{http.MethodPost: s.sync})
 	api("/api/v1/state/backup", methods{http.MethodGet: s.backupState})
@@ -382,7 +386,7 @@ func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.Is(err, daemon.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, daemon.ErrBadRef), errors.Is(err, daemon.ErrBadMonth):
+	case errors.Is(err, daemon.ErrBadRef), errors.Is(err, daemon.ErrBadMonth), errors.Is(err, plan.ErrBadInput):
 		status = http.StatusBadRequest
 	case errors.Is(err, state.ErrAlreadyIssued):
 		status = http.StatusConflict
@@ -399,6 +403,9 @@ func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 type StatusBody struct {
 	Status   string `json:"status"`
 	Customer string `json:"customer,omitempty"`
+	// Request is the reconcile request's number (POST …/reconcile): it is
+	// done when the customer's reconcile.last.request reaches it.
+	Request uint64 `json:"request,omitempty"`
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -442,19 +449,31 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := s.svc.Reconcile(r.Context(), name); err != nil {
+		s.logAction(r, "reconcile", name, "api", err)
 		s.serviceError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, StatusBody{Status: "queued", Customer: name})
+	s.logAction(r, "reconcile", name, "api", nil)
+	body := StatusBody{Status: "queued", Customer: name}
+	if v, err := s.svc.Customer(r.Context(), name); err == nil {
+		body.Request = v.Reconcile.Requested // ours or a later one: waiting for it is as good
+	}
+	writeJSON(w, http.StatusAccepted, body)
 }
 
 func (s *Server) hold(on bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		action := "resume"
+		if on {
+			action = "suspend"
+		}
 		if err := s.svc.Hold(r.Context(), name, on); err != nil {
+			s.logAction(r, action, name, "api", err)
 			s.serviceError(w, r, err)
 			return
 		}
+		s.logAction(r, action, name, "api", nil)
 		c, err := s.svc.Customer(r.Context(), name)
 		if err != nil {
 			s.serviceError(w, r, err)
@@ -510,17 +529,41 @@ type PlanRequest struct {
 	Ref string `json:"ref"`
 	// Format is json (default), markdown or text.
 	Format string `json:"format,omitempty"`
+	// Branch names the branch in a markdown plan's header (a pull
+	// request's branch when Ref is its head commit); default: Ref when it
+	// names a branch.
+	Branch string `json:"branch,omitempty"`
+	// Files, instead of Ref, are the customer files to plan (vdc plan
+	// while the daemon holds the state file: a working tree or a commit
+	// the caller read); Commit labels that plan.
+	Files  []PlanFile `json:"files,omitempty"`
+	Commit string     `json:"commit,omitempty"`
+	// Customers and Exclude narrow the plan (vdc plan --customer/--exclude).
+	Customers []string `json:"customers,omitempty"`
+	Exclude   []string `json:"exclude,omitempty"`
+}
+
+// PlanFile is one customer file of a plan request.
+type PlanFile struct {
+	Path string `json:"path"`
+	Data string `json:"data"`
 }
 
 func (p *PlanRequest) validate() error {
-	if p.Ref == "" {
-		return errors.New(`"ref" is required (a branch, tag or commit)`)
+	if p.Ref == "" && len(p.Files) == 0 {
+		return errors.New(`"ref" is required (a branch, tag or commit), or "files"`)
+	}
+	if p.Ref != "" && len(p.Files) > 0 {
+		return errors.New(`give "ref" or "files", not both`)
 	}
 	if len(p.Ref) > maxRefLen {
 		return fmt.Errorf(`"ref" is longer than %d characters`, maxRefLen)
 	}
 	if strings.ContainsFunc(p.Ref, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return errors.New(`"ref" contains white space or control characters`)
+	}
+	if len(p.Branch) > maxRefLen || strings.ContainsFunc(p.Branch, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return fmt.Errorf(`"branch" is longer than %d characters or contains white space or control characters`, maxRefLen)
 	}
 	switch p.Format {
 	case "":
@@ -534,7 +577,7 @@ func (p *PlanRequest) validate() error {
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 	var req PlanRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPlanBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad plan request: "+jsonErr(err))
@@ -548,7 +591,21 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad plan request: "+err.Error())
 		return
 	}
-	p, err := s.svc.Plan(r.Context(), req.Ref)
+	var p *plan.Plan
+	var err error
+	if len(req.Files) > 0 {
+		files := make([]schema.File, len(req.Files))
+		for i, f := range req.Files {
+			files[i] = schema.File{Path: f.Path, Data: []byte(f.Data), Size: int64(len(f.Data))}
+		}
+		commit := req.Commit
+		if commit == "" {
+			commit = "files"
+		}
+		p, err = s.svc.PlanFiles(r.Context(), commit, files, req.Customers, req.Exclude)
+	} else {
+		p, err = s.svc.Plan(r.Context(), req.Ref)
+	}
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
@@ -560,7 +617,11 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 		err = plan.RenderJSON(&b, p)
 	case FormatMarkdown:
 		ctype = "text/markdown; charset=utf-8"
-		err = plan.RenderMarkdown(&b, p, plan.MarkdownOptions{})
+		md := plan.MarkdownOptions{Branch: req.Branch}
+		if md.Branch == "" {
+			md.Branch = plan.BranchOfRef(req.Ref)
+		}
+		err = plan.RenderMarkdown(&b, p, md)
 	case FormatText:
 		ctype = "text/plain; charset=utf-8"
 		err = plan.RenderText(&b, p, plan.TextOptions{})

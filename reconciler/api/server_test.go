@@ -287,7 +287,7 @@ func TestEndpoints(t *testing.T) {
 		{"plan ref with space", "POST", "/api/v1/plan", `{"ref":"a b"}`, 400, wantError("white space")},
 		{"plan bad format", "POST", "/api/v1/plan", `{"ref":"main","format":"yaml"}`, 400, wantError("json, markdown or text")},
 		{"plan unknown ref", "POST", "/api/v1/plan", `{"ref":"nope"}`, 400, wantError("unknown git ref")},
-		{"plan huge body", "POST", "/api/v1/plan", `{"ref":"` + strings.Repeat("a", 70<<10) + `"}`, 400, wantError("larger than")},
+		{"plan huge body", "POST", "/api/v1/plan", `{"ref":"` + strings.Repeat("a", 17<<20) + `"}`, 400, wantError("larger than")},
 		{"unknown api path", "GET", "/api/v1/customers/a/b/c", "", 404, wantError("no such endpoint")},
 		{"wrong method list", "DELETE", "/api/v1/customers", "", 405, wantError("not allowed")},
 		{"wrong method reconcile", "GET", "/api/v1/customers/acme-analytics/reconcile", "", 405, wantError("not allowed")},
@@ -350,7 +350,9 @@ func TestPlanFormats(t *testing.T) {
 	}{
 		{"", "application/json", func(w io.Writer) error { return plan.RenderJSON(w, p) }},
 		{"json", "application/json", func(w io.Writer) error { return plan.RenderJSON(w, p) }},
-		{"markdown", "text/markdown; charset=utf-8", func(w io.Writer) error { return plan.RenderMarkdown(w, p, plan.MarkdownOptions{}) }},
+		{"markdown", "text/markdown; charset=utf-8", func(w io.Writer) error {
+			return plan.RenderMarkdown(w, p, plan.MarkdownOptions{Branch: "main"})
+		}},
 		{"text", "text/plain; charset=utf-8", func(w io.Writer) error { return plan.RenderText(w, p, plan.TextOptions{}) }},
 	} {
 		t.Run("format="+tc.format, func(t *testing.T) {
@@ -805,4 +807,98 @@ func noRedirectGet(t *testing.T, c *http.Client, u string) (*http.Response, []by
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+// A markdown plan names the branch the request gives (a pull request's
+// head commit is planned by its hash, so the branch comes separately).
+func TestPlanBranchHeader(t *testing.T) {
+	f := newFixture(t)
+	resp, b := f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","format":"markdown","branch":"feature/x"}`)
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "### agentvdc plan: `") || !strings.Contains(strings.SplitN(string(b), "\n", 2)[0], " on `feature/x`") {
+		t.Fatalf("status %d: %.200s", resp.StatusCode, b)
+	}
+	resp, b = f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","format":"markdown","branch":"a b"}`)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), `\"branch\"`) {
+		t.Fatalf("bad branch: status %d: %s", resp.StatusCode, b)
+	}
+}
+
+// POST /api/v1/plan with files plans them (vdc plan while the daemon holds
+// the state file); reconcile answers with its request number; events are
+// one timeline, oldest first.
+func TestPlanFilesReconcileRequestEvents(t *testing.T) {
+	f := newFixture(t)
+	f.svc.SetPlan("worktree-abc", realPlan(t))
+	resp, b := f.do(t, "POST", "/api/v1/plan", testToken, `{"files":[{"path":"customers/a.yaml","data":"name: a"}],"commit":"worktree-abc"}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"format_version"`) {
+		t.Fatalf("plan files: %d %.200s", resp.StatusCode, b)
+	}
+	resp, b = f.do(t, "POST", "/api/v1/plan", testToken, `{"ref":"main","files":[{"path":"customers/a.yaml","data":""}]}`)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "not both") {
+		t.Fatalf("ref and files: %d %s", resp.StatusCode, b)
+	}
+	for want := uint64(1); want <= 2; want++ {
+		resp, b = f.do(t, "POST", "/api/v1/customers/acme-analytics/reconcile", testToken, "")
+		var sb api.StatusBody
+		mustJSON(t, b, &sb)
+		if resp.StatusCode != 202 || sb.Request != want {
+			t.Fatalf("reconcile %d: %d %s", want, resp.StatusCode, b)
+		}
+	}
+	resp, b = f.do(t, "GET", "/api/v1/customers/acme-analytics/events", testToken, "")
+	var eb api.EventsBody
+	mustJSON(t, b, &eb)
+	if resp.StatusCode != 200 || len(eb.Events) < 2 {
+		t.Fatalf("events: %d %s", resp.StatusCode, b)
+	}
+	for i := 1; i < len(eb.Events); i++ {
+		if eb.Events[i].At.Before(eb.Events[i-1].At) {
+			t.Errorf("events out of order: %v before %v", eb.Events[i-1].At, eb.Events[i].At)
+		}
+	}
+	resp, b = f.do(t, "GET", "/api/v1/customers/acme-analytics/events?limit=1", testToken, "")
+	mustJSON(t, b, &eb)
+	if len(eb.Events) != 1 || eb.Events[0].Reason != "apply succeeded" {
+		t.Errorf("events?limit=1: %s", b)
+	}
+	if resp, _ = f.do(t, "GET", "/api/v1/customers/nobody/events", testToken, ""); resp.StatusCode != 404 {
+		t.Errorf("unknown customer: %d", resp.StatusCode)
+	}
+}
+
+// On-call actions are logged once each, with the actor the client names.
+func TestOnCallActionsLoggedWithActor(t *testing.T) {
+	f := newFixture(t)
+	post := func(path, actor string) int {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if actor != "" {
+			req.Header.Set(api.ActorHeader, actor)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("/api/v1/customers/acme-analytics/reconcile", "alice@laptop"); code != 202 {
+		t.Fatalf("reconcile: %d", code)
+	}
+	if code := post("/api/v1/customers/acme-analytics/suspend", `bob"evil`+strings.Repeat("x", 100)); code != 200 {
+		t.Fatalf("suspend: %d", code)
+	}
+	if code := post("/api/v1/customers/nobody/resume", ""); code != 404 {
+		t.Fatalf("resume nobody: %d", code)
+	}
+	logs := f.logs.String()
+	for _, want := range []string{
+		`msg="on-call action" action=reconcile customer=acme-analytics actor=alice@laptop via=api`,
+		`msg="on-call action" action=suspend customer=acme-analytics actor=bobevil` + strings.Repeat("x", 57) + ` via=api`,
+		`msg="on-call action refused" action=resume customer=nobody actor=unknown via=api`,
+	} {
+		if strings.Count(logs, want) != 1 {
+			t.Errorf("the log has %d× %q:\n%s", strings.Count(logs, want), want, logs)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
+	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -28,6 +29,12 @@ type Service interface {
 	// the daemon's repository) against the daemon's cached observed state,
 	// without calling any cloud API.
 	Plan(ctx context.Context, ref string) (*plan.Plan, error)
+	// PlanFiles plans customer files the caller read, as Plan plans a
+	// ref's, for targets (all when empty) but excludes; commit labels it.
+	PlanFiles(ctx context.Context, commit string, files []schema.File, targets, excludes []string) (*plan.Plan, error)
+	// Events is the customer's timeline, oldest first, the newest limit
+	// events (daemon.Timeline).
+	Events(ctx context.Context, name string, limit int) ([]daemon.Event, error)
 	// Sync fetches git now (the webhook and POST /api/v1/sync call it).
 	Sync(ctx context.Context) error
 	// Ready is nil once the daemon has loaded git and observed the clouds.

@@ -168,6 +168,7 @@ func (s *Server) pageAction(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	s.logAction(r, r.PathValue("action"), name, "status page", err)
 	if err != nil {
 		status := http.StatusInternalServerError
 		if isNotFound(err) {

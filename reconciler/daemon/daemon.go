@@ -153,6 +153,10 @@ type Daemon struct {
 	refreshCost int // Hetzner list calls of one refresh (estimated from pages)
 	// phases is the last recorded phaseKey of each customer.
 	phases map[string]string
+	// requests counts the reconciles asked through the API per customer;
+	// runs is the last finished reconcile of each (vdc reconcile --wait).
+	requests map[string]uint64
+	runs     map[string]ReconcileRun
 }
 
 // New validates the configuration.
@@ -199,6 +203,8 @@ func New(cfg Config) (*Daemon, error) {
 		holds:     map[string]bool{},
 		decisions: map[string][]ScaleDecision{},
 		anomalies: map[string]*metering.Anomaly{},
+		requests:  map[string]uint64{},
+		runs:      map[string]ReconcileRun{},
 		drift:     map[string]int{},
 		phases:    map[string]string{},
 		ready:     errors.New("starting: git not loaded and clouds not observed yet"),
@@ -577,7 +583,7 @@ func (d *Daemon) Autoscale(ctx context.Context) error {
 		if m := d.cfg.Metrics; m != nil {
 			m.ObserveAutoscale(dec.Resource, dec.From, dec.To)
 		}
-		d.log.Info("autoscale decision", "customer", name, "resource", dec.Resource, "from", dec.From, "to", dec.To, "reason", dec.Reason, "monthly_cost_delta_usd", dec.MonthlyCostDeltaUSD)
+		// The autoscaler logged the decision; logged once.
 		d.queue.Add(name)
 	}
 	if snap, serr := d.cfg.Autoscaler.Snapshot(); serr == nil {

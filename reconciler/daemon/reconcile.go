@@ -21,10 +21,20 @@ const holdCursor = "hold"
 func (d *Daemon) reconcile(ctx context.Context, name string) (err error) {
 	start := time.Now()
 	outcome := reconciler.Outcome(reconcileError)
+	d.mu.Lock()
+	request := d.requests[name] // every request made before this start is handled by it
+	d.mu.Unlock()
 	defer func() {
 		if m := d.cfg.Metrics; m != nil {
 			m.ObserveReconcile(outcome, time.Since(start))
 		}
+		run := ReconcileRun{Request: request, Start: start.UTC(), End: time.Now().UTC(), Outcome: string(outcome)}
+		if err != nil {
+			run.Err = err.Error()
+		}
+		d.mu.Lock()
+		d.runs[name] = run
+		d.mu.Unlock()
 	}()
 	log := d.log.With("customer", name, "reconcile_id", fmt.Sprintf("%d", start.UnixNano()))
 	d.mu.Lock()

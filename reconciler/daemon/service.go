@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentvdc/agentvdc/plan"
 	"github.com/agentvdc/agentvdc/reconciler/gitsource"
+	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -61,6 +62,10 @@ func (d *Daemon) view(name string, detail bool) (CustomerView, error) {
 	obs := append([]plan.Resource(nil), d.observed[name]...)
 	v := CustomerView{Name: name, InGit: inGit, Hold: d.holds[name], Status: st,
 		Autoscale: append([]ScaleDecision(nil), d.decisions[name]...), CostAnomaly: d.anomalies[name]}
+	v.Reconcile.Requested = d.requests[name]
+	if r, ok := d.runs[name]; ok {
+		v.Reconcile.Last = &r
+	}
 	prices := d.prices
 	d.mu.Unlock()
 	if !inGit && !known && len(obs) == 0 {
@@ -105,6 +110,9 @@ func (d *Daemon) Reconcile(ctx context.Context, name string) error {
 	if _, err := d.view(name, false); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	d.requests[name]++
+	d.mu.Unlock()
 	d.queue.Add(name)
 	return nil
 }
@@ -170,16 +178,24 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 		}
 		return nil, fmt.Errorf("%w: the customer files at %q could not be read (the daemon's log has the details)", ErrBadRef, ref)
 	}
+	return d.PlanFiles(ctx, commit.Hash.String(), files, nil, nil)
+}
+
+// PlanFiles serves the API (reconciler/api.Service): customer files the
+// caller read (vdc plan from a working tree or a commit of its own),
+// planned as Plan plans a ref, for the targets (all when empty) but the
+// excludes. commit labels the plan.
+func (d *Daemon) PlanFiles(ctx context.Context, commit string, files []schema.File, targets, excludes []string) (*plan.Plan, error) {
 	loaded := d.loader.Load(files)
 	held, err := d.cfg.Store.AddressBlocks()
 	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	in := plan.Input{Commit: commit.Hash.String(), Customers: loaded.Customers, Invalid: loaded.Diagnostics,
+	in := plan.Input{Commit: commit, Customers: loaded.Customers, Invalid: loaded.Diagnostics,
 		Observed: d.observedLocked(), ObservedAt: d.observedAt, Prices: d.prices,
 		AddressPool: d.cfg.AddressPool, HeldBlocks: held,
-		Options: plan.Options{AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction,
+		Options: plan.Options{Targets: targets, Excludes: excludes, AllowDelete: d.cfg.AllowDelete, MaxDeleteFraction: d.cfg.MaxDeleteFraction,
 			HetznerServerQuota: d.cfg.HetznerServerQuota, ExoscaleVolumeQuota: d.cfg.ExoscaleVolumeQuota, ExoscaleStorageQuotaGB: d.cfg.ExoscaleStorageQuotaGB}}
 	d.mu.Unlock()
 	in.Now = time.Now().UTC()
@@ -188,6 +204,30 @@ func (d *Daemon) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 		return p, nil // a refused plan still explains itself
 	}
 	return nil, err
+}
+
+// Events serves the API (reconciler/api.Service): the customer's
+// timeline (Timeline), the newest limit events.
+func (d *Daemon) Events(ctx context.Context, name string, limit int) ([]Event, error) {
+	v, err := d.view(name, false)
+	if err != nil {
+		return nil, err
+	}
+	h, err := d.cfg.Store.History(name, limit)
+	if err != nil {
+		return nil, err
+	}
+	var runs []AgentRun
+	if d.sched != nil {
+		for _, r := range d.sched.History(name) {
+			runs = append(runs, AgentRun{Job: r.Job, Start: r.Start, Duration: r.Duration, Err: r.Err})
+		}
+	}
+	ev := Timeline(v, h, runs)
+	if limit > 0 && len(ev) > limit {
+		ev = ev[len(ev)-limit:]
+	}
+	return ev, nil
 }
 
 // Sync serves the API (reconciler/api.Service).

@@ -49,6 +49,35 @@ type CustomerView struct {
 	// CostAnomaly is set while the customer's last day cost more than its
 	// baseline (or its list price) allows, with what caused it.
 	CostAnomaly *metering.Anomaly `json:"cost_anomaly,omitempty"`
+	// Reconcile tells API-requested reconciles from the ones done.
+	Reconcile ReconcileState `json:"reconcile"`
+}
+
+// ReconcileState is how far the daemon got with the reconciles asked
+// through the API: Requested counts the requests (POST …/reconcile
+// answers with the new count); Last.Request >= n means a reconcile that
+// started after request n finished (vdc reconcile --wait waits for it).
+type ReconcileState struct {
+	Requested uint64        `json:"requested"`
+	Last      *ReconcileRun `json:"last,omitempty"`
+}
+
+// ReconcileRun is one finished reconcile of a customer.
+type ReconcileRun struct {
+	// Request is the number of API requests made before it started.
+	Request uint64    `json:"request"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	// Outcome is synced, applied, deleted, failed, refused, suspended or
+	// error (it stopped before planning); Err says why when not done.
+	Outcome string `json:"outcome"`
+	Err     string `json:"error,omitempty"`
+}
+
+// Done reports whether the run converged the customer (synced, applied or
+// deleted as asked).
+func (r ReconcileRun) Done() bool {
+	return r.Err == "" && (r.Outcome == "synced" || r.Outcome == "applied" || r.Outcome == "deleted")
 }
 
 // AgentJob is one scheduled agent of a customer.
@@ -64,6 +93,7 @@ type AgentJob struct {
 
 // AgentRun is one finished agent run.
 type AgentRun struct {
+	Job      string        `json:"job,omitempty"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration_ns"`
 	Err      string        `json:"error,omitempty"`

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,9 +172,10 @@ func (f *cloudFlags) open(ctx context.Context, e *env, log *slog.Logger) (*cloud
 		return nil, err
 	}
 	if f.sim {
-		st, err := simstack.Start(simstack.Options{DataDir: filepath.Join(f.dataDir, "sim"), Logger: log, HetznerRateLimitPerHour: -1, Latency: f.simLatency,
-			HetznerServerLimit: max(f.hetznerServerQuota, 0), ExoscaleMaxVolumes: max(f.exoscaleVolumeQuota, 0),
-			ExoscaleMaxProvisionedGiB: int64(max(f.exoscaleStorageQuotaGB, 0))})
+		st, err := startSims(filepath.Join(f.dataDir, "sim"), log, f.simLatency, func(o *simstack.Options) {
+			o.HetznerServerLimit, o.ExoscaleMaxVolumes = max(f.hetznerServerQuota, 0), max(f.exoscaleVolumeQuota, 0)
+			o.ExoscaleMaxProvisionedGiB = int64(max(f.exoscaleStorageQuotaGB, 0))
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -334,4 +337,43 @@ func (f *cloudFlags) prices(ctx context.Context, c *clouds, st *state.Store) (pl
 		_ = json.Unmarshal(b, &p.HetznerServerMonthly)
 	}
 	return p, nil
+}
+
+// simAddressFile, in the simulators' data directory, keeps the address
+// they listen on, so they keep it across restarts (their state is beside
+// it, and scripts that drive /_sim/ keep working).
+const simAddressFile = "address"
+
+// startSims starts the simulators on the address they had last time in
+// dir, or on a free port when there is none or it is taken now, and
+// records the address.
+func startSims(dir string, log *slog.Logger, latency string, mods ...func(*simstack.Options)) (*simstack.Stack, error) {
+	opts := simstack.Options{DataDir: dir, Logger: log, HetznerRateLimitPerHour: -1, Latency: latency}
+	for _, m := range mods {
+		m(&opts)
+	}
+	prev := ""
+	if b, err := os.ReadFile(filepath.Join(dir, simAddressFile)); err == nil {
+		if host, _, err := net.SplitHostPort(strings.TrimSpace(string(b))); err == nil && net.ParseIP(host).IsLoopback() {
+			prev = strings.TrimSpace(string(b))
+		}
+	}
+	opts.Listen = prev
+	st, err := simstack.Start(opts)
+	if err != nil && prev != "" {
+		log.Warn("the simulators' previous address is taken: they listen on a new one", "address", prev, "err", err)
+		opts.Listen = ""
+		st, err = simstack.Start(opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u, perr := url.Parse(st.URL); perr == nil && u.Host != "" && u.Host != prev {
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			if err := os.WriteFile(filepath.Join(dir, simAddressFile), []byte(u.Host+"\n"), 0o600); err != nil {
+				log.Warn("record the simulators' address", "err", err)
+			}
+		}
+	}
+	return st, nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,7 +79,22 @@ func (f *oncallFlags) client(e *env) (*api.Client, error) {
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
+	c.SetActor(actor(e))
 	return c, nil
+}
+
+// actor names who runs this command, for the daemon's log of on-call
+// actions: $VDC_ACTOR, else user@host.
+func actor(e *env) string {
+	if a := strings.TrimSpace(e.getenv("VDC_ACTOR")); a != "" {
+		return a
+	}
+	user := firstNonEmpty(e.getenv("USER"), e.getenv("LOGNAME"), "unknown")
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return user
+	}
+	return user + "@" + host
 }
 
 // daemonErr turns a client error into an exit error with a hint.
@@ -263,12 +279,17 @@ func oncallDetail(w io.Writer, v daemon.CustomerView, now time.Time) {
 func newReconcileCmd(e *env) *cobra.Command {
 	var f oncallFlags
 	var local planFlags
-	var localFallback, worktree, autoApprove, noLocal bool
+	var localFallback, worktree, autoApprove, noLocal, wait bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "reconcile NAME...",
 		Short: "Reconcile customers now: through the running daemon, else locally",
 		Long: `Reconcile queues an immediate reconcile of each customer in the running
-daemon and returns once queued (watch it with 'vdc status NAME').
+daemon and returns once queued (watch it with 'vdc status NAME' or 'vdc
+events NAME'). With --wait it returns when a reconcile that started after
+the request has finished, with its outcome: synced, applied, or why not
+(failed, refused, suspended), or when --timeout passes (the daemon keeps
+going).
 
 Without a reachable daemon nothing happens unless --local is given: then
 it reconciles the customers from this machine as 'vdc apply --customer
@@ -278,10 +299,13 @@ HEAD; --worktree plans the working tree instead), shows the plan and asks
 unless --auto-approve. Deletions still need 'vdc apply --allow-delete'.
 
 Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
---local), a customer unknown, refused or failed, or the apply declined,
-2 usage error.`,
+--local), a customer unknown, refused or failed, the apply declined, or
+(with --wait) not reconciled within --timeout, 2 usage error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return withCode(ExitUsage, fmt.Errorf("--timeout must be positive, not %s", timeout))
+			}
 			runLocal := func(why string) error {
 				if worktree && cmd.Flags().Changed("ref") {
 					return withCode(ExitUsage, errors.New("--worktree and --ref exclude each other"))
@@ -305,11 +329,16 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
 				Customer string `json:"customer"`
 				Status   string `json:"status"`
 				Error    string `json:"error,omitempty"`
+				// With --wait: the outcome and the customer's status.
+				Outcome      string  `json:"outcome,omitempty"`
+				SyncStatus   string  `json:"sync_status,omitempty"`
+				WaitedSecond float64 `json:"waited_seconds,omitempty"`
 			}
 			var results []result
+			requests := map[string]uint64{}
 			failed := 0
 			for _, name := range args {
-				err := c.Reconcile(cmd.Context(), name)
+				req, err := c.RequestReconcile(cmd.Context(), name)
 				if errors.Is(err, api.ErrUnreachable) {
 					if !localFallback {
 						return fmt.Errorf("no daemon reachable at %s (%w); nothing was queued. To reconcile from this machine, pass --local (it plans the committed files, shows the plan and asks)", c.URL(), err)
@@ -329,9 +358,37 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
 					fmt.Fprintf(e.stderr, "vdc: %s: %v\n", name, err)
 					continue
 				}
+				if wait && req == 0 {
+					return fmt.Errorf("%s: the daemon at %s does not number reconcile requests (an older vdc serve): --wait needs it upgraded", name, c.URL())
+				}
 				results = append(results, result{Customer: name, Status: "queued"})
+				requests[name] = req
 				if f.format == "text" {
 					fmt.Fprintf(e.stdout, "%s: reconcile queued\n", name)
+				}
+			}
+			if wait {
+				start := time.Now()
+				outcomes := waitReconciled(cmd.Context(), c, requests, timeout)
+				for i := range results {
+					o, ok := outcomes[results[i].Customer]
+					if !ok {
+						continue
+					}
+					r := &results[i]
+					r.Outcome, r.SyncStatus, r.WaitedSecond = o.outcome, o.status, time.Since(start).Seconds()
+					r.Status = "reconciled"
+					if !o.ok {
+						r.Status, r.Error = "failed", o.err
+						failed++
+					}
+					if f.format == "text" {
+						if o.ok {
+							fmt.Fprintf(e.stdout, "%s: %s in %s (status %s)\n", r.Customer, o.outcome, o.took.Round(time.Millisecond), o.status)
+						} else {
+							fmt.Fprintf(e.stderr, "vdc: %s: %s\n", r.Customer, o.err)
+						}
+					}
 				}
 			}
 			if f.format == "json" {
@@ -353,7 +410,75 @@ Exit codes: 0 all queued or reconciled, 1 daemon unreachable (without
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "with --local: apply without asking")
 	cmd.Flags().BoolVar(&noLocal, "no-local", false, "only ask the daemon (the default now; kept for scripts)")
 	_ = cmd.Flags().MarkHidden("no-local")
+	cmd.Flags().BoolVar(&wait, "wait", false, "return when the reconcile has finished, with its outcome")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "with --wait, give up waiting after this long")
 	return cmd
+}
+
+// waited is how one customer's --wait ended.
+type waited struct {
+	ok                   bool
+	outcome, status, err string
+	took                 time.Duration
+}
+
+// waitReconciled polls the daemon until every customer's reconcile
+// request is handled by a finished reconcile, or timeout passes.
+func waitReconciled(ctx context.Context, c *api.Client, requests map[string]uint64, timeout time.Duration) map[string]waited {
+	out := map[string]waited{}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := map[string]daemon.CustomerView{}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for len(out) < len(requests) {
+		for name, req := range requests {
+			if _, done := out[name]; done {
+				continue
+			}
+			v, err := c.Customer(ctx, name)
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				continue // a restart or a blip: ask again
+			}
+			last[name] = v
+			run := v.Reconcile.Last
+			if run == nil || run.Request < req {
+				continue
+			}
+			w := waited{ok: run.Done(), outcome: run.Outcome, status: oncallStatusWord(v), took: run.End.Sub(run.Start)}
+			if !w.ok {
+				w.err = fmt.Sprintf("reconcile %s after %s (status %s)", run.Outcome, w.took.Round(time.Millisecond), w.status)
+				if run.Err != "" {
+					w.err += ": " + run.Err
+				} else if v.Status.LastError != "" {
+					w.err += ": " + v.Status.LastError
+				}
+			}
+			out[name] = w
+		}
+		if len(out) == len(requests) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			for name := range requests {
+				if _, done := out[name]; !done {
+					status := "unknown"
+					if v, ok := last[name]; ok {
+						status = oncallStatusWord(v)
+					}
+					out[name] = waited{outcome: "timeout", status: status,
+						err: fmt.Sprintf("not reconciled within %s (status %s); the daemon keeps going: watch it with 'vdc events %s'", timeout, status, name)}
+				}
+			}
+			return out
+		case <-tick.C:
+		}
+	}
+	return out
 }
 
 func newHoldCmd(e *env, hold bool) *cobra.Command {

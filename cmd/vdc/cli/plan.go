@@ -60,6 +60,7 @@ type session struct {
 	observed []plan.Resource
 	obsAt    map[plan.Kind]time.Time
 	commit   string
+	files    []schema.File
 	res      *schema.Result
 }
 
@@ -82,7 +83,7 @@ func (f *planFlags) open(ctx context.Context, e *env, log *slog.Logger, needClou
 	if err != nil {
 		return nil, err
 	}
-	s := &session{res: loader.Load(files), commit: src.Commit}
+	s := &session{res: loader.Load(files), commit: src.Commit, files: files}
 	if s.commit == "" {
 		s.commit = worktreeID(files)
 	}
@@ -159,6 +160,11 @@ actions with attribute-level changes and the monthly cost delta.
 
 --out FILE saves the plan as JSON for 'vdc apply FILE'.
 
+While 'vdc serve' runs on the same --data, it holds the state file: the
+plan is then made by the daemon (found as 'vdc status' finds it) from the
+files read here, against its cached observation of the clouds (a note on
+stderr says so; --refresh and --allow-delete are the daemon's).
+
 Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error or a
 refused plan, 2 usage error (with --detailed-exitcode: 2 also means the plan
 has changes).`,
@@ -169,21 +175,12 @@ has changes).`,
 			default:
 				return withCode(ExitUsage, fmt.Errorf("--format must be text, markdown or json, not %q", format))
 			}
-			ctx := cmd.Context()
-			log := pf.logger(e)
-			s, err := pf.open(ctx, e, log, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.observe(ctx, pf.refresh); err != nil {
-				return err
-			}
-			p, buildErr := pf.build(ctx, s, allowDelete)
+			p, md, buildErr := pf.plan(cmd.Context(), e, allowDelete)
 			if p == nil {
 				return buildErr
 			}
-			if err := renderPlan(e.stdout, format, p, out); err != nil {
+			md.FullPlanURL = out
+			if err := renderPlan(e.stdout, format, p, md); err != nil {
 				return err
 			}
 			if out != "" {
@@ -209,10 +206,10 @@ has changes).`,
 	return cmd
 }
 
-func renderPlan(w io.Writer, format string, p *plan.Plan, out string) error {
+func renderPlan(w io.Writer, format string, p *plan.Plan, md plan.MarkdownOptions) error {
 	switch format {
 	case "markdown":
-		return plan.RenderMarkdown(w, p, plan.MarkdownOptions{FullPlanURL: out})
+		return plan.RenderMarkdown(w, p, md)
 	case "json":
 		return plan.RenderJSON(w, p)
 	default:

@@ -101,20 +101,22 @@ func newRootCmd(e *env) *cobra.Command {
 		Short:         "agentvdc: per-customer Agent VDCs on OpenNebula, Hetzner Cloud and Exoscale, from git",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().Short(),
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true // ours is newCompletionCmd
 	root.AddCommand(
-		newVersionCmd(e),
+		newVersionCmd(e), newCompletionCmd(e),
 		newEvalCmd(e),
 		newUploadCmd(e), newAgentsCmd(e), newQueryCmd(e), newGraphCmd(e),
 		newValidateCmd(e),
 		newNewCmd(e),
 		newSchemaCmd(e),
 		newSimCmd(e),
-		newPlanCmd(e),
+		newPlanCmd(e), newDiffCmd(e),
 		newApplyCmd(e),
 		newServeCmd(e),
-		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e),
+		newStatusCmd(e), newReconcileCmd(e), newHoldCmd(e, true), newHoldCmd(e, false), newHistoryCmd(e), newEventsCmd(e),
 		newStateCmd(e), newUsageCmd(e), newInvoicesCmd(e),
 	)
 	markUsage(root)

@@ -112,6 +112,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GIT_COMMITTER_EMAIL", "t@example.com")
 			env.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
 			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
+			// Not this machine's /etc/vdc/vdc.yaml: a script that tests the
+			// discovery sets VDC_CONFIG itself.
+			env.Setenv("VDC_CONFIG", "none")
 			return nil
 		},
 	})

@@ -119,6 +119,10 @@ type serveConfig struct {
 		BackupInterval duration `yaml:"backupInterval"`
 		BackupKeep     int      `yaml:"backupKeep"`
 	} `yaml:"state"`
+	Log struct {
+		Format string `yaml:"format"` // text, json; empty: text on a terminal, else json
+		Level  string `yaml:"level"`
+	} `yaml:"log"`
 }
 
 type duration struct{ time.Duration }
@@ -148,6 +152,7 @@ func defaultServeConfig() serveConfig {
 	c.Billing.Anomaly.BaselineFactor, c.Billing.Anomaly.BaselineDays = 1.5, 7
 	c.Billing.UnpaidDays = 30
 	c.Billing.Stripe.KeyEnv, c.Billing.Stripe.WebhookSecretEnv = "VDC_STRIPE_KEY", "VDC_STRIPE_WEBHOOK_SECRET"
+	c.Log.Level = "info"
 	return c
 }
 
@@ -177,14 +182,26 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: `Serve follows the customer repository (poll interval and webhook), keeps every
 customer converged, heals drift, autoscales, runs the data agents and
 serves the HTTP API and status page. --sim runs the cloud simulators and the
-embedded stores in-process. Flags override the --config file
-(vdc.example.yaml documents every setting).
+embedded stores in-process.
+
+The configuration file is --config, else $VDC_CONFIG ("none": none), else
+./vdc.yaml, else /etc/vdc/vdc.yaml (vdc.example.yaml documents every
+setting). Every setting can be overridden by a VDC_* environment variable
+named after its key (repo.url: VDC_REPO_URL; the table is in
+docs/operations.md), and flags override both.
 
 Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadServeConfig(configPath)
+			path, err := discoverConfig(configPath, e.getenv)
 			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			cfg, err := loadServeConfig(path)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if err := applyConfigEnv(&cfg, e.getenv); err != nil { // VDC_*: over the file, under the flags
 				return withCode(ExitUsage, err)
 			}
 			fl := cmd.Flags()
@@ -212,10 +229,19 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 			if fl.Changed("poll") {
 				cfg.Repo.Poll = flags.Repo.Poll
 			}
+			if fl.Changed("log-format") {
+				cfg.Log.Format = flags.Log.Format
+			}
+			if fl.Changed("log-level") {
+				cfg.Log.Level = flags.Log.Level
+			}
+			if _, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level); err != nil {
+				return withCode(ExitUsage, err)
+			}
 			return serve(cmd.Context(), e, cfg)
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (see vdc.example.yaml)")
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (default $VDC_CONFIG, else ./vdc.yaml, else /etc/vdc/vdc.yaml; see vdc.example.yaml)")
 	cmd.Flags().StringVar(&flags.Listen, "listen", "127.0.0.1:8787", "HTTP API address")
 	cmd.Flags().StringVar(&flags.Data, "data", ".vdc", "data directory (state, api-token, simulator and agent data)")
 	cmd.Flags().BoolVar(&flags.Sim, "sim", false, "in-process cloud simulators and embedded stores")
@@ -224,11 +250,16 @@ Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 cannot start, 2 usage.`
 	cmd.Flags().StringVar(&flags.Repo.Ref, "ref", "HEAD", "branch or tag to follow")
 	cmd.Flags().StringVar(&flags.Repo.Path, "path", "customers", "customers directory in the repository")
 	cmd.Flags().DurationVar(&flags.Repo.Poll.Duration, "poll", time.Minute, "git poll interval")
+	cmd.Flags().StringVar(&flags.Log.Format, "log-format", "", "log format on stderr: text or json (default text on a terminal, else json)")
+	cmd.Flags().StringVar(&flags.Log.Level, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
 
 func serve(ctx context.Context, e *env, cfg serveConfig) error {
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := daemon.NewMetrics(reg)

@@ -15,6 +15,7 @@ import (
 	"github.com/agentvdc/agentvdc/reconciler/api"
 	"github.com/agentvdc/agentvdc/reconciler/daemon"
 	"github.com/agentvdc/agentvdc/reconciler/daemon/autoscale"
+	"github.com/agentvdc/agentvdc/schema"
 	"github.com/agentvdc/agentvdc/state"
 )
 
@@ -110,6 +111,9 @@ func (s *Service) Reconcile(ctx context.Context, name string) error {
 		return fmt.Errorf("customer %q: %w", name, daemon.ErrNotFound)
 	}
 	s.reconciles = append(s.reconciles, name)
+	c := s.customers[name]
+	c.Reconcile.Requested++ // never handled: a real daemon's reconcile would finish it
+	s.customers[name] = c
 	return nil
 }
 
@@ -155,6 +159,27 @@ func (s *Service) Plan(ctx context.Context, ref string) (*plan.Plan, error) {
 		return nil, fmt.Errorf("ref %q: %w", ref, daemon.ErrBadRef)
 	}
 	return p, nil
+}
+
+// PlanFiles implements api.Service: the plan SetPlan set for commit.
+func (s *Service) PlanFiles(ctx context.Context, commit string, files []schema.File, targets, excludes []string) (*plan.Plan, error) {
+	return s.Plan(ctx, commit)
+}
+
+// Events implements api.Service: daemon.Timeline of the customer and its
+// history.
+func (s *Service) Events(ctx context.Context, name string, limit int) ([]daemon.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.customers[name]
+	if !ok {
+		return nil, fmt.Errorf("customer %q: %w", name, daemon.ErrNotFound)
+	}
+	ev := daemon.Timeline(c, s.history[name], nil)
+	if limit > 0 && len(ev) > limit {
+		ev = ev[len(ev)-limit:]
+	}
+	return ev, nil
 }
 
 // Sync implements api.Service.

@@ -67,7 +67,7 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 	if err := checkAttrs(r); err != nil {
 		return plan.Resource{}, fmt.Errorf("exoscale: %w", err)
 	}
-	p.log.Info("create", "kind", string(r.Kind), "name", r.Name, "customer", r.Customer)
+	p.log.Debug("create", "kind", string(r.Kind), "name", r.Name, "customer", r.Customer)
 	var out plan.Resource
 	var err error
 	switch r.Kind {
@@ -104,7 +104,7 @@ func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids 
 				k, before.Attrs[k], after.Attrs[k])
 		}
 	}
-	p.log.Info("update", "kind", string(after.Kind), "name", after.Name, "customer", after.Customer)
+	p.log.Debug("update", "kind", string(after.Kind), "name", after.Name, "customer", after.Customer)
 	var out plan.Resource
 	var err error
 	switch after.Kind {
@@ -136,7 +136,7 @@ func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 	if err != nil {
 		return fmt.Errorf("exoscale: id %q is not a UUID", r.ID)
 	}
-	p.log.Info("delete", "kind", string(r.Kind), "name", r.Name, "customer", r.Customer)
+	p.log.Debug("delete", "kind", string(r.Kind), "name", r.Name, "customer", r.Customer)
 	switch r.Kind {
 	case plan.ExoPrivateNetwork:
 		err = p.deleteNetwork(ctx, r, id)

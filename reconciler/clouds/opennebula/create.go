@@ -59,7 +59,7 @@ func (p *Provider) Create(ctx context.Context, r plan.Resource, ids plan.Lookup)
 	if note.adopted {
 		msg = "adopted existing resource" // ours already, from an earlier attempt
 	}
-	p.log.InfoContext(ctx, msg, logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
+	p.log.DebugContext(ctx, msg, logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, out.ID)
 	return out, nil
 }
 

@@ -42,7 +42,7 @@ func (p *Provider) Update(ctx context.Context, before, after plan.Resource, ids 
 	if err != nil {
 		return plan.Resource{}, fmt.Errorf("opennebula: %w", redact(err, after.Sensitive))
 	}
-	p.log.InfoContext(ctx, "updated", logKeyKind, string(before.Kind), logKeyName, before.Name, logKeyID, out.ID)
+	p.log.DebugContext(ctx, "updated", logKeyKind, string(before.Kind), logKeyName, before.Name, logKeyID, out.ID)
 	return out, nil
 }
 
@@ -154,7 +154,7 @@ func (p *Provider) Delete(ctx context.Context, r plan.Resource) error {
 	if err := p.delete(ctx, r); err != nil {
 		return fmt.Errorf("opennebula: %w", err)
 	}
-	p.log.InfoContext(ctx, "deleted", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, r.ID)
+	p.log.DebugContext(ctx, "deleted", logKeyKind, string(r.Kind), logKeyName, r.Name, logKeyID, r.ID)
 	return nil
 }
 
