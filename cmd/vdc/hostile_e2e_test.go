@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +22,24 @@ func selfKidPDF() []byte {
 		panic(err)
 	}
 	return b
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // procCPU is a process's user+system CPU time (Linux /proc, USER_HZ 100).
@@ -76,8 +95,8 @@ func TestHostilePDFDoesNotPinTheDaemon(t *testing.T) {
 	}
 	data := t.TempDir()
 	serve := exec.Command(vdcBin, "serve", "--sim", "--repo", repo, "--ref", "main", "--data", data, "--listen", "127.0.0.1:0", "--poll", "200ms")
-	var logs bytes.Buffer
-	serve.Stdout, serve.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	serve.Stdout, serve.Stderr = logs, logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
