@@ -259,3 +259,56 @@ func FuzzOpenStateFile(f *testing.F) {
 		s.Close()
 	})
 }
+
+// TestRotateKey (issue 15, rotate keys): every customer's secrets are
+// re-encrypted under a new key; the old key is kept for older backups; a
+// backup from before the rotation restores only with the old key.
+func TestRotateKey(t *testing.T) {
+	path := populated(t)
+	before := filepath.Join(t.TempDir(), "before.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSecrets("bravo", map[string]string{"wg": "k2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BackupFile(before); err != nil {
+		t.Fatal(err)
+	}
+	oldKey, _ := os.ReadFile(path + ".key")
+	res, err := s.RotateKey(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Customers != 2 || !strings.HasSuffix(res.OldKey, ".old-20261204T030000Z") {
+		t.Fatalf("result %+v", res)
+	}
+	if kept, _ := os.ReadFile(res.OldKey); !bytes.Equal(kept, oldKey) {
+		t.Fatal("the old key was not kept")
+	}
+	if k, _ := os.ReadFile(path + ".key"); bytes.Equal(k, oldKey) {
+		t.Fatal("the key did not change")
+	}
+	if fi, _ := os.Stat(path + ".key"); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("new key mode %v", fi.Mode().Perm())
+	}
+	if sec, err := s.Secrets("acme"); err != nil || sec["wg_private_key"] != "k1" {
+		t.Fatalf("secrets after rotation in the same store: %v %v", sec, err)
+	}
+	s.Close()
+	s, err = Open(path, Options{Verify: true})
+	if err != nil {
+		t.Fatalf("reopen after rotation: %v", err)
+	}
+	if sec, err := s.Secrets("bravo"); err != nil || sec["wg"] != "k2" {
+		t.Fatalf("secrets after reopening: %v %v", sec, err)
+	}
+	s.Close()
+	if _, err := Restore(before, path, Options{}); !errors.Is(err, ErrSecretsKey) {
+		t.Fatalf("a pre-rotation backup restored with the new key: %v", err)
+	}
+	if _, err := Restore(before, filepath.Join(t.TempDir(), "state.db"), Options{KeyFile: res.OldKey}); err != nil {
+		t.Fatalf("the pre-rotation backup with the old key: %v", err)
+	}
+}

@@ -166,7 +166,11 @@ func (s *Store) Secrets(customer string) (map[string]string, error) {
 	}
 	plain, err := aead.Open(nil, rec[1:1+ns], rec[1+ns:], secretAAD(customer))
 	if err != nil {
-		return nil, fmt.Errorf("secrets of customer %q: %w: decryption failed (wrong key file %s, or the record was altered)", customer, ErrSecretsKey, s.keyFile)
+		hint := ""
+		if _, serr := os.Stat(s.keyFile + ".new"); serr == nil {
+			hint = "; " + s.keyFile + ".new exists: a key rotation was interrupted after the secrets were re-encrypted, move it over " + s.keyFile
+		}
+		return nil, fmt.Errorf("secrets of customer %q: %w: decryption failed (wrong key file %s, or the record was altered)%s", customer, ErrSecretsKey, s.keyFile, hint)
 	}
 	defer clear(plain)
 	r := &reader{s: string(plain)}

@@ -60,6 +60,7 @@ func TestExitCodes(t *testing.T) {
 		"state backup":      {args: []string{"state", "backup", filepath.Join(dir, "copy.db"), "--data", missing}},
 		"state check":       {args: []string{"state", "check", "--data", missing}},
 		"state restore":     {args: []string{"state", "restore", missing, "--data", dir}},
+		"state rotate-key":  {args: []string{"state", "rotate-key", "--data", missing}},
 		"status":            {args: []string{"status", "--daemon", unreachable}},
 		"suspend":           {args: []string{"suspend", "acme", "--daemon", unreachable}},
 		"upload":            {args: []string{"upload", "acme", missing, "--data", dir}},

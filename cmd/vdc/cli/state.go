@@ -36,7 +36,7 @@ func (f *stateFlags) options(e *env) state.Options {
 
 func newStateCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "state", Short: "Check, back up and restore the daemon's state file"}
-	c.AddCommand(newStateCheckCmd(e), newStateBackupCmd(e), newStateRestoreCmd(e))
+	c.AddCommand(newStateCheckCmd(e), newStateBackupCmd(e), newStateRestoreCmd(e), newStateRotateKeyCmd(e))
 	return c
 }
 
@@ -156,6 +156,36 @@ func newStateRestoreCmd(e *env) *cobra.Command {
 			fmt.Fprintf(e.stdout, "restored %s from %s (%d bytes)\n", f.path(), args[0], res.Bytes)
 			if res.Previous != "" {
 				fmt.Fprintf(e.stdout, "the replaced file is kept at %s\n", res.Previous)
+			}
+			return nil
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func newStateRotateKeyCmd(e *env) *cobra.Command {
+	var f stateFlags
+	c := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Re-encrypt every customer's secrets under a new key (stop the daemon first); the old key is kept for older backups",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := state.Open(f.path(), f.options(e))
+			if errors.Is(err, state.ErrFileInUse) {
+				return fmt.Errorf("%w: stop the daemon first (the key is read once at start)", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			res, err := s.RotateKey(time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "secrets of %d customers re-encrypted under a new key\n", res.Customers)
+			if res.OldKey != "" {
+				fmt.Fprintf(e.stdout, "the previous key is kept at %s: backups made before now need it; destroy it when they expire\n", res.OldKey)
 			}
 			return nil
 		},
