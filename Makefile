@@ -47,6 +47,7 @@ prereqs: $(BIN)/minio $(BIN)/stripe-mock ## install what the tests need (MinIO s
 	command -v nft >/dev/null || test -x /usr/sbin/nft || missing="$$missing nftables"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

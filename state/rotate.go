@@ -28,9 +28,6 @@ type RotateResult struct {
 // (rename .new over KEYFILE); decryption errors point at it.
 func (s *Store) RotateKey(now time.Time) (RotateResult, error) {
 	var res RotateResult
-	s.keyMu.Lock()
-	aeadLoaded := s.aead != nil
-	s.keyMu.Unlock()
 	var customers []string
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketSecrets)).ForEach(func(k, _ []byte) error {
@@ -48,10 +45,8 @@ func (s *Store) RotateKey(now time.Time) (RotateResult, error) {
 		}
 		plain[c] = m
 	}
-	if len(customers) == 0 && !aeadLoaded {
-		if _, err := os.Stat(s.keyFile); os.IsNotExist(err) {
-			return res, fmt.Errorf("rotate key: there is no key file %s and no secrets: nothing to rotate", s.keyFile)
-		}
+	if _, err := os.Stat(s.keyFile); len(customers) == 0 && os.IsNotExist(err) {
+		return res, fmt.Errorf("rotate key: there is no key file %s and no secrets: nothing to rotate", s.keyFile)
 	}
 	key := make([]byte, secretKeyBytes)
 	if _, err := rand.Read(key); err != nil {

@@ -204,12 +204,9 @@ func isText(b []byte) bool {
 // It never panics; every failure is an *Error.
 func Extract(ctx context.Context, name string, data []byte, lim Limits) (Document, error) {
 	lim = lim.withDefaults()
-	mime, format := Sniff(name, data)
-	if int64(len(data)) > lim.MaxBytes {
-		return Document{}, &Error{Reason: ReasonTooLarge, MIME: mime, Err: fmt.Errorf("%d bytes, limit %d", len(data), lim.MaxBytes)}
-	}
-	if format == "" {
-		return Document{}, &Error{Reason: ReasonUnsupported, MIME: mime}
+	mime, format, err := admit(name, data, lim)
+	if err != nil {
+		return Document{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
@@ -254,6 +251,19 @@ func Extract(ctx context.Context, name string, data []byte, lim Limits) (Documen
 		return Document{}, &Error{Reason: ReasonEmpty, MIME: mime, Err: errors.New("no text found")}
 	}
 	return doc, nil
+}
+
+// admit sniffs data and refuses, before any parser sees it, a file over
+// MaxBytes or of a format nothing extracts.
+func admit(name string, data []byte, lim Limits) (mime, format string, err error) {
+	mime, format = Sniff(name, data)
+	if int64(len(data)) > lim.MaxBytes {
+		return mime, "", &Error{Reason: ReasonTooLarge, MIME: mime, Err: fmt.Errorf("%d bytes, limit %d", len(data), lim.MaxBytes)}
+	}
+	if format == "" {
+		return mime, "", &Error{Reason: ReasonUnsupported, MIME: mime}
+	}
+	return mime, format, nil
 }
 
 func extract(ctx context.Context, format string, data []byte, lim Limits) (Document, error) {

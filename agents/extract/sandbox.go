@@ -192,12 +192,9 @@ var ErrSandboxClosed = errors.New("extract sandbox closed")
 // child that cannot start) are plain errors.
 func (s *Sandbox) Extract(ctx context.Context, name string, data []byte, lim Limits) (Document, error) {
 	lim = lim.withDefaults()
-	mime, format := Sniff(name, data)
-	if int64(len(data)) > lim.MaxBytes {
-		return Document{}, &Error{Reason: ReasonTooLarge, MIME: mime, Err: fmt.Errorf("%d bytes, limit %d", len(data), lim.MaxBytes)}
-	}
-	if format == "" {
-		return Document{}, &Error{Reason: ReasonUnsupported, MIME: mime}
+	mime, _, err := admit(name, data, lim)
+	if err != nil {
+		return Document{}, err
 	}
 	select {
 	case s.slots <- struct{}{}:

@@ -24,7 +24,7 @@ func TestDebPackage(t *testing.T) {
 		t.Skip("builds the packaging tool")
 	}
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb is not installed: the .deb is not checked")
+		t.Fatal("dpkg-deb is not installed (Debian's dpkg): the .deb cannot be checked")
 	}
 	man := t.TempDir()
 	if err := cli.WriteManPages(man); err != nil {
@@ -116,7 +116,7 @@ func TestDebPackage(t *testing.T) {
 	}
 	sa, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Skip("systemd-analyze is not installed: the unit is not verified")
+		t.Fatal("systemd-analyze is not installed (Debian package systemd; `make prereqs` installs it): the unit cannot be verified")
 	}
 	// verify checks that ExecStart exists: point it at the extracted binary.
 	u := filepath.Join(t.TempDir(), "vdc.service")

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,23 +41,13 @@ func (s *Server) invoicer(w http.ResponseWriter) (Invoicer, bool) {
 	return inv, ok
 }
 
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
-		return false
-	}
-	return true
-}
-
 func (s *Server) issueInvoices(w http.ResponseWriter, r *http.Request) {
 	iv, ok := s.invoicer(w)
 	if !ok {
 		return
 	}
 	var req IssueRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeJSON(w, r, 1<<16, "invoice request", &req) {
 		return
 	}
 	res, err := iv.IssueInvoices(r.Context(), req.Month, req.Customer, req.DryRun)
@@ -120,7 +109,7 @@ func (s *Server) creditInvoice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req CreditRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeJSON(w, r, 1<<16, "credit request", &req) {
 		return
 	}
 	cn, err := iv.CreditInvoice(r.Context(), r.PathValue("number"), req.Note)

@@ -575,16 +575,25 @@ func (p *PlanRequest) validate() error {
 	return nil
 }
 
-func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
-	var req PlanRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPlanBodyBytes))
+// decodeJSON reads one JSON value of at most limit bytes, without
+// unknown fields, into v; on failure it answers 400 naming what.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, what string, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad plan request: "+jsonErr(err))
-		return
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad "+what+": "+jsonErr(err))
+		return false
 	}
 	if dec.More() {
-		writeError(w, http.StatusBadRequest, "bad plan request: more than one JSON value")
+		writeError(w, http.StatusBadRequest, "bad "+what+": more than one JSON value")
+		return false
+	}
+	return true
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
+	var req PlanRequest
+	if !decodeJSON(w, r, maxPlanBodyBytes, "plan request", &req) {
 		return
 	}
 	if err := req.validate(); err != nil {

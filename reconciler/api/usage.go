@@ -49,19 +49,18 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if _, err := s.svc.Customer(r.Context(), name); err != nil && errors.Is(err, daemon.ErrNotFound) {
-		// A deleted customer's usage stays readable: only refuse names
-		// that never had any.
-		hours, uerr := u.Usage(r.Context(), name, from, to)
-		if uerr != nil || len(hours) == 0 {
-			s.serviceError(w, r, err)
-			return
-		}
-	}
 	hours, err := u.Usage(r.Context(), name, from, to)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
+	}
+	if len(hours) == 0 {
+		// A deleted customer's usage stays readable: only names the
+		// daemon never knew and that have no usage are refused.
+		if _, err := s.svc.Customer(r.Context(), name); errors.Is(err, daemon.ErrNotFound) {
+			s.serviceError(w, r, err)
+			return
+		}
 	}
 	if hours == nil {
 		hours = []state.UsageRecord{}

@@ -96,8 +96,22 @@ func Compute(c schema.Customer, month string, usage []state.UsageRecord, cfg Con
 
 func num(v float64) string { return fmt.Sprintf("%g", v) }
 
-// Issue computes and stores c's invoice for month; a month already
-// invoiced is refused (state.ErrAlreadyIssued).
+// Preview computes c's invoice for month from the usage stored so far,
+// storing nothing (a dry run; the month need not have ended).
+func Preview(s *state.Store, c schema.Customer, month string, cfg Config, now time.Time) (state.Invoice, error) {
+	from, err := time.Parse("2006-01", month)
+	if err != nil {
+		return state.Invoice{}, fmt.Errorf("month %q is not YYYY-MM", month)
+	}
+	usage, err := s.Usage(c.Name, from, from.AddDate(0, 1, 0))
+	if err != nil {
+		return state.Invoice{}, err
+	}
+	return Compute(c, month, usage, cfg, now)
+}
+
+// Issue computes and stores c's invoice for an ended month; a month
+// already invoiced is refused (state.ErrAlreadyIssued).
 func Issue(s *state.Store, c schema.Customer, month string, cfg Config, now time.Time) (state.Invoice, error) {
 	from, err := time.Parse("2006-01", month)
 	if err != nil {
@@ -106,11 +120,7 @@ func Issue(s *state.Store, c schema.Customer, month string, cfg Config, now time
 	if !now.UTC().After(from.AddDate(0, 1, 0)) {
 		return state.Invoice{}, fmt.Errorf("month %s has not ended yet; invoices are issued for closed months", month)
 	}
-	usage, err := s.Usage(c.Name, from, from.AddDate(0, 1, 0))
-	if err != nil {
-		return state.Invoice{}, err
-	}
-	inv, err := Compute(c, month, usage, cfg, now)
+	inv, err := Preview(s, c, month, cfg, now)
 	if err != nil {
 		return inv, err
 	}

@@ -756,7 +756,6 @@ func (d *Daemon) checkCostAnomalies(until time.Time) {
 		} else {
 			d.anomalies[c.Name] = a
 		}
-		n := len(d.anomalies)
 		d.mu.Unlock()
 		switch {
 		case a != nil && was == nil:
@@ -767,8 +766,11 @@ func (d *Daemon) checkCostAnomalies(until time.Time) {
 		case a == nil && was != nil:
 			d.log.Info("cost anomaly cleared", "customer", c.Name)
 		}
-		if m := d.cfg.Metrics; m != nil {
-			m.CostAnomalous.Set(float64(n))
-		}
+	}
+	if m := d.cfg.Metrics; m != nil {
+		d.mu.Lock()
+		n := len(d.anomalies)
+		d.mu.Unlock()
+		m.CostAnomalous.Set(float64(n))
 	}
 }

@@ -33,8 +33,7 @@ func (d *Daemon) IssueInvoices(ctx context.Context, month, name string, dryRun b
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
-	from, err := time.Parse("2006-01", month)
-	if err != nil {
+	if _, err := time.Parse("2006-01", month); err != nil {
 		return nil, fmt.Errorf("%w: month %q is not YYYY-MM", ErrBadMonth, month)
 	}
 	var out []InvoiceResult
@@ -42,10 +41,7 @@ func (d *Daemon) IssueInvoices(ctx context.Context, month, name string, dryRun b
 		var inv state.Invoice
 		var err error
 		if dryRun {
-			var usage []state.UsageRecord
-			if usage, err = d.cfg.Store.Usage(c.Name, from, from.AddDate(0, 1, 0)); err == nil {
-				inv, err = billing.Compute(c, month, usage, d.cfg.Billing, d.now())
-			}
+			inv, err = billing.Preview(d.cfg.Store, c, month, d.cfg.Billing, d.now())
 		} else {
 			inv, err = billing.Issue(d.cfg.Store, c, month, d.cfg.Billing, d.now())
 		}
