@@ -155,6 +155,13 @@ func (d *Device) LastHandshake(peer Key) time.Time {
 // Close stops the device and its network stack, and waits for its
 // goroutines.
 func (d *Device) Close() error {
+	// netstack's Close closes the channel its TCP goroutines send on
+	// without waiting for them (wireguard-go ecfc5a8d5446), so a segment
+	// arriving while a closed connection drains is answered by a RST that
+	// races the close. Taking the device down first stops the segments
+	// from arriving; the stack's own queues are short.
+	_ = d.dev.Down()
+	time.Sleep(10 * time.Millisecond)
 	d.dev.Close()
 	<-d.dev.Wait()
 	return nil
