@@ -95,6 +95,10 @@ func TestDataServicesThroughTheCustomersTunnel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the daemon starts, so that it runs after the
+	// daemon has stopped (cleanups run last-in first-out): a health check
+	// must never meet closed clients.
+	t.Cleanup(func() { stores.Close() })
 	d := f.startWith(t, func(c *daemon.Config) {
 		c.AgentStores = stores
 		c.FrontendSSHKey = f.stack.FrontendSSHKey()
@@ -102,7 +106,6 @@ func TestDataServicesThroughTheCustomersTunnel(t *testing.T) {
 		c.HetznerLimitPerHour = 10_000_000
 	})
 	running.Store(d)
-	t.Cleanup(func() { stores.Close() })
 	commit := head(t, f.work)
 	for _, n := range names {
 		waitFor(t, 60*time.Second, n+" synced", f.synced(n, commit))
