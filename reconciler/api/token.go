@@ -44,7 +44,32 @@ func LoadOrCreateToken(file string) (token string, created bool, err error) {
 		return "", false, fmt.Errorf("api token: generate: %w", err)
 	}
 	tok = base64.RawURLEncoding.EncodeToString(buf)
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written to a temporary file and published with a hard link: a reader
+	// never sees the file empty or half written (it did: a CLI started right
+	// after the file appeared read ""), and the link still fails when
+	// another process published its token first.
+	f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
+	if err != nil {
+		return "", false, fmt.Errorf("api token: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("api token: write %s: %w", file, err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("api token: write %s: %w", file, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("api token: write %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", false, fmt.Errorf("api token: write %s: %w", file, err)
+	}
+	err = os.Link(tmp, file)
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it between our read and our create.
 		tok, err := readTokenFile(file)
@@ -52,15 +77,6 @@ func LoadOrCreateToken(file string) (token string, created bool, err error) {
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("api token: %w", err)
-	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		os.Remove(file)
-		return "", false, fmt.Errorf("api token: write %s: %w", file, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(file)
-		return "", false, fmt.Errorf("api token: write %s: %w", file, err)
 	}
 	return tok, true, nil
 }

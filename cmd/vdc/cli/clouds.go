@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -369,10 +370,11 @@ func startSims(dir string, log *slog.Logger, latency string, mods ...func(*simst
 		return nil, err
 	}
 	if u, perr := url.Parse(st.URL); perr == nil && u.Host != "" && u.Host != prev {
-		if err := os.MkdirAll(dir, 0o700); err == nil {
-			if err := os.WriteFile(filepath.Join(dir, simAddressFile), []byte(u.Host+"\n"), 0o600); err != nil {
-				log.Warn("record the simulators' address", "err", err)
-			}
+		if err := state.WriteAtomic(filepath.Join(dir, simAddressFile), func(w io.Writer) error {
+			_, err := io.WriteString(w, u.Host+"\n")
+			return err
+		}); err != nil {
+			log.Warn("record the simulators' address", "err", err)
 		}
 	}
 	return st, nil

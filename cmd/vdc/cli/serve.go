@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -408,7 +409,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}()
 	// The on-call CLI finds the daemon through this file (see vdc status).
 	urlFile := filepath.Join(cfg.Data, daemonURLFile)
-	if err := os.WriteFile(urlFile, []byte("http://"+ln.Addr().String()+"\n"), 0o600); err != nil {
+	// Atomic, so a CLI that sees the file never reads it empty.
+	if err := state.WriteAtomic(urlFile, func(w io.Writer) error {
+		_, err := io.WriteString(w, "http://"+ln.Addr().String()+"\n")
+		return err
+	}); err != nil {
 		log.Warn("daemon-url file", "err", err)
 	}
 	defer os.Remove(urlFile)
