@@ -327,6 +327,7 @@ func Build(in Input) (*Plan, error) {
 	}
 	p.ObservedFingerprint = fingerprint(obs, p.Scope)
 	p.Summary = summarise(p.Customers)
+	p.Warnings = append(p.Warnings, unprofitable(p.Customers)...)
 	if p.Refused != "" {
 		return p, fmt.Errorf("%w: %s", refusedErr, p.Refused)
 	}
@@ -484,7 +485,10 @@ func (b *builder) converge(cp *CustomerPlan, c schema.Customer, mine []Resource,
 	cp.ServersAfter = countKind(desired, HetznerServer)
 	after, unAfter := b.cost.of(desired)
 	cp.Cost = CustomerCost{BeforeUSD: before, AfterUSD: after, ListPriceUSD: c.Placement.ListPriceUSD,
-		MaxUSD: maxCost(b.cost, c, desired, after), Unpriced: mergeUnique(unBefore, unAfter)}
+		MaxUSD: maxCost(b.cost, c, desired, after), Unpriced: mergeUnique(unBefore, unAfter),
+		ExpectedInvoiceUSD: ExpectedInvoice(c.Placement.ListPriceUSD, c.Placement.Billing, cp.ServersAfter, volumeUsage(desired)[1]),
+		MaxInvoiceUSD:      ExpectedInvoice(c.Placement.ListPriceUSD, c.Placement.Billing, c.Compute.MaxServers, max(c.Storage.MaxGB, volumeUsage(desired)[1])),
+	}
 	for _, a := range actions {
 		if a.Blocked {
 			cp.Errors = append(cp.Errors, a.Address+": "+a.BlockedReason)
@@ -644,7 +648,11 @@ func maxCost(c coster, cu schema.Customer, desired []Resource, after float64) fl
 func finishCost(c *CustomerCost) {
 	c.BeforeUSD, c.AfterUSD, c.MaxUSD = round2(c.BeforeUSD), round2(c.AfterUSD), round2(c.MaxUSD)
 	c.DeltaUSD = round2(c.AfterUSD - c.BeforeUSD)
-	if c.ListPriceUSD > 0 {
+	switch {
+	case c.ExpectedInvoiceUSD > 0:
+		c.MarginUSD = round2(c.ExpectedInvoiceUSD - c.AfterUSD)
+		c.MaxMarginUSD = round2(c.MaxInvoiceUSD - c.MaxUSD)
+	case c.ListPriceUSD > 0:
 		c.MarginUSD = round2(c.ListPriceUSD - c.AfterUSD)
 	}
 }
@@ -655,6 +663,27 @@ func mergeUnique(a, b []string) []string {
 		out = appendUnique(out, s)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// unprofitable warns of every customer this plan changes whose monthly
+// cost after it is above its expected invoice.
+func unprofitable(cs []CustomerPlan) []string {
+	var out, names []string
+	for _, c := range cs {
+		if c.Cost.ExpectedInvoiceUSD <= 0 || c.Cost.MarginUSD >= 0 || c.Counts.Changes() == 0 || c.Status == StatusError {
+			continue
+		}
+		names = append(names, c.Name)
+		out = append(out, fmt.Sprintf("customer %s is unprofitable after this plan: it costs %s/mo, above its expected invoice of %s/mo (list price %s)",
+			c.Name, usd(c.Cost.AfterUSD), usd(c.Cost.ExpectedInvoiceUSD), usd(c.Cost.ListPriceUSD)))
+	}
+	// Many at once (a fleet's first plan) make one line, not a page.
+	const most = 3
+	if len(out) > most {
+		return []string{fmt.Sprintf("%d customers are unprofitable after this plan (cost above expected invoice): %s and %d more; see each customer's margin",
+			len(names), strings.Join(names[:most], ", "), len(names)-most)}
+	}
 	return out
 }
 

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -304,8 +305,12 @@ func TestCost(t *testing.T) {
 	}
 	got := customerPlan(t, p, "casa-verde").Cost
 	after := round2(server + storage + vol(10))
-	want := CustomerCost{BeforeUSD: 0, AfterUSD: after, DeltaUSD: after, MaxUSD: round2(server + storage + vol(50)),
-		ListPriceUSD: 12, MarginUSD: round2(12 - after)}
+	// The invoice: the list price, plus 40 GB beyond the 10 included at max.
+	bill := c.Placement.Billing
+	maxInv := round2(12 + (50-bill.IncludedStorageGB)*bill.OverageStorageGBMonthUSD)
+	maxUSD := round2(server + storage + vol(50))
+	want := CustomerCost{BeforeUSD: 0, AfterUSD: after, DeltaUSD: after, MaxUSD: maxUSD,
+		ListPriceUSD: 12, ExpectedInvoiceUSD: 12, MaxInvoiceUSD: maxInv, MarginUSD: round2(12 - after), MaxMarginUSD: round2(maxInv - maxUSD)}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("cost %+v, want %+v", got, want)
 	}
@@ -345,5 +350,61 @@ func TestCost(t *testing.T) {
 	a.ExoscaleInstanceHourly["standard.tiny"] = 99
 	if DefaultExoscalePrices().ExoscaleInstanceHourly["standard.tiny"] == 99 {
 		t.Error("DefaultExoscalePrices shares its map")
+	}
+}
+
+func TestExpectedInvoice(t *testing.T) {
+	b := schema.TierBilling{IncludedServerHours: 730, IncludedStorageGB: 50, OverageServerHourUSD: 0.04, OverageStorageGBMonthUSD: 0.10}
+	for _, tt := range []struct {
+		servers, gb int
+		want        float64
+	}{
+		{1, 50, 25},                   // within the allowance
+		{0, 0, 25},                    // nothing running: still the list price
+		{2, 50, 25 + 730*0.04},        // a second server all month
+		{1, 80, 25 + 30*0.10},         // 30 GB beyond
+		{4, 500, 25 + 2190*0.04 + 45}, // pro at max scale
+	} {
+		if got := ExpectedInvoice(25, b, tt.servers, tt.gb); got != round2(tt.want) {
+			t.Errorf("%d servers, %d GB: %v, want %v", tt.servers, tt.gb, got, round2(tt.want))
+		}
+	}
+}
+
+// A plan that leaves a changed customer costing more than its invoice
+// says so; many such customers make one line.
+func TestUnprofitableWarning(t *testing.T) {
+	c := example(t, "casa-verde")
+	p, err := Build(Input{Customers: []schema.Customer{c}, Now: testNow, Prices: testPrices()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := customerPlan(t, p, "casa-verde")
+	if cp.Cost.MarginUSD >= 0 {
+		t.Skipf("casa-verde is profitable (%v): nothing to warn of", cp.Cost.MarginUSD)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "customer casa-verde is unprofitable after this plan") {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+	var many []schema.Customer
+	for i := range 5 {
+		d := c
+		d.Name = fmt.Sprintf("casual-%d", i)
+		many = append(many, d)
+	}
+	p, err = Build(Input{Customers: many, Now: testNow, Prices: testPrices()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.HasPrefix(p.Warnings[0], "5 customers are unprofitable after this plan") {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+	// A converged customer is not warned of again on every plan.
+	p, err = Build(Input{Customers: []schema.Customer{c}, Observed: converged(c), Now: testNow, Prices: testPrices()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("converged customer warned: %q", p.Warnings)
 	}
 }

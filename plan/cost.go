@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strconv"
+
+	"github.com/agentvdc/agentvdc/schema"
 )
 
 // HoursPerMonth converts hourly prices to monthly ones (365×24/12).
@@ -105,11 +107,34 @@ type CustomerCost struct {
 	DeltaUSD  float64 `json:"delta_usd"`
 	// MaxUSD is AfterUSD with maxServers servers and a maxGB volume.
 	MaxUSD float64 `json:"max_usd"`
-	// ListPriceUSD is the tier's list price; MarginUSD = list − after.
-	ListPriceUSD float64 `json:"list_price_usd"`
-	MarginUSD    float64 `json:"margin_usd"`
+	// ListPriceUSD is the tier's list price. ExpectedInvoiceUSD is what
+	// the customer would be invoiced for a month at the desired state: the
+	// list price plus the overage beyond what it includes (ExpectedInvoice);
+	// MaxInvoiceUSD the same at max scale. MarginUSD = expected invoice −
+	// after, MaxMarginUSD = max invoice − max.
+	ListPriceUSD       float64 `json:"list_price_usd"`
+	ExpectedInvoiceUSD float64 `json:"expected_invoice_usd,omitempty"`
+	MaxInvoiceUSD      float64 `json:"max_invoice_usd,omitempty"`
+	MarginUSD          float64 `json:"margin_usd"`
+	MaxMarginUSD       float64 `json:"max_margin_usd,omitempty"`
 	// Unpriced names resources with no known price (counted as zero).
 	Unpriced []string `json:"unpriced,omitempty"`
+}
+
+// ExpectedInvoice is a month's invoice for a customer running servers
+// servers all month and gb of storage: the list price plus the server-hours
+// beyond IncludedServerHours at OverageServerHourUSD and the GB beyond
+// IncludedStorageGB at OverageStorageGBMonthUSD (the rules
+// reconciler/billing invoices by, on metered usage).
+func ExpectedInvoice(list float64, b schema.TierBilling, servers, gb int) float64 {
+	inv := list
+	if h := float64(servers)*HoursPerMonth - b.IncludedServerHours; h > 0 {
+		inv += h * b.OverageServerHourUSD
+	}
+	if g := float64(gb) - b.IncludedStorageGB; g > 0 {
+		inv += g * b.OverageStorageGBMonthUSD
+	}
+	return round2(inv)
 }
 
 // unitCosts are a resource's monthly cost in USD.

@@ -157,7 +157,8 @@ func RenderText(w io.Writer, p *Plan, o TextOptions) error {
 		fmt.Fprintf(&b, "\n%s (%s, %s): %s\n", c.wrap("1", "customer "+cp.Name), orDash(string(cp.Tier)), cp.Status, countsLine(cp.Counts))
 		fmt.Fprintf(&b, "  cost %s → %s /mo (%s)", usd(cp.Cost.BeforeUSD), usd(cp.Cost.AfterUSD), signedUSD(cp.Cost.DeltaUSD))
 		if cp.Cost.ListPriceUSD > 0 {
-			fmt.Fprintf(&b, ", up to %s at max scale, list price %s, margin %s", usd(cp.Cost.MaxUSD), usd(cp.Cost.ListPriceUSD), usd(cp.Cost.MarginUSD))
+			fmt.Fprintf(&b, ", up to %s at max scale, list price %s, expected invoice %s, margin %s",
+				usd(cp.Cost.MaxUSD), usd(cp.Cost.ListPriceUSD), usd(cp.Cost.ExpectedInvoiceUSD), usd(cp.Cost.MarginUSD))
 		}
 		b.WriteString("\n")
 		if cp.Blocked != "" {
